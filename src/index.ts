@@ -1,2 +1,10 @@
 // The public surface: re-exports only.
 export { SeglogError, isSeglogError, type SeglogErrorCode, type SeglogErrorDetails } from './errors.js'
+export { Log, copyRecord, type IterateOptions, type AppendBatchResult } from './local/log.js'
+export type { LogRecord } from './local/segment.js'
+export type { LogOptions, SyncMode, RetentionOptions } from './local/options.js'
+export type { RecoveryReport } from './local/recovery.js'
+export type { VerifyReport, VerifyFault } from './local/verify.js'
+export type { FileSystem, FileHandle, OpenMode, FileStat } from './io/file-system.js'
+export { nodeFileSystem } from './io/file-system.js'
+export { channels as diagnosticsChannels } from './diagnostics.js'

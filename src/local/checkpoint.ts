@@ -1,0 +1,60 @@
+/**
+ * The checkpoint names a prefix of the log known to be durable and valid: (last segment, byte
+ * position, next offset). Recovery scans only what lies after it. It is a hint, checked against
+ * the files on every open: a missing, torn or stale checkpoint only makes recovery scan the whole
+ * last segment, never trust bad data.
+ *
+ * Layout (40 bytes, little-endian): u32 magic 'SGCP', u32 crc32c of [8, 40), u8 version (1),
+ * 3 bytes reserved, u32 flags (bit 0: written by a clean close), u64 segment base,
+ * u64 byte position, u64 next offset.
+ */
+import path from 'node:path'
+import { crc32c, readU64, writeU64 } from '../format/index.js'
+import type { FileSystem } from '../io/file-system.js'
+import { CHECKPOINT_FILE, CHECKPOINT_TMP_FILE } from './names.js'
+
+const MAGIC = 0x50434753 // 'SGCP'
+const BYTES = 40
+
+export interface Checkpoint {
+  segmentBase: number
+  position: number
+  nextOffset: number
+  clean: boolean
+}
+
+export function encodeCheckpoint(cp: Checkpoint): Buffer {
+  const buf = Buffer.alloc(BYTES)
+  buf.writeUInt32LE(MAGIC, 0)
+  buf[8] = 1
+  buf.writeUInt32LE(cp.clean ? 1 : 0, 12)
+  writeU64(buf, 16, cp.segmentBase)
+  writeU64(buf, 24, cp.position)
+  writeU64(buf, 32, cp.nextOffset)
+  buf.writeUInt32LE(crc32c(buf.subarray(8)), 4)
+  return buf
+}
+
+export function decodeCheckpoint(buf: Buffer | undefined): Checkpoint | undefined {
+  if (!buf || buf.length !== BYTES || buf.readUInt32LE(0) !== MAGIC || buf[8] !== 1) return undefined
+  if (crc32c(buf.subarray(8)) !== buf.readUInt32LE(4)) return undefined
+  const segmentBase = readU64(buf, 16)
+  const position = readU64(buf, 24)
+  const nextOffset = readU64(buf, 32)
+  if (segmentBase < 0 || position < 0 || nextOffset < segmentBase) return undefined
+  return { segmentBase, position, nextOffset, clean: (buf.readUInt32LE(12) & 1) === 1 }
+}
+
+export function readCheckpoint(fsys: FileSystem, dir: string): Checkpoint | undefined {
+  return decodeCheckpoint(fsys.readFile(path.join(dir, CHECKPOINT_FILE)))
+}
+
+/**
+ * Replaces the checkpoint atomically (write aside, rename). With `durable`, the file is fsynced
+ * before the rename; callers that need the rename itself durable fsync the directory after.
+ */
+export function writeCheckpoint(fsys: FileSystem, dir: string, cp: Checkpoint, durable: boolean): void {
+  const tmp = path.join(dir, CHECKPOINT_TMP_FILE)
+  fsys.writeFile(tmp, encodeCheckpoint(cp), durable)
+  fsys.rename(tmp, path.join(dir, CHECKPOINT_FILE))
+}

@@ -1,0 +1,242 @@
+/**
+ * The sequential reader behind `Log.iterate()`. A hand-written async iterator rather than an
+ * async generator: records inside an already-read block are handed out from a fast path that
+ * only allocates the record and its view, which is what lets a scan run at millions of records
+ * per second. Blocks are fresh 1 MiB buffers, so a record view stays valid while referenced.
+ */
+import { SeglogError } from '../errors.js'
+import { BATCH_HEADER_BYTES, BatchHeader, BatchStatus, describeStatus, parseBatch, RECORD_HEADER_BYTES } from '../format/index.js'
+import type { FileHandle, FileSystem } from '../io/file-system.js'
+import { corruptError, type LogRecord, type Segment } from './segment.js'
+import type { SparseIndex } from './sparse-index.js'
+
+const READ_BLOCK_BYTES = 1 << 20
+
+/** What the cursor needs from the log, without reaching into its private state. */
+export interface CursorSource {
+  readonly fsys: FileSystem
+  firstOffset(): number
+  /** Offset after the last record written to the OS (readable). */
+  writtenOffset(): number
+  /** Offset the next append gets (includes records still in the write buffer). */
+  assignedOffset(): number
+  /** Writes buffered records so they become readable. */
+  writeBuffered(): void
+  /** Throws ERR_CLOSED / ERR_IO when the log can no longer be read. */
+  checkReadable(): void
+  /** True while waiting at the end makes sense (the log is open). */
+  canFollow(): boolean
+  /** Picks up another process's writes (read-only logs). */
+  refresh(): void
+  segmentFor(offset: number): { segment: Segment; index: SparseIndex }
+  waitForData(offset: number, signal: AbortSignal | undefined): Promise<void>
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true }) as IteratorReturnResult<undefined>
+
+export class RecordCursor implements AsyncIterableIterator<LogRecord> {
+  private next_: number
+  private finished = false
+  private handle: FileHandle | undefined
+  private segment: Segment | undefined
+  /** File position of `block[0]`. */
+  private blockPos = 0
+  private block: Buffer = Buffer.alloc(0)
+  private blockLen = 0
+  /** Next batch start inside `block`. */
+  private p = 0
+  // The batch being handed out.
+  private rp = 0
+  private left = 0
+  private offset = 0
+  private timestamp = 0
+  private readonly header = new BatchHeader()
+
+  constructor(private readonly source: CursorSource, from: number, private readonly to: number, private readonly follow: boolean, private readonly signal: AbortSignal | undefined) {
+    this.next_ = from
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this
+  }
+
+  next(): Promise<IteratorResult<LogRecord, undefined>> {
+    if (this.left > 0 && this.offset < this.to) {
+      // Fast path: the next record is in the block already read and checked.
+      const block = this.block
+      const rp = this.rp
+      const len = block.readUInt32LE(rp)
+      const start = rp + RECORD_HEADER_BYTES
+      const record: LogRecord = { offset: this.offset, timestamp: this.timestamp, data: block.subarray(start, start + len) }
+      this.rp = start + len
+      this.left--
+      this.next_ = ++this.offset
+      return Promise.resolve({ value: record, done: false })
+    }
+    try {
+      return this.advance()
+    } catch (err) {
+      this.close()
+      return Promise.reject(err)
+    }
+  }
+
+  return(): Promise<IteratorResult<LogRecord, undefined>> {
+    this.close()
+    return Promise.resolve(DONE)
+  }
+
+  private close(): void {
+    this.finished = true
+    this.left = 0
+    if (this.handle) {
+      try {
+        this.handle.close()
+      } catch {
+        // Already closed.
+      }
+      this.handle = undefined
+    }
+  }
+
+  /** Slow path: moves to the next batch, block, segment, or waits for data. */
+  private advance(): Promise<IteratorResult<LogRecord, undefined>> {
+    const source = this.source
+    let seeks = 0
+    for (;;) {
+      if (this.finished || this.next_ >= this.to || this.signal?.aborted) {
+        this.close()
+        return Promise.resolve(DONE)
+      }
+      if (this.left > 0) return this.next()
+      if (this.handle) {
+        if (this.p < this.blockLen) {
+          const taken = this.takeBatch()
+          if (taken === Take.Records) continue
+          if (taken === Take.NextBlock && this.readBlockAt(this.blockPos)) continue
+        } else if (this.readBlockAt(this.blockPos + this.p)) {
+          continue
+        }
+      }
+      // The segment is used up as far as it is written: find where `next` lives now.
+      source.checkReadable()
+      source.refresh()
+      if (this.next_ < source.firstOffset()) this.next_ = source.firstOffset()
+      if (this.next_ >= source.writtenOffset()) {
+        if (this.next_ < source.assignedOffset()) {
+          source.writeBuffered()
+          continue
+        }
+        if (!this.follow || !source.canFollow()) {
+          this.close()
+          return Promise.resolve(DONE)
+        }
+        return source.waitForData(this.next_, this.signal).then(() => this.next())
+      }
+      if (++seeks > 2) {
+        const segment = this.segment as Segment
+        throw corruptError(segment.path, this.blockPos + this.p, `offset ${this.next_} is written but cannot be read from its segment`)
+      }
+      this.seek(this.next_)
+    }
+  }
+
+  /** Positions the cursor at the batch holding `offset`. */
+  private seek(offset: number): void {
+    const { segment, index } = this.source.segmentFor(offset)
+    if (segment !== this.segment || !this.handle) {
+      if (this.handle) this.handle.close()
+      this.handle = undefined
+      this.handle = this.source.fsys.open(segment.path, 'read')
+      this.segment = segment
+    }
+    const i = index.floor(offset)
+    this.blockPos = i < 0 ? 0 : index.batchPosAt(i)
+    this.blockLen = 0
+    this.p = 0
+    if (!this.readBlockAt(this.blockPos)) {
+      // Nothing readable at the position the index names: the segment ended before `offset`.
+      const end = index.nextOffset
+      if (end <= offset) throw corruptError(segment.path, this.blockPos, `offset ${offset} is missing from its segment`)
+    }
+  }
+
+  /** Reads a block at `position` of the current segment; false when nothing more is written there. */
+  private readBlockAt(position: number): boolean {
+    const segment = this.segment as Segment
+    const limit = segment.size
+    if (position >= limit) return false
+    const want = Math.min(READ_BLOCK_BYTES, limit - position)
+    const block = Buffer.allocUnsafe(want)
+    const got = (this.handle as FileHandle).read(block, 0, want, position)
+    if (got === 0) return false
+    this.block = block
+    this.blockPos = position
+    this.blockLen = got
+    this.p = 0
+    return true
+  }
+
+  /** Parses the batch at `p` and sets up its records, or says what to read next. */
+  private takeBatch(): Take {
+    const header = this.header
+    let status = parseBatch(this.block, this.p, this.blockLen, header, true)
+    if (status === BatchStatus.Incomplete) {
+      const segment = this.segment as Segment
+      const position = this.blockPos + this.p
+      const length = this.p + 16 <= this.blockLen ? this.block.readUInt32LE(this.p + 12) : 0
+      if (this.p > 0 && position + Math.max(length, BATCH_HEADER_BYTES) <= segment.size) {
+        // The batch straddles the block's end: read on from its start.
+        this.blockPos = position
+        this.p = 0
+        this.blockLen = 0
+        return Take.NextBlock
+      }
+      if (this.p === 0 && length > this.blockLen && position + length <= segment.size) {
+        const block = Buffer.allocUnsafe(length)
+        const got = (this.handle as FileHandle).read(block, 0, length, position)
+        this.block = block
+        this.blockLen = got
+        status = parseBatch(block, 0, got, header, true)
+      } else {
+        // The written end falls inside this batch (a follower racing the writer): wait for more.
+        this.blockPos = position
+        this.p = 0
+        this.blockLen = 0
+        return Take.Partial
+      }
+    }
+    if (status !== BatchStatus.Ok) {
+      const segment = this.segment as Segment
+      const position = this.blockPos + this.p
+      if (status === BatchStatus.NewerVersion) {
+        throw new SeglogError('ERR_FORMAT_VERSION', `${segment.path} byte ${position}: batch from a newer format version; upgrade seglog`,
+          { details: { file: segment.path, position } })
+      }
+      throw corruptError(segment.path, position, describeStatus(status))
+    }
+    let rp = this.p + BATCH_HEADER_BYTES
+    let offset = header.baseOffset
+    const end = offset + header.count
+    // Skip records before the wanted offset (the index points at batch starts).
+    while (offset < this.next_ && offset < end) {
+      rp += RECORD_HEADER_BYTES + this.block.readUInt32LE(rp)
+      offset++
+    }
+    this.p += header.length
+    this.rp = rp
+    this.offset = offset
+    this.left = end - offset
+    this.timestamp = header.timestamp
+    return Take.Records
+  }
+}
+
+const enum Take {
+  /** A batch's records are ready. */
+  Records,
+  /** Read a new block at `blockPos`. */
+  NextBlock,
+  /** Only part of a batch is written so far. */
+  Partial,
+}

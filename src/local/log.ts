@@ -1,0 +1,986 @@
+/**
+ * The local log: one writer appends record batches to segment files with group commit; any
+ * number of readers read by offset or iterate in order, in this process or (read-only) in others.
+ */
+import fs from 'node:fs'
+import { Readable } from 'node:stream'
+import { channels } from '../diagnostics.js'
+import { invalidArgument, SeglogError } from '../errors.js'
+import {
+  BATCH_HEADER_BYTES, BatchHeader, BatchStatus, describeStatus, encodeBatch, forEachRecord, parseBatch, RECORD_HEADER_BYTES, sealBatch,
+} from '../format/index.js'
+import type { FileHandle, FileSystem } from '../io/file-system.js'
+import { writeCheckpoint } from './checkpoint.js'
+import { DirectoryLock } from './lock.js'
+import { resolveOptions, type LogOptions, type ResolvedOptions } from './options.js'
+import { recover, type RecoveryReport } from './recovery.js'
+import { scanSegment } from './scan.js'
+import { type CursorSource, RecordCursor } from './cursor.js'
+import { corruptError, Segment, type LogRecord } from './segment.js'
+import { SparseIndex } from './sparse-index.js'
+import { applyIntent, recordIntent } from './truncate-intent.js'
+import { verifyLog, type VerifyReport } from './verify.js'
+import { parseSegmentName } from './names.js'
+
+/** Where {@link Log.iterate} starts and stops, and whether it waits for new records. */
+export interface IterateOptions {
+  /** First offset to yield; default the log's first offset. Offsets deleted by retention are skipped. */
+  from?: number
+  /** Stop before this offset (exclusive); default: the end (or never, with `follow`). */
+  to?: number
+  /** Keep waiting for new records at the end instead of finishing. */
+  follow?: boolean
+  /** Ends the iteration (cleanly, without an error) when aborted. */
+  signal?: AbortSignal
+}
+
+/** Result of {@link Log.appendBatch}: the offsets of its first and last records. */
+export interface AppendBatchResult {
+  first: number
+  last: number
+}
+
+/** Hook for worker-thread appends: created lazily by {@link Log.workerHandle}. */
+export interface WorkerBridge {
+  handle(): unknown
+  close(): Promise<void>
+}
+
+type State = 'open' | 'closing' | 'closed' | 'failed'
+type Resolve = (value: never) => void
+type Reject = (reason: unknown) => void
+
+/** Acknowledgements waiting for the fsync that covers offsets below `until`. */
+interface AckGroup {
+  until: number
+  resolves: Resolve[]
+  rejects: Reject[]
+  values: unknown[]
+}
+
+interface SyncWaiter {
+  until: number
+  resolve: () => void
+  reject: Reject
+}
+
+/** A batch opened by append() is sealed once it holds this much, to keep point reads cheap. */
+const MAX_APPEND_BATCH_BYTES = 128 << 10
+/** Write a (non-durable-critical) checkpoint after this much durable progress. */
+const CHECKPOINT_EVERY_BYTES = 8 << 20
+
+let bridgeFactory: ((log: Log) => WorkerBridge) | undefined
+
+/** Lets src/threads register itself without the local log importing it (layering). */
+export function registerWorkerBridge(factory: (log: Log) => WorkerBridge): void {
+  bridgeFactory = factory
+}
+
+/**
+ * A durable, ordered, append-only log on local disk.
+ *
+ * Records read through {@link Log.iterate} are zero-copy views into a read block of up to 1 MiB;
+ * a view stays valid for as long as you hold it (it keeps its block alive), so copy records you
+ * keep for long with {@link copyRecord} to let the block go. {@link Log.read} returns a copy.
+ */
+export class Log implements AsyncDisposable {
+  /** What {@link Log.open} found and fixed. */
+  readonly recovery: RecoveryReport
+
+  private state: State = 'open'
+  private failure: SeglogError | undefined
+  private readonly fsys: FileSystem
+  private segments: Segment[]
+  private active: Segment
+  private activeIndex: SparseIndex
+  private writer: FileHandle | undefined
+  private lock: DirectoryLock | undefined
+
+  // Write buffer: complete batches plus at most one open batch, written at `active.size`.
+  private buf: Buffer
+  private used = 0
+  private batchStart = -1
+  private batchCount = 0
+  private batchBase = 0
+  private batchTimestamp = 0
+  private flushScheduled = false
+
+  private next: number
+  private written: number
+  private durable: number
+
+  // Acknowledgements of records in the write buffer (sync: 'always' only).
+  private ackResolves: Resolve[] = []
+  private ackRejects: Reject[] = []
+  private ackValues: unknown[] = []
+  private readonly groups: AckGroup[] = []
+  private readonly syncWaiters: SyncWaiter[] = []
+  private syncing = false
+  private syncAgain = false
+  private syncIdle: (() => void)[] = []
+  private unsynced: FileHandle[] = []
+  private dirDirty = false
+  private checkpointPos = 0
+  private checkpointBase = -1
+
+  private dataWaiters: (() => void)[] = []
+  private timers: NodeJS.Timeout[] = []
+  private closing: Promise<void> | undefined
+  private bridge: WorkerBridge | undefined
+  private readonly cursorSource: CursorSource
+  private readonly flushTick = (): void => {
+    this.flushScheduled = false
+    if (this.state === 'open' || this.state === 'closing') this.writePendingSafe()
+  }
+
+  private constructor(readonly dir: string, private readonly options: ResolvedOptions, recovered: Awaited<ReturnType<typeof recover>>, lock: DirectoryLock | undefined) {
+    this.fsys = options.fileSystem
+    this.lock = lock
+    this.recovery = recovered.report
+    this.segments = recovered.segments
+    this.activeIndex = recovered.activeIndex
+    this.active = this.segments[this.segments.length - 1] ?? new Segment(dir, recovered.nextOffset, 0)
+    this.next = this.written = this.durable = recovered.nextOffset
+    this.buf = Buffer.allocUnsafe(options.writeBufferBytes)
+    this.cursorSource = this.makeCursorSource()
+    if (!options.readOnly) {
+      this.writer = this.fsys.open(this.active.path, 'write')
+      this.active.closeHandle()
+      this.active.adoptHandle(this.writer)
+      this.checkpointBase = this.active.base
+      this.checkpointPos = this.active.size
+    }
+  }
+
+  /**
+   * Opens (creating if needed) the log in `dir`, recovering from any crash: a torn last write is
+   * cut off and reported in {@link Log.recovery}; damage followed by valid data fails with
+   * `ERR_CORRUPT` unless `repair` is set. Throws `ERR_LOCKED` when another writer holds `dir`.
+   */
+  static async open(dir: string, options: LogOptions = {}): Promise<Log> {
+    if (typeof dir !== 'string' || dir.length === 0) throw invalidArgument('Log.open needs a directory path (string)')
+    const resolved = resolveOptions(options)
+    const fsys = resolved.fileSystem
+    let lock: DirectoryLock | undefined
+    if (resolved.readOnly) {
+      if (!fsys.stat(dir)) throw invalidArgument(`${dir} does not exist; a read-only open needs an existing log`)
+    } else {
+      fsys.mkdir(dir)
+      lock = DirectoryLock.acquire(dir)
+    }
+    try {
+      const recovered = await recover(fsys, dir, resolved)
+      const log = new Log(dir, resolved, recovered, lock)
+      log.startTimers()
+      if (!resolved.readOnly) log.applyRetention()
+      if (channels.recovery.hasSubscribers) channels.recovery.publish({ dir, report: recovered.report })
+      return log
+    } catch (err) {
+      lock?.release()
+      if (err instanceof SeglogError) throw err
+      throw new SeglogError('ERR_IO', `could not open the log in ${dir}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  /** Checks every batch and index of the log in `dir` without opening it for writing. */
+  static verify(dir: string, options: { fileSystem?: FileSystem; onProgress?: (doneBytes: number, totalBytes: number) => void } = {}): Promise<VerifyReport> {
+    return verifyLog(dir, options)
+  }
+
+  /** Offset of the oldest record still stored (retention and deleteBefore move it). */
+  get firstOffset(): number {
+    return this.segments.length > 0 ? this.segments[0].base : this.next
+  }
+
+  /** Offset the next append will get. */
+  get nextOffset(): number {
+    return this.next
+  }
+
+  /** Every record below this offset is on stable storage (fdatasync done). */
+  get durableOffset(): number {
+    return this.durable
+  }
+
+  /** True once {@link Log.close} finished. */
+  get closed(): boolean {
+    return this.state === 'closed'
+  }
+
+  /** Segment files and their sizes (for inspection tools). */
+  segmentsInfo(): { base: number; path: string; bytes: number }[] {
+    return this.segments.map((s) => ({ base: s.base, path: s.path, bytes: s === this.active ? s.size + this.used : s.size }))
+  }
+
+  // ---------------------------------------------------------------- appends
+
+  /**
+   * Appends one record; resolves with its offset. Under `sync: 'always'` the promise resolves
+   * only after the record is on stable storage; otherwise once it is accepted (see {@link SyncMode}).
+   */
+  append(data: Uint8Array | string): Promise<number> {
+    if (this.state !== 'open' || !this.writer) return Promise.reject(this.unusable())
+    const buf = this.buf
+    const needHeader = this.batchStart < 0 || this.used - this.batchStart >= MAX_APPEND_BATCH_BYTES
+    let len: number
+    let bytes: Uint8Array | undefined
+    if (typeof data === 'string') {
+      const room = buf.length - this.used - BATCH_HEADER_BYTES - RECORD_HEADER_BYTES
+      if (data.length * 3 <= room) {
+        len = buf.write(data, this.used + (needHeader ? BATCH_HEADER_BYTES : 0) + RECORD_HEADER_BYTES, 'utf8')
+      } else {
+        bytes = Buffer.from(data, 'utf8')
+        len = bytes.byteLength
+      }
+    } else if (data instanceof Uint8Array) {
+      bytes = data
+      len = data.byteLength
+    } else {
+      return Promise.reject(invalidArgument(`append takes a Uint8Array, Buffer or string; got ${describeType(data)}`))
+    }
+    if (len > this.options.maxRecordBytes) {
+      return Promise.reject(new SeglogError('ERR_RECORD_TOO_LARGE',
+        `record of ${len} bytes exceeds maxRecordBytes (${this.options.maxRecordBytes}); nothing was written. Split it, or raise maxRecordBytes`,
+        { details: { bytes: len, limit: this.options.maxRecordBytes } }))
+    }
+    const need = (needHeader ? BATCH_HEADER_BYTES : 0) + RECORD_HEADER_BYTES + len
+    if (this.used + need > buf.length) {
+      if (bytes === undefined) bytes = Buffer.from(data as string, 'utf8')
+      if (!this.writePendingSafe()) return Promise.reject(this.unusable())
+      if (BATCH_HEADER_BYTES + need > this.buf.length) this.buf = Buffer.allocUnsafe(BATCH_HEADER_BYTES + need)
+      return this.append(bytes)
+    }
+    if (needHeader) {
+      this.sealOpenBatch()
+      this.batchStart = this.used
+      this.batchBase = this.next
+      this.batchCount = 0
+      this.batchTimestamp = Date.now()
+      this.used += BATCH_HEADER_BYTES
+    }
+    const at = this.used
+    this.buf.writeUInt32LE(len, at)
+    if (bytes !== undefined) this.buf.set(bytes, at + RECORD_HEADER_BYTES)
+    const offset = this.next++
+    const segPos = this.active.size
+    this.activeIndex.maybeAdd(offset, segPos + at, segPos + this.batchStart, this.options.indexIntervalBytes)
+    this.used = at + RECORD_HEADER_BYTES + len
+    this.batchCount++
+    if (this.active.size + this.used >= this.options.segmentBytes && !this.writePendingSafe()) {
+      // The record is lost with the write buffer; the log is failed.
+      return Promise.reject(this.unusable())
+    }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      setImmediate(this.flushTick)
+    }
+    if (!this.options.syncAlways) return Promise.resolve(offset)
+    return new Promise<number>((resolve, reject) => {
+      this.ackResolves.push(resolve as Resolve)
+      this.ackRejects.push(reject)
+      this.ackValues.push(offset)
+    })
+  }
+
+  /**
+   * Appends records as one batch: after a crash either all of them are present or none.
+   * Resolves with the offsets of the first and last record (durable under `sync: 'always'`).
+   */
+  appendBatch(records: readonly (Uint8Array | string)[]): Promise<AppendBatchResult> {
+    if (this.state !== 'open' || !this.writer) return Promise.reject(this.unusable())
+    if (!Array.isArray(records) || records.length === 0) {
+      return Promise.reject(invalidArgument('appendBatch takes a non-empty array of Uint8Array or string records'))
+    }
+    const items: Uint8Array[] = new Array(records.length)
+    let total = BATCH_HEADER_BYTES
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]
+      const bytes = typeof r === 'string' ? Buffer.from(r, 'utf8') : r
+      if (!(bytes instanceof Uint8Array)) {
+        return Promise.reject(invalidArgument(`appendBatch record ${i} must be a Uint8Array, Buffer or string; got ${describeType(r)}`))
+      }
+      if (bytes.byteLength > this.options.maxRecordBytes) {
+        return Promise.reject(new SeglogError('ERR_RECORD_TOO_LARGE',
+          `record ${i} of ${bytes.byteLength} bytes exceeds maxRecordBytes (${this.options.maxRecordBytes}); nothing was written`,
+          { details: { index: i, bytes: bytes.byteLength, limit: this.options.maxRecordBytes } }))
+      }
+      items[i] = bytes
+      total += RECORD_HEADER_BYTES + bytes.byteLength
+    }
+    if (total > this.options.maxBatchBytes) {
+      return Promise.reject(new SeglogError('ERR_RECORD_TOO_LARGE',
+        `batch of ${total} bytes exceeds maxBatchBytes (${this.options.maxBatchBytes}); nothing was written. Split it into smaller batches`,
+        { details: { bytes: total, limit: this.options.maxBatchBytes } }))
+    }
+    this.sealOpenBatch()
+    if (this.used + total > this.buf.length) {
+      if (!this.writePendingSafe()) return Promise.reject(this.unusable())
+      if (total > this.buf.length) this.buf = Buffer.allocUnsafe(total)
+    }
+    const first = this.next
+    const start = this.used
+    const segPos = this.active.size
+    let p = start + BATCH_HEADER_BYTES
+    const interval = this.options.indexIntervalBytes
+    for (let i = 0; i < items.length; i++) {
+      const bytes = items[i]
+      this.buf.writeUInt32LE(bytes.byteLength, p)
+      this.buf.set(bytes, p + RECORD_HEADER_BYTES)
+      this.activeIndex.maybeAdd(first + i, segPos + p, segPos + start, interval)
+      p += RECORD_HEADER_BYTES + bytes.byteLength
+    }
+    const timestamp = Date.now()
+    sealBatch(this.buf, start, total, first, timestamp, items.length)
+    if (timestamp > this.activeIndex.maxTimestamp) this.activeIndex.maxTimestamp = timestamp
+    this.used = p
+    this.next = first + items.length
+    const result: AppendBatchResult = { first, last: this.next - 1 }
+    if (this.active.size + this.used >= this.options.segmentBytes && !this.writePendingSafe()) return Promise.reject(this.unusable())
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      setImmediate(this.flushTick)
+    }
+    if (!this.options.syncAlways) return Promise.resolve(result)
+    return new Promise<AppendBatchResult>((resolve, reject) => {
+      this.ackResolves.push(resolve as Resolve)
+      this.ackRejects.push(reject)
+      this.ackValues.push(result)
+    })
+  }
+
+  /** Resolves once every record appended before the call is on stable storage. */
+  async sync(): Promise<void> {
+    if (this.state !== 'open' || !this.writer) throw this.unusable()
+    if (!this.writePendingSafe()) throw this.unusable()
+    await this.waitDurable(this.written)
+  }
+
+  private sealOpenBatch(): void {
+    if (this.batchStart < 0) return
+    sealBatch(this.buf, this.batchStart, this.used - this.batchStart, this.batchBase, this.batchTimestamp, this.batchCount)
+    if (this.batchTimestamp > this.activeIndex.maxTimestamp) this.activeIndex.maxTimestamp = this.batchTimestamp
+    this.batchStart = -1
+  }
+
+  /** Writes the buffer to the OS; on failure fails the log and returns false. */
+  private writePendingSafe(): boolean {
+    try {
+      this.writePending()
+      return true
+    } catch (err) {
+      this.fail(err)
+      return false
+    }
+  }
+
+  private writePending(): void {
+    if (this.used === 0 || !this.writer) return
+    this.sealOpenBatch()
+    const bytes = this.used
+    this.writer.write(this.buf, 0, bytes, this.active.size)
+    this.active.size += bytes
+    this.used = 0
+    if (this.buf.length > this.options.writeBufferBytes) this.buf = Buffer.allocUnsafe(this.options.writeBufferBytes)
+    const records = this.next - this.written
+    this.written = this.next
+    this.activeIndex.coveredBytes = this.active.size
+    this.activeIndex.nextOffset = this.written
+    if (channels.write.hasSubscribers) channels.write.publish({ dir: this.dir, records, bytes })
+    if (this.ackResolves.length > 0) {
+      this.groups.push({ until: this.written, resolves: this.ackResolves, rejects: this.ackRejects, values: this.ackValues })
+      this.ackResolves = []
+      this.ackRejects = []
+      this.ackValues = []
+    }
+    if (this.options.syncAlways) this.requestSync()
+    if (this.dataWaiters.length > 0) this.wakeReaders()
+    if (this.active.size >= this.options.segmentBytes) this.roll()
+  }
+
+  // ---------------------------------------------------------------- group commit
+
+  private requestSync(): void {
+    if (this.syncing) {
+      this.syncAgain = true
+      return
+    }
+    this.runSyncRound()
+  }
+
+  /** One fsync round: every file written since the last round, plus the directory if it changed. */
+  private runSyncRound(): void {
+    const writer = this.writer
+    if (!writer) return
+    this.syncing = true
+    this.syncAgain = false
+    const target = this.written
+    const segment = this.active
+    const position = this.active.size
+    const handles = this.unsynced
+    this.unsynced = []
+    const syncDir = this.dirDirty
+    this.dirDirty = false
+    const started = performance.now()
+    const ops: Promise<void>[] = handles.map((h) => h.datasync())
+    ops.push(writer.datasync())
+    if (syncDir) ops.push(this.fsys.syncDir(this.dir))
+    Promise.all(ops).then(() => {
+      for (const h of handles) closeQuietly(h)
+      this.syncing = false
+      if (this.state === 'failed' || this.state === 'closed') return this.settleIdle()
+      if (target > this.durable) this.durable = target
+      if (channels.fsync.hasSubscribers) {
+        channels.fsync.publish({ dir: this.dir, durableOffset: this.durable, durationMs: performance.now() - started, files: ops.length })
+      }
+      this.resolveDurable()
+      this.maybeCheckpoint(segment, position, target)
+      const behind = this.written > this.durable && (this.groups.length > 0 || this.syncWaiters.length > 0)
+      if (this.syncAgain || behind || this.unsynced.length > 0) this.runSyncRound()
+      else this.settleIdle()
+    }, (err: unknown) => {
+      for (const h of handles) closeQuietly(h)
+      this.syncing = false
+      this.fail(err)
+      this.settleIdle()
+    })
+  }
+
+  private settleIdle(): void {
+    if (this.syncing) return
+    const idle = this.syncIdle
+    this.syncIdle = []
+    for (const fn of idle) fn()
+  }
+
+  /** Resolves when no fsync round is running. */
+  private syncSettled(): Promise<void> {
+    if (!this.syncing) return Promise.resolve()
+    return new Promise((resolve) => this.syncIdle.push(resolve))
+  }
+
+  private resolveDurable(): void {
+    const durable = this.durable
+    while (this.groups.length > 0 && this.groups[0].until <= durable) {
+      const g = this.groups.shift() as AckGroup
+      for (let i = 0; i < g.resolves.length; i++) (g.resolves[i] as (v: unknown) => void)(g.values[i])
+    }
+    for (let i = 0; i < this.syncWaiters.length;) {
+      if (this.syncWaiters[i].until <= durable) this.syncWaiters.splice(i, 1)[0].resolve()
+      else i++
+    }
+  }
+
+  private waitDurable(until: number): Promise<void> {
+    if (until <= this.durable) return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      this.syncWaiters.push({ until, resolve, reject })
+      this.requestSync()
+    })
+  }
+
+  /** A checkpoint is a hint for recovery; it is written only over data already fsynced. */
+  private maybeCheckpoint(segment: Segment, position: number, nextOffset: number): void {
+    if (segment.base === this.checkpointBase && position - this.checkpointPos < CHECKPOINT_EVERY_BYTES) return
+    try {
+      writeCheckpoint(this.fsys, this.dir, { segmentBase: segment.base, position, nextOffset, clean: false }, false)
+      this.checkpointBase = segment.base
+      this.checkpointPos = position
+    } catch {
+      // Only a hint: without it recovery scans more of the last segment.
+    }
+  }
+
+  private fail(cause: unknown): void {
+    if (this.state === 'failed' || this.state === 'closed') return
+    const error = cause instanceof SeglogError && cause.code === 'ERR_IO' ? cause : new SeglogError('ERR_IO',
+      `a write or fsync failed in ${this.dir} (${(cause as Error)?.message ?? String(cause)}); the log no longer accepts writes. ` +
+      'Close it and open it again: recovery keeps every record that was acknowledged as durable',
+      { cause, details: { file: this.active.path } })
+    this.failure = error
+    this.state = 'failed'
+    if (channels.failure.hasSubscribers) channels.failure.publish({ dir: this.dir, error })
+    for (const reject of this.ackRejects) reject(error)
+    this.ackResolves = []
+    this.ackRejects = []
+    this.ackValues = []
+    this.used = 0
+    this.batchStart = -1
+    for (const g of this.groups.splice(0)) for (const reject of g.rejects) reject(error)
+    for (const w of this.syncWaiters.splice(0)) w.reject(error)
+    this.wakeReaders()
+  }
+
+  private unusable(): SeglogError {
+    if (this.state === 'failed' && this.failure) return this.failure
+    if (this.state === 'open' && this.options.readOnly) {
+      return new SeglogError('ERR_READ_ONLY', `the log in ${this.dir} was opened with { readOnly: true }; open it without readOnly to write`)
+    }
+    return new SeglogError('ERR_CLOSED', `the log in ${this.dir} is closed; open it again with Log.open()`)
+  }
+
+  // ---------------------------------------------------------------- segments
+
+  private roll(): void {
+    const sealed = this.active
+    const index = this.activeIndex
+    index.coveredBytes = sealed.size
+    index.nextOffset = this.written
+    try {
+      this.fsys.writeFile(sealed.indexPath, index.encode(), false)
+    } catch {
+      // Derived data: a missing index is rebuilt when the segment is next read.
+    }
+    const base = this.written
+    const segment = new Segment(this.dir, base, 0)
+    const handle = this.fsys.open(segment.path, 'create-new')
+    if (this.writer) this.unsynced.push(this.writer)
+    sealed.adoptHandle(undefined)
+    this.writer = handle
+    segment.adoptHandle(handle)
+    segment.index = new SparseIndex(base)
+    this.activeIndex = segment.index
+    this.segments.push(segment)
+    this.active = segment
+    this.dirDirty = true
+    if (channels.roll.hasSubscribers) channels.roll.publish({ dir: this.dir, sealed: sealed.path, base })
+    this.requestSync()
+    this.applyRetention()
+  }
+
+  private applyRetention(): void {
+    const { maxBytes, maxAgeMs } = this.options.retention
+    if (maxBytes === undefined && maxAgeMs === undefined) return
+    const removed: string[] = []
+    if (maxBytes !== undefined) {
+      let total = 0
+      for (const s of this.segments) total += s.size
+      while (this.segments.length > 1 && total > maxBytes) {
+        total -= this.segments[0].size
+        removed.push(this.deleteOldestSegment())
+      }
+    }
+    if (maxAgeMs !== undefined) {
+      const cutoff = Date.now() - maxAgeMs
+      while (this.segments.length > 1) {
+        const stat = this.fsys.stat(this.segments[0].path)
+        if (!stat || stat.mtimeMs >= cutoff) break
+        removed.push(this.deleteOldestSegment())
+      }
+    }
+    if (removed.length > 0) {
+      this.dirDirty = true
+      if (channels.retention.hasSubscribers) channels.retention.publish({ dir: this.dir, files: removed, reason: 'retention' })
+    }
+  }
+
+  private deleteOldestSegment(): string {
+    const segment = this.segments.shift() as Segment
+    segment.closeHandle()
+    this.fsys.unlink(segment.path)
+    try {
+      this.fsys.unlink(segment.indexPath)
+    } catch {
+      // No index file (never sealed cleanly): nothing to remove.
+    }
+    return segment.path
+  }
+
+  /**
+   * Deletes whole sealed segments whose records all lie below `offset`. Records at or above
+   * `offset` are always kept; some below it may remain (deletion is by segment). Resolves with
+   * the new first offset.
+   */
+  async deleteBefore(offset: number): Promise<number> {
+    if (this.state !== 'open' || !this.writer) throw this.unusable()
+    checkOffset(offset, 'deleteBefore')
+    const removed: string[] = []
+    while (this.segments.length > 1 && this.segments[1].base <= offset) removed.push(this.deleteOldestSegment())
+    if (removed.length > 0) {
+      await this.fsys.syncDir(this.dir)
+      if (channels.retention.hasSubscribers) channels.retention.publish({ dir: this.dir, files: removed, reason: 'deleteBefore' })
+    }
+    return this.firstOffset
+  }
+
+  /**
+   * Removes every record at or after `offset`; the next append gets `offset`. Crash-safe: once
+   * it resolves the cut is durable, and a crash part-way is completed by the next open.
+   */
+  async truncate(offset: number): Promise<void> {
+    if (this.state !== 'open' || !this.writer) throw this.unusable()
+    checkOffset(offset, 'truncate')
+    if (offset < this.firstOffset || offset > this.next) {
+      throw new SeglogError('ERR_OFFSET_OUT_OF_RANGE',
+        `truncate(${offset}) is outside the log's offsets [${this.firstOffset}, ${this.next}]; nothing was changed`,
+        { details: { offset } })
+    }
+    if (offset === this.next) return
+    if (!this.writePendingSafe()) throw this.unusable()
+    await this.syncSettled()
+    if (this.state !== 'open') throw this.unusable()
+    const at = this.segmentIndexFor(offset)
+    const segment = this.segments[at]
+    const index = this.indexOf(at)
+    const cut = this.locateBatch(segment, index, offset)
+    let replacement: Buffer = Buffer.alloc(0)
+    if (cut.baseOffset < offset) {
+      const records: Buffer[] = []
+      forEachRecord(cut.bytes, 0, cut.header, (data, off) => {
+        if (off < offset) records.push(Buffer.from(data))
+      })
+      replacement = encodeBatch(records, cut.baseOffset, cut.header.timestamp)
+    }
+    const intent = { segmentBase: segment.base, cutPosition: cut.position, nextOffset: offset, replacement }
+    try {
+      await recordIntent(this.fsys, this.dir, intent)
+      for (const s of this.segments.slice(at)) s.closeHandle()
+      if (this.writer && this.active !== segment) closeQuietly(this.writer)
+      for (const h of this.unsynced.splice(0)) closeQuietly(h)
+      this.writer = undefined
+      await applyIntent(this.fsys, this.dir, intent)
+      this.segments = this.segments.slice(0, at + 1)
+      this.active = segment
+      segment.size = cut.position + replacement.length
+      segment.forgetFrom(cut.position)
+      index.truncateTo(offset, segment.size)
+      segment.index = index
+      this.activeIndex = index
+      this.writer = this.fsys.open(segment.path, 'write')
+      segment.adoptHandle(this.writer)
+      this.next = this.written = this.durable = offset
+      this.checkpointBase = segment.base
+      this.checkpointPos = segment.size
+    } catch (err) {
+      this.fail(err)
+      throw this.unusable()
+    }
+  }
+
+  /** Finds the batch holding `offset` in `segment`: its position, header and bytes. */
+  private locateBatch(segment: Segment, index: SparseIndex, offset: number): { position: number; baseOffset: number; header: BatchHeader; bytes: Buffer } {
+    const handle = segment.handle(this.fsys)
+    const i = index.floor(offset)
+    let position = i < 0 ? 0 : index.batchPosAt(i)
+    const header = new BatchHeader()
+    const head = Buffer.allocUnsafe(BATCH_HEADER_BYTES)
+    while (position < segment.size) {
+      handle.read(head, 0, BATCH_HEADER_BYTES, position)
+      const length = head.readUInt32LE(12)
+      if (length < BATCH_HEADER_BYTES || position + length > segment.size) throw corruptError(segment.path, position, 'batch length runs past the segment')
+      const bytes = Buffer.allocUnsafe(length)
+      handle.read(bytes, 0, length, position)
+      const status = parseBatch(bytes, 0, length, header, true)
+      if (status !== BatchStatus.Ok) throw corruptError(segment.path, position, describeStatus(status))
+      if (offset < header.baseOffset + header.count) return { position, baseOffset: header.baseOffset, header, bytes }
+      position += length
+    }
+    throw corruptError(segment.path, position, `offset ${offset} not found in its segment`)
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /**
+   * The record at `offset`, or `undefined` when there is none: at or past {@link nextOffset},
+   * or below {@link firstOffset} (deleted by retention). The returned data is a copy.
+   * Throws `ERR_CORRUPT` if the stored batch fails its checksum.
+   */
+  read(offset: number): Promise<LogRecord | undefined> {
+    try {
+      return Promise.resolve(this.readNow(offset))
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  private readNow(offset: number): LogRecord | undefined {
+    this.checkReadable()
+    checkOffset(offset, 'read')
+    if (this.options.readOnly) this.refresh()
+    if (offset >= this.next || offset < this.firstOffset) return undefined
+    if (offset >= this.written && !this.writePendingSafe()) throw this.unusable()
+    const at = this.segmentIndexFor(offset)
+    return this.segments[at].read(this.fsys, offset, this.indexOf(at))
+  }
+
+  private checkReadable(): void {
+    if (this.state === 'closed') throw this.unusable()
+    if (this.state === 'failed' && this.failure) throw this.failure
+  }
+
+  private segmentIndexFor(offset: number): number {
+    const segs = this.segments
+    let lo = 0
+    let hi = segs.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1
+      if (segs[mid].base <= offset) lo = mid
+      else hi = mid - 1
+    }
+    return lo
+  }
+
+  private indexOf(at: number): SparseIndex {
+    const segment = this.segments[at]
+    if (segment === this.active) return this.activeIndex
+    const following = this.segments[at + 1]
+    return segment.ensureIndex(this.fsys, this.options.indexIntervalBytes, following?.base, !this.options.readOnly)
+  }
+
+  /**
+   * Yields records in offset order. `data` is a zero-copy view into a read block of up to 1 MiB
+   * and stays valid while referenced. With `follow`, waits at the end for new records (in another
+   * process too, for a read-only log) until `signal` aborts or the log closes.
+   */
+  iterate(options: IterateOptions = {}): AsyncIterableIterator<LogRecord> {
+    const from = options.from ?? this.firstOffset
+    checkOffset(from, 'iterate from')
+    if (options.to !== undefined) checkOffset(options.to, 'iterate to')
+    return new RecordCursor(this.cursorSource, from, options.to ?? Number.POSITIVE_INFINITY, options.follow ?? false, options.signal)
+  }
+
+  /** The cursor's narrow view of this log. */
+  private makeCursorSource(): CursorSource {
+    return {
+    fsys: this.fsys,
+    firstOffset: () => this.firstOffset,
+    writtenOffset: () => this.written,
+    assignedOffset: () => this.next,
+    writeBuffered: () => {
+      if (!this.writePendingSafe()) throw this.unusable()
+    },
+    checkReadable: () => this.checkReadable(),
+    canFollow: () => this.state === 'open',
+    refresh: () => this.refresh(),
+    segmentFor: (offset) => {
+      const at = this.segmentIndexFor(offset)
+      return { segment: this.segments[at], index: this.indexOf(at) }
+    },
+    waitForData: (offset, signal) => this.waitForData(offset, signal),
+    }
+  }
+
+  /** A Readable (objectMode) over {@link iterate}. */
+  createReadStream(options: IterateOptions = {}): Readable {
+    return Readable.from(this.iterate(options), { objectMode: true })
+  }
+
+  private waitForData(offset: number, signal: AbortSignal | undefined): Promise<void> {
+    if (offset < this.written || this.state !== 'open') return Promise.resolve()
+    if (this.options.readOnly) return this.waitForOtherProcess(offset, signal)
+    return new Promise<void>((resolve) => {
+      const onAbort = (): void => resolve()
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.dataWaiters.push(() => {
+        signal?.removeEventListener('abort', onAbort)
+        resolve()
+      })
+    })
+  }
+
+  /**
+   * A read-only follower learns of another process's appends from directory change events, with
+   * a poll as the fallback (events can be coalesced or unsupported, e.g. on network file systems).
+   */
+  private waitForOtherProcess(offset: number, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined
+      let watcher: fs.FSWatcher | undefined
+      let settled = false
+      const done = (): void => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        watcher?.close()
+        signal?.removeEventListener('abort', done)
+        resolve()
+      }
+      const check = (): void => {
+        if (settled) return
+        clearTimeout(timer)
+        try {
+          this.refresh()
+        } catch {
+          return done() // the cursor re-runs refresh and surfaces the error
+        }
+        if (this.written > offset || this.state !== 'open') return done()
+        timer = setTimeout(check, this.options.followPollMs)
+      }
+      signal?.addEventListener('abort', done, { once: true })
+      this.dataWaiters.push(done)
+      try {
+        watcher = fs.watch(this.dir, { persistent: false }, check)
+        watcher.on('error', () => undefined)
+      } catch {
+        // No change events here: the poll alone will do.
+      }
+      timer = setTimeout(check, this.options.followPollMs)
+    })
+  }
+
+  private wakeReaders(): void {
+    const waiters = this.dataWaiters
+    this.dataWaiters = []
+    for (const w of waiters) w()
+  }
+
+  // ---------------------------------------------------------------- read-only following
+
+  /**
+   * For a read-only log: picks up what the writer (another process) added since the last look:
+   * new batches at the end of the last segment, new segments, segments deleted by retention.
+   */
+  private refresh(): void {
+    if (!this.options.readOnly) return
+    const names = this.fsys.readdir(this.dir)
+    const bases = names.map(parseSegmentName).filter((b): b is number => b !== undefined).sort((a, b) => a - b)
+    if (bases.length === 0) return
+    while (this.segments.length > 0 && this.segments[0].base < bases[0]) this.segments.shift()?.closeHandle()
+    if (this.segments.length === 0) {
+      // Everything we knew was deleted: start over from the oldest segment present.
+      const seg = new Segment(this.dir, bases[0], 0)
+      seg.index = new SparseIndex(bases[0])
+      this.segments.push(seg)
+      this.active = seg
+      this.activeIndex = seg.index
+      this.next = this.written = this.durable = bases[0]
+    }
+    for (;;) {
+      const stat = this.fsys.stat(this.active.path)
+      const size = stat?.size ?? this.active.size
+      if (size > this.active.size) {
+        const scan = scanSegment(this.active.handle(this.fsys), size, this.active.size, this.written,
+          { index: this.activeIndex, indexIntervalBytes: this.options.indexIntervalBytes })
+        if (scan.stop === 'newer-version') {
+          throw new SeglogError('ERR_FORMAT_VERSION', `${this.active.path} byte ${scan.validEnd}: ${scan.fault}; upgrade seglog`,
+            { details: { file: this.active.path, position: scan.validEnd } })
+        }
+        if (scan.stop === 'corrupt') throw corruptError(this.active.path, scan.validEnd, scan.fault ?? 'damaged batch')
+        // 'torn' here is usually a write in progress: take what is complete and look again later.
+        this.active.size = scan.validEnd
+        this.activeIndex.coveredBytes = scan.validEnd
+        this.activeIndex.nextOffset = scan.nextOffset
+        this.next = this.written = this.durable = scan.nextOffset
+      }
+      const newer = bases.find((b) => b > this.active.base)
+      if (newer === undefined || newer !== this.written) return
+      const seg = new Segment(this.dir, newer, 0)
+      seg.index = new SparseIndex(newer)
+      this.segments.push(seg)
+      this.active = seg
+      this.activeIndex = seg.index
+    }
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  private startTimers(): void {
+    if (this.options.readOnly) return
+    if (this.options.syncIntervalMs > 0) {
+      const timer = setInterval(() => {
+        if (this.state === 'open' && this.writePendingSafe() && this.written > this.durable) this.requestSync()
+      }, this.options.syncIntervalMs)
+      timer.unref()
+      this.timers.push(timer)
+    }
+    const { maxAgeMs } = this.options.retention
+    if (maxAgeMs !== undefined) {
+      const timer = setInterval(() => {
+        if (this.state === 'open') this.applyRetention()
+      }, Math.min(Math.max(Math.floor(maxAgeMs / 4), 10), 60_000))
+      timer.unref()
+      this.timers.push(timer)
+    }
+  }
+
+  /**
+   * Creates (once) the shared-memory ring through which worker threads append, and returns a
+   * structured-cloneable handle for `LogWriter.connect()` in a worker.
+   */
+  workerHandle(): unknown {
+    if (this.state !== 'open') throw this.unusable()
+    if (!bridgeFactory) throw new SeglogError('ERR_INVALID_ARGUMENT', 'worker-thread appends are not available in this build')
+    if (!this.bridge) this.bridge = bridgeFactory(this)
+    return this.bridge.handle()
+  }
+
+  /**
+   * Writes and fsyncs everything appended, records a clean-shutdown checkpoint and releases the
+   * lock. Safe to call twice. After an I/O failure it releases everything and rethrows `ERR_IO`.
+   */
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.doClose()
+    return this.closing
+  }
+
+  private async doClose(): Promise<void> {
+    const wasFailed = this.state === 'failed'
+    if (this.bridge) await this.bridge.close().catch(() => undefined)
+    if (this.state === 'open') this.state = 'closing'
+    let error: unknown
+    if (!wasFailed && this.writer) {
+      try {
+        this.writePending()
+        await this.syncSettled()
+        if (this.state === 'closing') {
+          const segment = this.active
+          await Promise.all([...this.unsynced.splice(0).map(async (h) => { await h.datasync(); h.close() }), this.writer.datasync()])
+          this.durable = this.written
+          this.resolveDurable()
+          this.activeIndex.coveredBytes = segment.size
+          this.activeIndex.nextOffset = this.written
+          this.fsys.writeFile(segment.indexPath, this.activeIndex.encode(), false)
+          writeCheckpoint(this.fsys, this.dir, { segmentBase: segment.base, position: segment.size, nextOffset: this.written, clean: true }, true)
+          await this.fsys.syncDir(this.dir)
+        }
+      } catch (err) {
+        error = err
+        this.fail(err)
+      }
+    }
+    for (const t of this.timers) clearInterval(t)
+    for (const s of this.segments) if (s !== this.active) s.closeHandle()
+    this.active.adoptHandle(undefined)
+    if (this.writer) closeQuietly(this.writer)
+    else this.active.closeHandle()
+    for (const h of this.unsynced.splice(0)) closeQuietly(h)
+    this.writer = undefined
+    this.lock?.release()
+    const failure = this.failure
+    this.state = 'closed'
+    this.wakeReaders()
+    if (error !== undefined || (wasFailed && failure)) throw failure ?? error
+  }
+
+  /** `await using log = await Log.open(...)` closes it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+}
+
+/** A copy of a record whose data no longer shares a read block. */
+export function copyRecord(record: LogRecord): LogRecord {
+  return { offset: record.offset, timestamp: record.timestamp, data: Buffer.from(record.data) }
+}
+
+function checkOffset(offset: unknown, what: string): asserts offset is number {
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
+    throw invalidArgument(`${what} needs a non-negative safe integer offset; got ${describeType(offset)}`)
+  }
+}
+
+function describeType(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'number') return String(value)
+  if (typeof value === 'object') return `an object (${(value as object).constructor?.name ?? 'Object'})`
+  return typeof value
+}
+
+function closeQuietly(handle: FileHandle): void {
+  try {
+    handle.close()
+  } catch {
+    // Closing after a failure: the descriptor is gone either way.
+  }
+}
+

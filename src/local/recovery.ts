@@ -1,0 +1,188 @@
+/**
+ * What `Log.open` does before the first append: find the segments, finish an interrupted
+ * truncation, and check only the tail written since the last checkpoint. Its cost depends on the
+ * size of that tail, not on the size of the log.
+ */
+import path from 'node:path'
+import { SeglogError } from '../errors.js'
+import type { FileSystem } from '../io/file-system.js'
+import { readCheckpoint } from './checkpoint.js'
+import { CHECKPOINT_TMP_FILE, parseIndexName, parseSegmentName, segmentPath } from './names.js'
+import { scanSegment } from './scan.js'
+import { corruptError, Segment } from './segment.js'
+import { SparseIndex } from './sparse-index.js'
+import { applyIntent, readIntent } from './truncate-intent.js'
+
+/** What open() found and fixed; available as `log.recovery`. */
+export interface RecoveryReport {
+  /** The last close was clean and nothing was written after it: nothing needed checking. */
+  clean: boolean
+  /** Segment and byte position the tail check started from. */
+  scannedFrom: { segment: string; position: number }
+  /** Bytes checked (the tail since the last checkpoint). */
+  scannedBytes: number
+  /** An interrupted truncate() was completed. */
+  replayedTruncate: boolean
+  /**
+   * Bytes cut from the end of the last segment: a torn write (`'torn'`), or, with
+   * `repair: true`, damaged data and everything after it (`'corrupt'`).
+   */
+  truncated?: {
+    file: string
+    position: number
+    bytes: number
+    reason: 'torn' | 'corrupt'
+    detail: string
+    /** First offset that is gone: every record from here on was dropped. */
+    fromOffset: number
+  }
+  /** Leftover files of ours removed (temporary checkpoint, index files without a segment). */
+  removedFiles: string[]
+  /** How long recovery took. */
+  durationMs: number
+}
+
+export interface RecoveredLog {
+  segments: Segment[]
+  nextOffset: number
+  activeIndex: SparseIndex
+  report: RecoveryReport
+}
+
+export interface RecoveryOptions {
+  readOnly: boolean
+  repair: boolean
+  indexIntervalBytes: number
+}
+
+export async function recover(fsys: FileSystem, dir: string, options: RecoveryOptions): Promise<RecoveredLog> {
+  const started = performance.now()
+  const writable = !options.readOnly
+  const report: RecoveryReport = {
+    clean: false, scannedFrom: { segment: '', position: 0 }, scannedBytes: 0, replayedTruncate: false, removedFiles: [], durationMs: 0,
+  }
+
+  const { intent, present } = readIntent(fsys, dir)
+  if (writable && present) {
+    if (intent) {
+      await applyIntent(fsys, dir, intent)
+      report.replayedTruncate = true
+    } else {
+      // Torn while being recorded: nothing was changed yet, so the truncate never happened.
+      fsys.unlink(path.join(dir, 'truncate.pending'))
+      report.removedFiles.push('truncate.pending')
+    }
+  }
+
+  const names = fsys.readdir(dir)
+  const bases: number[] = []
+  const indexBases: number[] = []
+  for (const name of names) {
+    const base = parseSegmentName(name)
+    if (base !== undefined) bases.push(base)
+    const ib = parseIndexName(name)
+    if (ib !== undefined) indexBases.push(ib)
+  }
+  bases.sort((a, b) => a - b)
+  if (writable) {
+    const known = new Set(bases)
+    for (const ib of indexBases) {
+      if (!known.has(ib)) {
+        fsys.unlink(path.join(dir, `${String(ib).padStart(20, '0')}.index`))
+        report.removedFiles.push(`${String(ib).padStart(20, '0')}.index`)
+      }
+    }
+    if (names.includes(CHECKPOINT_TMP_FILE)) {
+      fsys.unlink(path.join(dir, CHECKPOINT_TMP_FILE))
+      report.removedFiles.push(CHECKPOINT_TMP_FILE)
+    }
+  }
+
+  const checkpoint = readCheckpoint(fsys, dir)
+  if (bases.length === 0) {
+    const base = checkpoint?.nextOffset ?? 0
+    if (writable) {
+      fsys.open(segmentPath(dir, base), 'create').close()
+      await fsys.syncDir(dir)
+    }
+    const segment = new Segment(dir, base, 0)
+    segment.index = new SparseIndex(base)
+    report.clean = true
+    report.scannedFrom = { segment: segment.path, position: 0 }
+    report.durationMs = performance.now() - started
+    return { segments: writable ? [segment] : [], nextOffset: base, activeIndex: segment.index, report }
+  }
+
+  const segments = bases.map((base) => {
+    const stat = fsys.stat(segmentPath(dir, base))
+    return new Segment(dir, base, stat?.size ?? 0)
+  })
+  const last = segments[segments.length - 1]
+  const fileSize = last.size
+
+  let start = 0
+  let expected = last.base
+  let index: SparseIndex | undefined
+  if (checkpoint && checkpoint.segmentBase === last.base && checkpoint.position <= fileSize && checkpoint.nextOffset >= last.base) {
+    start = checkpoint.position
+    expected = checkpoint.nextOffset
+    index = SparseIndex.decode(fsys.readFile(last.indexPath), last.base, start)
+    if (index && index.nextOffset !== expected) index = undefined
+    if (!index && start > 0) {
+      // The prefix is known good (it was fsynced before the checkpoint named it): index it without re-checking.
+      index = new SparseIndex(last.base)
+      const pre = scanSegment(last.handle(fsys), start, 0, last.base, { index, indexIntervalBytes: options.indexIntervalBytes, verify: false })
+      if (pre.stop !== 'end' || pre.nextOffset !== expected) {
+        index = undefined
+        start = 0
+        expected = last.base
+      }
+    }
+  }
+  if (!index) {
+    index = new SparseIndex(last.base)
+    start = 0
+    expected = last.base
+  }
+
+  report.scannedFrom = { segment: last.path, position: start }
+  report.scannedBytes = fileSize - start
+  const scan = scanSegment(last.handle(fsys), fileSize, start, expected, { index, indexIntervalBytes: options.indexIntervalBytes })
+  if (scan.stop === 'newer-version') {
+    throw new SeglogError('ERR_FORMAT_VERSION', `${last.path} byte ${scan.validEnd}: ${scan.fault}; upgrade seglog to open this log`,
+      { details: { file: last.path, position: scan.validEnd } })
+  }
+  if (scan.stop === 'corrupt' && !options.repair) {
+    last.closeHandle()
+    throw corruptError(last.path, scan.validEnd, scan.fault ?? 'damaged batch',
+      `valid data follows at byte ${scan.validAfter?.position}, so this is not a torn write`)
+  }
+  if (scan.stop === 'torn' || scan.stop === 'corrupt') {
+    report.truncated = {
+      file: last.path,
+      position: scan.validEnd,
+      bytes: fileSize - scan.validEnd,
+      reason: scan.stop,
+      detail: scan.fault ?? '',
+      fromOffset: scan.nextOffset,
+    }
+    if (writable) {
+      last.closeHandle()
+      const handle = fsys.open(last.path, 'write')
+      try {
+        handle.truncate(scan.validEnd)
+        await handle.datasync()
+      } finally {
+        handle.close()
+      }
+    }
+  }
+  last.size = scan.validEnd
+  index.coveredBytes = scan.validEnd
+  index.nextOffset = scan.nextOffset
+  if (scan.maxTimestamp > index.maxTimestamp) index.maxTimestamp = scan.maxTimestamp
+  last.index = index
+  report.clean = start === fileSize && checkpoint?.clean === true
+  report.durationMs = performance.now() - started
+  return { segments, nextOffset: scan.nextOffset, activeIndex: index, report }
+}

@@ -1,0 +1,196 @@
+/**
+ * One segment file: its base offset, its size, its sparse index (loaded or rebuilt lazily for
+ * sealed segments) and the point-read path. Sealed segments are never written again.
+ */
+import { BATCH_HEADER_BYTES, BatchHeader, BatchStatus, describeStatus, parseBatch, RECORD_HEADER_BYTES } from '../format/index.js'
+import { SeglogError } from '../errors.js'
+import type { FileHandle, FileSystem } from '../io/file-system.js'
+import { indexPath, segmentPath } from './names.js'
+import { scanSegment } from './scan.js'
+import { SparseIndex } from './sparse-index.js'
+
+/** A record handed out by reads. */
+export interface LogRecord {
+  /** Its offset in the log. */
+  offset: number
+  /** Milliseconds since the epoch when its batch was formed (records appended together share it). */
+  timestamp: number
+  /** The payload. See the read methods for how long it stays valid. */
+  data: Buffer
+}
+
+/** Batches already checked in this process (position → end and timestamp), bounded. */
+interface VerifiedBatch {
+  end: number
+  timestamp: number
+  baseOffset: number
+  count: number
+}
+const MAX_VERIFIED_PER_SEGMENT = 16384
+const READ_AHEAD_BYTES = 8192
+
+export function corruptError(file: string, position: number, what: string, extra?: string): SeglogError {
+  return new SeglogError('ERR_CORRUPT',
+    `${file} byte ${position}: ${what}${extra ? `; ${extra}` : ''}. Run Log.verify() (or \`seglog verify\`) for a full report; reopen with { repair: true } to truncate at the damage`,
+    { details: { file, position, kind: what } })
+}
+
+export class Segment {
+  readonly path: string
+  readonly indexPath: string
+  /** Valid bytes (for the active segment: bytes written so far). */
+  size: number
+  /** In memory for the active segment; loaded on first read for sealed ones. */
+  index: SparseIndex | undefined
+  private readHandle: FileHandle | undefined
+  private verified = new Map<number, VerifiedBatch>()
+  private readonly header = new BatchHeader()
+  private readonly scratch = Buffer.allocUnsafe(READ_AHEAD_BYTES)
+  private verifyBuf = Buffer.allocUnsafe(1 << 16)
+
+  constructor(readonly dir: string, readonly base: number, size: number) {
+    this.path = segmentPath(dir, base)
+    this.indexPath = indexPath(dir, base)
+    this.size = size
+  }
+
+  /** Offset after this segment's last record, once its index is known. */
+  get nextOffset(): number | undefined {
+    return this.index?.nextOffset
+  }
+
+  handle(fsys: FileSystem): FileHandle {
+    if (!this.readHandle) this.readHandle = fsys.open(this.path, 'read')
+    return this.readHandle
+  }
+
+  /**
+   * Reads through `handle` (the writer's, for the active segment) from now on. The previous
+   * handle is not closed: it belongs to whoever passed it in.
+   */
+  adoptHandle(handle: FileHandle | undefined): void {
+    this.readHandle = handle
+  }
+
+  closeHandle(): void {
+    this.readHandle?.close()
+    this.readHandle = undefined
+  }
+
+  /** Forgets checked batches at or after `position` (after truncation). */
+  forgetFrom(position: number): void {
+    for (const pos of this.verified.keys()) if (pos >= position) this.verified.delete(pos)
+  }
+
+  private remember(position: number, batch: VerifiedBatch): void {
+    if (this.verified.size >= MAX_VERIFIED_PER_SEGMENT) this.verified.clear()
+    this.verified.set(position, batch)
+  }
+
+  /**
+   * Loads the index of a sealed segment, or rebuilds it by scanning when the file is missing,
+   * stale or damaged. Rebuilding verifies every batch; damage found then is ERR_CORRUPT.
+   * `expectedNext` is the next segment's base: a sealed segment must end exactly there.
+   */
+  ensureIndex(fsys: FileSystem, intervalBytes: number, expectedNext: number | undefined, persist: boolean): SparseIndex {
+    if (this.index) return this.index
+    const loaded = SparseIndex.decode(fsys.readFile(this.indexPath), this.base, this.size)
+    if (loaded && (expectedNext === undefined || loaded.nextOffset === expectedNext)) {
+      this.index = loaded
+      return loaded
+    }
+    const index = new SparseIndex(this.base)
+    const scan = scanSegment(this.handle(fsys), this.size, 0, this.base, { index, indexIntervalBytes: intervalBytes })
+    if (scan.stop === 'newer-version') {
+      throw new SeglogError('ERR_FORMAT_VERSION', `${this.path} byte ${scan.validEnd}: ${scan.fault}; upgrade seglog to read this log`,
+        { details: { file: this.path, position: scan.validEnd } })
+    }
+    if (scan.stop !== 'end') throw corruptError(this.path, scan.validEnd, scan.fault ?? 'damaged batch', 'in a sealed segment')
+    if (expectedNext !== undefined && scan.nextOffset !== expectedNext) {
+      throw corruptError(this.path, scan.validEnd, `segment ends at offset ${scan.nextOffset} but the next segment starts at ${expectedNext}`)
+    }
+    index.coveredBytes = this.size
+    index.nextOffset = scan.nextOffset
+    index.maxTimestamp = scan.maxTimestamp
+    this.index = index
+    if (persist) {
+      try {
+        fsys.writeFile(this.indexPath, index.encode(), false)
+      } catch {
+        // The index is derived data; failing to persist it only costs a rebuild next time.
+      }
+    }
+    return index
+  }
+
+  /**
+   * Reads the record at `offset` (which must lie in this segment, below its written end).
+   * Returns a copy: point reads copy one small record rather than pin a read block.
+   */
+  read(fsys: FileSystem, offset: number, index: SparseIndex): LogRecord {
+    const handle = this.handle(fsys)
+    const scratch = this.scratch
+    const i = index.floor(offset)
+    let batch = this.verify(handle, i < 0 ? 0 : index.batchPosAt(i))
+    let current = i < 0 ? this.base : index.offsetAt(i)
+    let start = i < 0 ? BATCH_HEADER_BYTES : index.recordPosAt(i)
+    if (current < batch.baseOffset || current >= batch.baseOffset + batch.count || start >= batch.end) {
+      // An index entry that disagrees with the verified batch it names: never trust it.
+      throw corruptError(this.indexPath, 0, `index entry for offset ${current} does not match the batch at byte ${i < 0 ? 0 : index.batchPosAt(i)}; delete the .index file to rebuild it`)
+    }
+    let avail = handle.read(scratch, 0, Math.min(batch.end - start, scratch.length), start)
+    let p = 0
+    for (;;) {
+      if (start + p >= batch.end) {
+        // Crossed into the next batch: check it and continue from its first record.
+        const position = batch.end
+        batch = this.verify(handle, position)
+        current = batch.baseOffset
+        start = position + BATCH_HEADER_BYTES
+        avail = handle.read(scratch, 0, Math.min(batch.end - start, scratch.length), start)
+        p = 0
+        continue
+      }
+      if (p + RECORD_HEADER_BYTES > avail) {
+        start += p
+        p = 0
+        avail = handle.read(scratch, 0, Math.min(batch.end - start, scratch.length), start)
+      }
+      const len = scratch.readUInt32LE(p)
+      if (current === offset) {
+        const data = Buffer.allocUnsafe(len)
+        if (p + RECORD_HEADER_BYTES + len <= avail) scratch.copy(data, 0, p + RECORD_HEADER_BYTES, p + RECORD_HEADER_BYTES + len)
+        else handle.read(data, 0, len, start + p + RECORD_HEADER_BYTES)
+        return { offset, timestamp: batch.timestamp, data }
+      }
+      if (current > offset) throw corruptError(this.path, start + p, `record walk passed offset ${offset}`)
+      p += RECORD_HEADER_BYTES + len
+      current++
+    }
+  }
+
+  /** The batch at `position`, checking its checksum the first time this process touches it. */
+  private verify(handle: FileHandle, position: number): VerifiedBatch {
+    const known = this.verified.get(position)
+    if (known) return known
+    if (position + BATCH_HEADER_BYTES > this.size) throw corruptError(this.path, position, 'batch header past the end of the segment')
+    const head = Buffer.allocUnsafe(BATCH_HEADER_BYTES)
+    handle.read(head, 0, BATCH_HEADER_BYTES, position)
+    const length = head.readUInt32LE(12)
+    if (length < BATCH_HEADER_BYTES || position + length > this.size) {
+      throw corruptError(this.path, position, describeStatus(BatchStatus.BadChecksum), 'batch length runs past the segment')
+    }
+    if (this.verifyBuf.length < length) this.verifyBuf = Buffer.allocUnsafe(Math.max(length, this.verifyBuf.length * 2))
+    const buf = this.verifyBuf
+    handle.read(buf, 0, length, position)
+    const status = parseBatch(buf, 0, length, this.header, true)
+    if (status === BatchStatus.NewerVersion) {
+      throw new SeglogError('ERR_FORMAT_VERSION', `${this.path} byte ${position}: batch format version ${this.header.version} is newer than this seglog reads; upgrade seglog`,
+        { details: { file: this.path, position } })
+    }
+    if (status !== BatchStatus.Ok) throw corruptError(this.path, position, describeStatus(status))
+    const entry: VerifiedBatch = { end: position + length, timestamp: this.header.timestamp, baseOffset: this.header.baseOffset, count: this.header.count }
+    this.remember(position, entry)
+    return entry
+  }
+}

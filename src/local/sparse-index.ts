@@ -1,0 +1,136 @@
+/**
+ * A sparse offset index for one segment: every ~indexIntervalBytes of log data, one entry
+ * (offset relative to the segment base, file position of that record, file position of its batch).
+ * It is derived data: always rebuilt from the segment when missing, stale or damaged.
+ *
+ * File layout (little-endian): u32 magic 'SGIX', u32 crc32c of [8, end), u8 version (1),
+ * 3 bytes reserved, u32 entry count, u64 segment size covered, u64 next offset after the segment's
+ * last record, u64 largest batch timestamp; then `count` entries of 3 × u32.
+ */
+import { crc32c, readU64, writeU64 } from '../format/index.js'
+
+const MAGIC = 0x58494753 // 'SGIX'
+export const INDEX_HEADER_BYTES = 40
+const ENTRY_WORDS = 3
+
+export class SparseIndex {
+  /** Entries as flat triples; grown by doubling. */
+  private entries: Uint32Array
+  count = 0
+  /** Segment bytes this index covers. */
+  coveredBytes = 0
+  /** Offset after the last record covered. */
+  nextOffset: number
+  /** Largest batch timestamp covered (ms), 0 when empty. */
+  maxTimestamp = 0
+  /** File position of the last indexed record, so the next entry lands one interval later. */
+  private lastIndexedPos = -Infinity
+
+  constructor(readonly base: number, capacity = 64) {
+    this.entries = new Uint32Array(capacity * ENTRY_WORDS)
+    this.nextOffset = base
+  }
+
+  /** Called for each record as it is written or scanned, in order. */
+  maybeAdd(offset: number, recordPos: number, batchPos: number, intervalBytes: number): void {
+    if (recordPos - this.lastIndexedPos < intervalBytes) return
+    this.lastIndexedPos = recordPos
+    if ((this.count + 1) * ENTRY_WORDS > this.entries.length) {
+      const grown = new Uint32Array(this.entries.length * 2)
+      grown.set(this.entries)
+      this.entries = grown
+    }
+    const i = this.count * ENTRY_WORDS
+    this.entries[i] = offset - this.base
+    this.entries[i + 1] = recordPos
+    this.entries[i + 2] = batchPos
+    this.count++
+  }
+
+  /**
+   * The last entry at or before `offset`, as an index into the entries, or -1 when `offset`
+   * precedes every entry.
+   */
+  floor(offset: number): number {
+    const rel = offset - this.base
+    let lo = 0
+    let hi = this.count - 1
+    let found = -1
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.entries[mid * ENTRY_WORDS] <= rel) {
+        found = mid
+        lo = mid + 1
+      } else {
+        hi = mid - 1
+      }
+    }
+    return found
+  }
+
+  offsetAt(i: number): number { return this.base + this.entries[i * ENTRY_WORDS] }
+  recordPosAt(i: number): number { return this.entries[i * ENTRY_WORDS + 1] }
+  batchPosAt(i: number): number { return this.entries[i * ENTRY_WORDS + 2] }
+
+  /** Drops every entry for records at or after `offset` (used by truncate). */
+  truncateTo(offset: number, coveredBytes: number): void {
+    while (this.count > 0 && this.offsetAt(this.count - 1) >= offset) this.count--
+    this.lastIndexedPos = this.count > 0 ? this.recordPosAt(this.count - 1) : -Infinity
+    this.coveredBytes = coveredBytes
+    this.nextOffset = offset
+  }
+
+  encode(): Buffer {
+    const body = this.count * ENTRY_WORDS * 4
+    const buf = Buffer.allocUnsafe(INDEX_HEADER_BYTES + body)
+    buf.writeUInt32LE(MAGIC, 0)
+    buf[8] = 1
+    buf[9] = 0
+    buf.writeUInt16LE(0, 10)
+    buf.writeUInt32LE(this.count, 12)
+    writeU64(buf, 16, this.coveredBytes)
+    writeU64(buf, 24, this.nextOffset)
+    writeU64(buf, 32, this.maxTimestamp)
+    Buffer.from(this.entries.buffer, this.entries.byteOffset, body).copy(buf, INDEX_HEADER_BYTES)
+    buf.writeUInt32LE(crc32c(buf.subarray(8)), 4)
+    return buf
+  }
+
+  /**
+   * Decodes an index file for a segment of `segmentSize` bytes. Returns undefined, so the caller
+   * rebuilds, when anything is off: magic, version, checksum, length, a size that does not match
+   * the segment, or entries that are not strictly increasing and inside the segment.
+   */
+  static decode(buf: Buffer | undefined, base: number, segmentSize: number): SparseIndex | undefined {
+    if (!buf || buf.length < INDEX_HEADER_BYTES || buf.readUInt32LE(0) !== MAGIC || buf[8] !== 1) return undefined
+    const count = buf.readUInt32LE(12)
+    if (buf.length !== INDEX_HEADER_BYTES + count * ENTRY_WORDS * 4) return undefined
+    if (crc32c(buf.subarray(8)) !== buf.readUInt32LE(4)) return undefined
+    const covered = readU64(buf, 16)
+    const nextOffset = readU64(buf, 24)
+    const maxTimestamp = readU64(buf, 32)
+    if (covered !== segmentSize || nextOffset < base || maxTimestamp < 0) return undefined
+    const index = new SparseIndex(base, Math.max(count, 1))
+    const src = new Uint32Array(count * ENTRY_WORDS)
+    Buffer.from(src.buffer).set(buf.subarray(INDEX_HEADER_BYTES))
+    let prevRel = -1
+    let prevPos = -1
+    for (let i = 0; i < count; i++) {
+      const rel = src[i * 3]
+      const recordPos = src[i * 3 + 1]
+      const batchPos = src[i * 3 + 2]
+      if (rel <= prevRel || recordPos <= prevPos || batchPos > recordPos || recordPos >= covered || base + rel >= nextOffset) {
+        return undefined
+      }
+      prevRel = rel
+      prevPos = recordPos
+    }
+    index.entries.set(src)
+    index.count = count
+    index.coveredBytes = covered
+    index.nextOffset = nextOffset
+    index.maxTimestamp = maxTimestamp
+    index.lastIndexedPos = count > 0 ? src[(count - 1) * 3 + 1] : -Infinity
+    return index
+  }
+}
