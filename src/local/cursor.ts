@@ -81,6 +81,48 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
     }
   }
 
+  /**
+   * Every record available without another read (the rest of the current block), at least one,
+   * or done. Hands out the same zero-copy views as {@link next}, for callers that want to skip
+   * the per-record promise.
+   */
+  nextMany(): Promise<IteratorResult<LogRecord[], undefined>> {
+    if (this.left > 0 && this.offset < this.to) {
+      try {
+        return Promise.resolve({ value: this.drainBlock([]), done: false })
+      } catch (err) {
+        this.close()
+        return Promise.reject(err)
+      }
+    }
+    return this.next().then((first) => (first.done ? DONE : { value: this.drainBlock([first.value]), done: false }))
+  }
+
+  private drainBlock(out: LogRecord[]): LogRecord[] {
+    const to = this.to
+    for (;;) {
+      const block = this.block
+      let rp = this.rp
+      let offset = this.offset
+      const timestamp = this.timestamp
+      let left = this.left
+      while (left > 0 && offset < to) {
+        const len = block.readUInt32LE(rp)
+        const start = rp + RECORD_HEADER_BYTES
+        out.push({ offset, timestamp, data: block.subarray(start, start + len) })
+        rp = start + len
+        left--
+        offset++
+      }
+      this.rp = rp
+      this.left = left
+      this.offset = offset
+      this.next_ = offset
+      if (offset >= to || this.p >= this.blockLen || this.signal?.aborted) return out
+      if (this.takeBatch() !== Take.Records) return out
+    }
+  }
+
   return(): Promise<IteratorResult<LogRecord, undefined>> {
     this.close()
     return Promise.resolve(DONE)

@@ -128,6 +128,8 @@ export class Log implements AsyncDisposable {
   private closing: Promise<void> | undefined
   private bridge: WorkerBridge | undefined
   private readonly cursorSource: CursorSource
+  /** Point reads fetch this much from the index entry on: one interval plus a typical record. */
+  private readonly readAheadBytes: number
   private readonly flushTick = (): void => {
     this.flushScheduled = false
     if (this.state === 'open' || this.state === 'closing') this.writePendingSafe()
@@ -143,6 +145,7 @@ export class Log implements AsyncDisposable {
     this.next = this.written = this.durable = recovered.nextOffset
     this.buf = Buffer.allocUnsafe(options.writeBufferBytes)
     this.cursorSource = this.makeCursorSource()
+    this.readAheadBytes = Math.min(options.indexIntervalBytes + 512, 1 << 16)
     if (!options.readOnly) {
       this.writer = this.fsys.open(this.active.path, 'write')
       this.active.closeHandle()
@@ -699,7 +702,7 @@ export class Log implements AsyncDisposable {
     if (offset >= this.next || offset < this.firstOffset) return undefined
     if (offset >= this.written && !this.writePendingSafe()) throw this.unusable()
     const at = this.segmentIndexFor(offset)
-    return this.segments[at].read(this.fsys, offset, this.indexOf(at))
+    return this.segments[at].read(this.fsys, offset, this.indexOf(at), this.readAheadBytes)
   }
 
   private checkReadable(): void {
@@ -736,6 +739,24 @@ export class Log implements AsyncDisposable {
     checkOffset(from, 'iterate from')
     if (options.to !== undefined) checkOffset(options.to, 'iterate to')
     return new RecordCursor(this.cursorSource, from, options.to ?? Number.POSITIVE_INFINITY, options.follow ?? false, options.signal)
+  }
+
+  /**
+   * Like {@link iterate}, but yields arrays of consecutive records: everything one read block
+   * holds (up to 1 MiB). The fastest way to scan; the records are the same zero-copy views.
+   */
+  iterateBatches(options: IterateOptions = {}): AsyncIterableIterator<LogRecord[]> {
+    const cursor = this.iterate(options) as RecordCursor
+    return {
+      next: () => cursor.nextMany(),
+      return: async () => {
+        await cursor.return()
+        return { value: undefined, done: true }
+      },
+      [Symbol.asyncIterator]() {
+        return this
+      },
+    }
   }
 
   /** The cursor's narrow view of this log. */

@@ -34,7 +34,7 @@ export interface LogOptions {
   readOnly?: boolean
   /** Truncate at the first corrupt batch found by recovery (and report it) instead of failing. */
   repair?: boolean
-  /** One sparse-index entry per this many bytes of log; default 4096. */
+  /** One sparse-index entry per this many bytes of log; default 2048. */
   indexIntervalBytes?: number
   /** Size of the write buffer that batches appends; default 1 MiB. */
   writeBufferBytes?: number
@@ -92,7 +92,7 @@ export function resolveOptions(options: LogOptions = {}): ResolvedOptions {
     retention,
     readOnly: options.readOnly ?? false,
     repair: options.repair ?? false,
-    indexIntervalBytes: positiveInt('indexIntervalBytes', options.indexIntervalBytes, 4096, 64, 1 << 24),
+    indexIntervalBytes: positiveInt('indexIntervalBytes', options.indexIntervalBytes, 2048, 64, 1 << 24),
     writeBufferBytes: positiveInt('writeBufferBytes', options.writeBufferBytes, 1 << 20, 4096, 1 << 28),
     followPollMs: positiveInt('followPollMs', options.followPollMs, 100, 1, 60_000),
     fileSystem: options.fileSystem ?? nodeFileSystem,

@@ -27,7 +27,6 @@ interface VerifiedBatch {
   count: number
 }
 const MAX_VERIFIED_PER_SEGMENT = 16384
-const READ_AHEAD_BYTES = 8192
 
 export function corruptError(file: string, position: number, what: string, extra?: string): SeglogError {
   return new SeglogError('ERR_CORRUPT',
@@ -45,7 +44,7 @@ export class Segment {
   private readHandle: FileHandle | undefined
   private verified = new Map<number, VerifiedBatch>()
   private readonly header = new BatchHeader()
-  private readonly scratch = Buffer.allocUnsafe(READ_AHEAD_BYTES)
+  private scratch = Buffer.alloc(0)
   private verifyBuf = Buffer.allocUnsafe(1 << 16)
 
   constructor(readonly dir: string, readonly base: number, size: number) {
@@ -127,8 +126,10 @@ export class Segment {
    * Reads the record at `offset` (which must lie in this segment, below its written end).
    * Returns a copy: point reads copy one small record rather than pin a read block.
    */
-  read(fsys: FileSystem, offset: number, index: SparseIndex): LogRecord {
+  read(fsys: FileSystem, offset: number, index: SparseIndex, readAheadBytes: number): LogRecord {
     const handle = this.handle(fsys)
+    // One read should usually reach from the index entry to the record: about one index interval.
+    if (this.scratch.length !== readAheadBytes) this.scratch = Buffer.allocUnsafe(readAheadBytes)
     const scratch = this.scratch
     const i = index.floor(offset)
     let batch = this.verify(handle, i < 0 ? 0 : index.batchPosAt(i))
