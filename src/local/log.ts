@@ -68,6 +68,8 @@ interface SyncWaiter {
 const MAX_APPEND_BATCH_BYTES = 128 << 10
 /** Write a (non-durable-critical) checkpoint after this much durable progress. */
 const CHECKPOINT_EVERY_BYTES = 8 << 20
+/** Sealed segments kept with their index in memory (each up to ~400 KiB at the defaults). */
+const MAX_LOADED_SEALED_SEGMENTS = 16
 
 let bridgeFactory: ((log: Log) => WorkerBridge) | undefined
 
@@ -130,6 +132,8 @@ export class Log implements AsyncDisposable {
   private readonly cursorSource: CursorSource
   /** Point reads fetch this much from the index entry on: one interval plus a typical record. */
   private readonly readAheadBytes: number
+  /** Sealed segments whose index is in memory, least recently loaded first. */
+  private loadedSealed: Segment[] = []
   private readonly flushTick = (): void => {
     this.flushScheduled = false
     if (this.state === 'open' || this.state === 'closing') this.writePendingSafe()
@@ -578,6 +582,7 @@ export class Log implements AsyncDisposable {
 
   private deleteOldestSegment(): string {
     const segment = this.segments.shift() as Segment
+    this.loadedSealed = this.loadedSealed.filter((s) => s !== segment)
     segment.closeHandle()
     this.fsys.unlink(segment.path)
     try {
@@ -642,6 +647,7 @@ export class Log implements AsyncDisposable {
       this.writer = undefined
       await applyIntent(this.fsys, this.dir, intent)
       this.segments = this.segments.slice(0, at + 1)
+      this.loadedSealed = this.loadedSealed.filter((s) => s !== segment && s.base < segment.base)
       this.active = segment
       segment.size = cut.position + replacement.length
       segment.forgetFrom(cut.position)
@@ -725,8 +731,13 @@ export class Log implements AsyncDisposable {
   private indexOf(at: number): SparseIndex {
     const segment = this.segments[at]
     if (segment === this.active) return this.activeIndex
+    if (segment.index) return segment.index
     const following = this.segments[at + 1]
-    return segment.ensureIndex(this.fsys, this.options.indexIntervalBytes, following?.base, !this.options.readOnly)
+    const index = segment.ensureIndex(this.fsys, this.options.indexIntervalBytes, following?.base, !this.options.readOnly)
+    // Memory must not grow with the log: keep the indexes (and read handles) of a few sealed segments.
+    this.loadedSealed.push(segment)
+    if (this.loadedSealed.length > MAX_LOADED_SEALED_SEGMENTS) (this.loadedSealed.shift() as Segment).unload()
+    return index
   }
 
   /**

@@ -76,6 +76,13 @@ export class Segment {
     this.readHandle = undefined
   }
 
+  /** Drops what this segment holds in memory (index, checked batches, read handle). */
+  unload(): void {
+    this.index = undefined
+    this.verified.clear()
+    this.closeHandle()
+  }
+
   /** Forgets checked batches at or after `position` (after truncation). */
   forgetFrom(position: number): void {
     for (const pos of this.verified.keys()) if (pos >= position) this.verified.delete(pos)

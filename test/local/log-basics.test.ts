@@ -198,3 +198,21 @@ test('Symbol.asyncDispose closes the log and releases the lock', async (t) => {
   await again.close()
   await again.close() // idempotent
 })
+
+test('reads across many segments keep a bounded set of indexes loaded, and truncate into an old one still works', async (t) => {
+  const dir = tmpDir(t)
+  const log = await Log.open(dir, { sync: 'never', segmentBytes: 1024 })
+  for (let i = 0; i < 2000; i++) await log.append(payload(i, 60))
+  assert.ok(log.segmentsInfo().length > 40)
+  for (let k = 0; k < 3; k++) {
+    for (let i = 0; i < 2000; i += 37) assert.deepEqual((await log.read(i))?.data, payload(i, 60))
+  }
+  await log.truncate(55)
+  assert.equal(await log.append('after-truncate'), 55)
+  for (let i = 0; i < 55; i += 5) assert.deepEqual((await log.read(i))?.data, payload(i, 60))
+  assert.equal((await log.read(55))?.data.toString(), 'after-truncate')
+  for (let i = 56; i < 200; i++) await log.append(payload(i, 60))
+  for (let i = 56; i < 200; i += 11) assert.deepEqual((await log.read(i))?.data, payload(i, 60))
+  await log.close()
+  assert.equal((await Log.verify(dir)).ok, true)
+})
