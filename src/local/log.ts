@@ -11,7 +11,8 @@ import {
 } from '../format/index.js'
 import type { FileHandle, FileSystem } from '../io/file-system.js'
 import { writeCheckpoint } from './checkpoint.js'
-import { DirectoryLock } from './lock.js'
+import { DirectoryLock, lockHolder } from './lock.js'
+import { repairLog, type RepairReport } from './repair.js'
 import { resolveOptions, type LogOptions, type ResolvedOptions } from './options.js'
 import { recover, type RecoveryReport } from './recovery.js'
 import { scanSegment } from './scan.js'
@@ -192,6 +193,20 @@ export class Log implements AsyncDisposable {
   /** Checks every batch and index of the log in `dir` without opening it for writing. */
   static verify(dir: string, options: { fileSystem?: FileSystem; onProgress?: (doneBytes: number, totalBytes: number) => void } = {}): Promise<VerifyReport> {
     return verifyLog(dir, options)
+  }
+
+  /**
+   * Cuts the log in `dir` (not open for writing anywhere) at its first damaged byte, after
+   * copying a damaged segment aside; reports exactly what was dropped. `dryRun` only reports.
+   */
+  static repair(dir: string, options: { dryRun?: boolean; fileSystem?: FileSystem } = {}): Promise<RepairReport> {
+    return repairLog(dir, options)
+  }
+
+  /** Who holds the write lock on `dir` (pid, host, whether that process is alive), if anyone. */
+  static lockHolder(dir: string): { pid: number; host: string; alive: boolean } | undefined {
+    const holder = lockHolder(dir)
+    return holder && { pid: holder.pid, host: holder.host, alive: holder.alive }
   }
 
   /** Offset of the oldest record still stored (retention and deleteBefore move it). */

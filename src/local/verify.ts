@@ -22,6 +22,8 @@ export interface VerifyFault {
    */
   kind: 'torn-tail' | 'corrupt' | 'newer-version' | 'gap' | 'overlap' | 'index'
   message: string
+  /** First offset that cannot be read because of this fault (data faults only). */
+  offset?: number
 }
 
 export interface VerifyReport {
@@ -65,19 +67,19 @@ export async function verifyLog(dir: string, options: { fileSystem?: FileSystem;
     report.records += scan.records
     const isLast = i === bases.length - 1
     if (scan.stop === 'newer-version') {
-      report.faults.push({ file, position: scan.validEnd, kind: 'newer-version', message: scan.fault ?? '' })
+      report.faults.push({ file, position: scan.validEnd, kind: 'newer-version', message: scan.fault ?? '', offset: scan.nextOffset })
     } else if (scan.stop === 'corrupt') {
       report.faults.push({ file, position: scan.validEnd, kind: 'corrupt',
-        message: `${scan.fault}; valid data follows at byte ${scan.validAfter?.position}` })
+        message: `${scan.fault}; valid data follows at byte ${scan.validAfter?.position}`, offset: scan.nextOffset })
     } else if (scan.stop === 'torn') {
       report.faults.push({ file, position: scan.validEnd, kind: isLast ? 'torn-tail' : 'corrupt',
-        message: `${scan.fault}; ${size - scan.validEnd} bytes after the last valid batch${isLast ? '' : ' of a sealed segment'}` })
+        message: `${scan.fault}; ${size - scan.validEnd} bytes after the last valid batch${isLast ? '' : ' of a sealed segment'}`, offset: scan.nextOffset })
     }
     if (!isLast) {
       const nextBase = bases[i + 1]
       if (scan.stop === 'end' && scan.nextOffset !== nextBase) {
         report.faults.push({ file, position: scan.validEnd, kind: scan.nextOffset < nextBase ? 'gap' : 'overlap',
-          message: `segment ends at offset ${scan.nextOffset} but the next segment starts at ${nextBase}` })
+          message: `segment ends at offset ${scan.nextOffset} but the next segment starts at ${nextBase}`, offset: scan.nextOffset })
       }
     } else {
       report.nextOffset = scan.nextOffset
