@@ -126,6 +126,8 @@ export class Log implements AsyncDisposable {
   private checkpointPos = 0
   private checkpointBase = -1
 
+  /** Set while truncate() rewrites files; appends and other changes wait for it. */
+  private exclusive: Promise<unknown> | undefined
   private dataWaiters: (() => void)[] = []
   private timers: NodeJS.Timeout[] = []
   private closing: Promise<void> | undefined
@@ -241,6 +243,7 @@ export class Log implements AsyncDisposable {
    * only after the record is on stable storage; otherwise once it is accepted (see {@link SyncMode}).
    */
   append(data: Uint8Array | string): Promise<number> {
+    if (this.exclusive) return this.exclusive.then(() => this.append(data))
     if (this.state !== 'open' || !this.writer) return Promise.reject(this.unusable())
     const buf = this.buf
     const needHeader = this.batchStart < 0 || this.used - this.batchStart >= MAX_APPEND_BATCH_BYTES
@@ -288,20 +291,33 @@ export class Log implements AsyncDisposable {
     this.activeIndex.maybeAdd(offset, segPos + at, segPos + this.batchStart, this.options.indexIntervalBytes)
     this.used = at + RECORD_HEADER_BYTES + len
     this.batchCount++
-    if (this.active.size + this.used >= this.options.segmentBytes && !this.writePendingSafe()) {
-      // The record is lost with the write buffer; the log is failed.
-      return Promise.reject(this.unusable())
+    return this.acknowledge(offset)
+  }
+
+  /**
+   * The promise an append returns: under 'always' it waits for the fsync covering the record;
+   * otherwise it resolves now. Also starts the write: at once when the segment is full, else on
+   * the next event-loop turn, so that appends made together share one write.
+   */
+  private acknowledge<T>(value: T): Promise<T> {
+    let ack: Promise<T>
+    if (this.options.syncAlways) {
+      ack = new Promise<T>((resolve, reject) => {
+        this.ackResolves.push(resolve as Resolve)
+        this.ackRejects.push(reject)
+        this.ackValues.push(value)
+      })
+    } else {
+      ack = Promise.resolve(value)
     }
-    if (!this.flushScheduled) {
+    if (this.active.size + this.used >= this.options.segmentBytes) {
+      // On failure the record is lost with the write buffer and the log is failed.
+      if (!this.writePendingSafe() && !this.options.syncAlways) return Promise.reject(this.unusable())
+    } else if (!this.flushScheduled) {
       this.flushScheduled = true
       setImmediate(this.flushTick)
     }
-    if (!this.options.syncAlways) return Promise.resolve(offset)
-    return new Promise<number>((resolve, reject) => {
-      this.ackResolves.push(resolve as Resolve)
-      this.ackRejects.push(reject)
-      this.ackValues.push(offset)
-    })
+    return ack
   }
 
   /**
@@ -309,6 +325,7 @@ export class Log implements AsyncDisposable {
    * Resolves with the offsets of the first and last record (durable under `sync: 'always'`).
    */
   appendBatch(records: readonly (Uint8Array | string)[]): Promise<AppendBatchResult> {
+    if (this.exclusive) return this.exclusive.then(() => this.appendBatch(records))
     if (this.state !== 'open' || !this.writer) return Promise.reject(this.unusable())
     if (!Array.isArray(records) || records.length === 0) {
       return Promise.reject(invalidArgument('appendBatch takes a non-empty array of Uint8Array or string records'))
@@ -356,22 +373,12 @@ export class Log implements AsyncDisposable {
     if (timestamp > this.activeIndex.maxTimestamp) this.activeIndex.maxTimestamp = timestamp
     this.used = p
     this.next = first + items.length
-    const result: AppendBatchResult = { first, last: this.next - 1 }
-    if (this.active.size + this.used >= this.options.segmentBytes && !this.writePendingSafe()) return Promise.reject(this.unusable())
-    if (!this.flushScheduled) {
-      this.flushScheduled = true
-      setImmediate(this.flushTick)
-    }
-    if (!this.options.syncAlways) return Promise.resolve(result)
-    return new Promise<AppendBatchResult>((resolve, reject) => {
-      this.ackResolves.push(resolve as Resolve)
-      this.ackRejects.push(reject)
-      this.ackValues.push(result)
-    })
+    return this.acknowledge<AppendBatchResult>({ first, last: this.next - 1 })
   }
 
   /** Resolves once every record appended before the call is on stable storage. */
   async sync(): Promise<void> {
+    while (this.exclusive) await this.exclusive
     if (this.state !== 'open' || !this.writer) throw this.unusable()
     if (!this.writePendingSafe()) throw this.unusable()
     await this.waitDurable(this.written)
@@ -614,6 +621,7 @@ export class Log implements AsyncDisposable {
    * the new first offset.
    */
   async deleteBefore(offset: number): Promise<number> {
+    while (this.exclusive) await this.exclusive
     if (this.state !== 'open' || !this.writer) throw this.unusable()
     checkOffset(offset, 'deleteBefore')
     const removed: string[] = []
@@ -630,8 +638,20 @@ export class Log implements AsyncDisposable {
    * it resolves the cut is durable, and a crash part-way is completed by the next open.
    */
   async truncate(offset: number): Promise<void> {
+    while (this.exclusive) await this.exclusive
     if (this.state !== 'open' || !this.writer) throw this.unusable()
     checkOffset(offset, 'truncate')
+    const run = this.truncateNow(offset)
+    const gate = run.then(() => undefined, () => undefined)
+    this.exclusive = gate
+    try {
+      await run
+    } finally {
+      if (this.exclusive === gate) this.exclusive = undefined
+    }
+  }
+
+  private async truncateNow(offset: number): Promise<void> {
     if (offset < this.firstOffset || offset > this.next) {
       throw new SeglogError('ERR_OFFSET_OUT_OF_RANGE',
         `truncate(${offset}) is outside the log's offsets [${this.firstOffset}, ${this.next}]; nothing was changed`,
@@ -719,7 +739,7 @@ export class Log implements AsyncDisposable {
   private readNow(offset: number): LogRecord | undefined {
     this.checkReadable()
     checkOffset(offset, 'read')
-    if (this.options.readOnly) this.refresh()
+    if (this.options.readOnly && offset >= this.next) this.refresh()
     if (offset >= this.next || offset < this.firstOffset) return undefined
     if (offset >= this.written && !this.writePendingSafe()) throw this.unusable()
     const at = this.segmentIndexFor(offset)
@@ -960,6 +980,7 @@ export class Log implements AsyncDisposable {
   }
 
   private async doClose(): Promise<void> {
+    while (this.exclusive) await this.exclusive
     const wasFailed = this.state === 'failed'
     if (this.bridge) await this.bridge.close().catch(() => undefined)
     if (this.state === 'open') this.state = 'closing'

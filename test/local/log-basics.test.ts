@@ -216,3 +216,20 @@ test('reads across many segments keep a bounded set of indexes loaded, and trunc
   await log.close()
   assert.equal((await Log.verify(dir)).ok, true)
 })
+
+test('appends made while truncate runs wait for it and land after the cut', async (t) => {
+  const dir = tmpDir(t)
+  const log = await Log.open(dir, { sync: 'always', segmentBytes: 2048 })
+  for (let i = 0; i < 100; i++) await log.append(payload(i, 50))
+  const truncating = log.truncate(40)
+  const appended = [log.append('a'), log.appendBatch(['b', 'c']), log.append('d')]
+  await truncating
+  assert.deepEqual(await Promise.all(appended), [40, { first: 41, last: 42 }, 43])
+  const closing = log.close()
+  await closing
+  const again = await Log.open(dir, { segmentBytes: 2048 })
+  assert.equal(again.nextOffset, 44)
+  assert.equal((await again.read(41))?.data.toString(), 'b')
+  assert.deepEqual((await again.read(39))?.data, payload(39, 50))
+  await again.close()
+})
