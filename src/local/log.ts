@@ -20,7 +20,7 @@ import { type CursorSource, RecordCursor } from './cursor.js'
 import { corruptError, Segment, type LogRecord } from './segment.js'
 import { SparseIndex } from './sparse-index.js'
 import { applyIntent, recordIntent } from './truncate-intent.js'
-import { verifyLog, type VerifyReport } from './verify.js'
+import { verifyLog, type VerifyOptions, type VerifyReport } from './verify.js'
 import { parseSegmentName } from './names.js'
 
 /** Where {@link Log.iterate} starts and stops, and whether it waits for new records. */
@@ -193,7 +193,7 @@ export class Log implements AsyncDisposable {
   }
 
   /** Checks every batch and index of the log in `dir` without opening it for writing. */
-  static verify(dir: string, options: { fileSystem?: FileSystem; onProgress?: (doneBytes: number, totalBytes: number) => void } = {}): Promise<VerifyReport> {
+  static verify(dir: string, options: VerifyOptions = {}): Promise<VerifyReport> {
     return verifyLog(dir, options)
   }
 

@@ -39,7 +39,15 @@ export interface VerifyReport {
   durationMs: number
 }
 
-export async function verifyLog(dir: string, options: { fileSystem?: FileSystem; onProgress?: (doneBytes: number, totalBytes: number) => void; indexIntervalBytes?: number } = {}): Promise<VerifyReport> {
+export interface VerifyOptions {
+  fileSystem?: FileSystem
+  /** Called after each segment with the bytes checked so far and the total. */
+  onProgress?: (doneBytes: number, totalBytes: number) => void
+  /** Stops the check between segments; the promise then rejects with the signal's reason. */
+  signal?: AbortSignal
+}
+
+export async function verifyLog(dir: string, options: VerifyOptions = {}): Promise<VerifyReport> {
   const started = performance.now()
   const fsys = options.fileSystem ?? nodeFileSystem
   if (!fsys.stat(dir)) throw new SeglogError('ERR_INVALID_ARGUMENT', `${dir} does not exist`)
@@ -52,6 +60,9 @@ export async function verifyLog(dir: string, options: { fileSystem?: FileSystem;
   }
   let done = 0
   for (let i = 0; i < bases.length; i++) {
+    // Yield between segments so progress can render and Ctrl-C can stop a long check.
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    options.signal?.throwIfAborted()
     const base = bases[i]
     const file = segmentPath(dir, base)
     const size = sizes[i]
@@ -59,7 +70,7 @@ export async function verifyLog(dir: string, options: { fileSystem?: FileSystem;
     const index = new SparseIndex(base)
     let scan
     try {
-      scan = scanSegment(handle, size, 0, base, { index, indexIntervalBytes: options.indexIntervalBytes ?? 4096 })
+      scan = scanSegment(handle, size, 0, base, { index })
     } finally {
       handle.close()
     }

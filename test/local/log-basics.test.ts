@@ -233,3 +233,19 @@ test('appends made while truncate runs wait for it and land after the cut', asyn
   assert.deepEqual((await again.read(39))?.data, payload(39, 50))
   await again.close()
 })
+
+test('Log.verify reports progress per segment and stops when its signal aborts', async (t) => {
+  const dir = tmpDir(t)
+  const log = await Log.open(dir, { sync: 'never', segmentBytes: 1024 })
+  for (let i = 0; i < 200; i++) await log.append(payload(i, 60))
+  await log.close()
+  const progress: number[] = []
+  const report = await Log.verify(dir, { onProgress: (done, total) => { progress.push(done); assert.ok(done <= total) } })
+  assert.equal(report.ok, true)
+  assert.equal(progress.length, report.segments)
+  assert.equal(progress.at(-1), report.bytes)
+  const ac = new AbortController()
+  const seen: number[] = []
+  await assert.rejects(Log.verify(dir, { signal: ac.signal, onProgress: (done) => { seen.push(done); if (seen.length === 2) ac.abort() } }), { name: 'AbortError' })
+  assert.equal(seen.length, 2)
+})
