@@ -659,6 +659,10 @@ export class Log implements AsyncDisposable {
     }
     if (offset === this.next) return
     if (!this.writePendingSafe()) throw this.unusable()
+    // The intent (and the checkpoint its replay writes) vouch for every byte before the cut: those
+    // must be durable first, also under sync 'never' or an interval, or a power cut can leave
+    // a checkpoint over torn data.
+    await this.waitDurable(this.written)
     await this.syncSettled()
     if (this.state !== 'open') throw this.unusable()
     const at = this.segmentIndexFor(offset)

@@ -6,7 +6,7 @@
 import path from 'node:path'
 import { SeglogError } from '../errors.js'
 import type { FileSystem } from '../io/file-system.js'
-import { readCheckpoint } from './checkpoint.js'
+import { readCheckpoint, type Checkpoint } from './checkpoint.js'
 import { CHECKPOINT_TMP_FILE, parseIndexName, parseSegmentName, segmentPath } from './names.js'
 import { scanSegment } from './scan.js'
 import { corruptError, Segment } from './segment.js'
@@ -117,6 +117,7 @@ export async function recover(fsys: FileSystem, dir: string, options: RecoveryOp
     const stat = fsys.stat(segmentPath(dir, base))
     return new Segment(dir, base, stat?.size ?? 0)
   })
+  await checkSealedSinceCheckpoint(fsys, dir, segments, checkpoint, options, report)
   const last = segments[segments.length - 1]
   const fileSize = last.size
 
@@ -185,4 +186,60 @@ export async function recover(fsys: FileSystem, dir: string, options: RecoveryOp
   report.clean = start === fileSize && checkpoint?.clean === true
   report.durationMs = performance.now() - started
   return { segments, nextOffset: scan.nextOffset, activeIndex: index, report }
+}
+
+/**
+ * Rule 4 across segments: whatever was written since the checkpoint may be unfinished, and that
+ * includes whole segments sealed after it. A roll creates the next segment before the sealed one's
+ * tail is fsynced (the same group-commit round makes both durable), so a power cut can keep the
+ * new segment's name and lose the sealed tail, leaving a hole in the offsets. So every sealed
+ * segment after the checkpoint's must end exactly where its successor begins. At a broken junction
+ * nothing after it was acknowledged (acknowledgements wait for the round that fsyncs the sealed
+ * segment): when no later segment holds a valid batch they are removed, newest first, and the short
+ * segment becomes the tail to recover; otherwise it is corruption (ERR_CORRUPT; `repair` removes
+ * them). After a clean close, or once a round completed after the last roll, the checkpoint names
+ * the last segment and this reads nothing.
+ */
+async function checkSealedSinceCheckpoint(fsys: FileSystem, dir: string, segments: Segment[], checkpoint: Checkpoint | undefined,
+  options: RecoveryOptions, report: RecoveryReport): Promise<void> {
+  if (segments.length < 2) return
+  let from = 0
+  let start = 0
+  let expected = segments[0].base
+  const k = checkpoint ? segments.findIndex((s) => s.base === checkpoint.segmentBase) : -1
+  if (checkpoint && k === segments.length - 1) return
+  if (checkpoint && k >= 0 && checkpoint.position <= segments[k].size && checkpoint.nextOffset >= segments[k].base) {
+    from = k
+    start = checkpoint.position
+    expected = checkpoint.nextOffset
+  }
+  for (let i = from; i < segments.length - 1; i++) {
+    const segment = segments[i]
+    const next = segments[i + 1]
+    const scan = scanSegment(segment.handle(fsys), segment.size, i === from ? start : 0, i === from ? expected : segment.base)
+    segment.closeHandle()
+    if (scan.stop === 'newer-version') return // reported when that segment is read
+    if (scan.stop === 'end' && scan.nextOffset === next.base) continue
+    const later = segments.slice(i + 1)
+    const holdsData = later.some((s) => {
+      if (s.size === 0) return false
+      const found = scanSegment(s.handle(fsys), s.size, 0, s.base)
+      s.closeHandle()
+      return found.validEnd > 0 || found.stop === 'corrupt'
+    })
+    if (holdsData && !options.repair) {
+      const what = scan.stop === 'end' ? `segment ends at offset ${scan.nextOffset} but the next segment starts at ${next.base}` : scan.fault ?? 'damaged batch'
+      throw corruptError(segment.path, scan.validEnd, what, 'later segments hold valid data, so this is not an unfinished segment roll')
+    }
+    for (const s of later.reverse()) {
+      if (!options.readOnly) {
+        fsys.unlink(s.path)
+        if (fsys.stat(s.indexPath)) fsys.unlink(s.indexPath)
+      }
+      report.removedFiles.push(path.basename(s.path))
+    }
+    if (!options.readOnly) await fsys.syncDir(dir)
+    segments.length = i + 1
+    return
+  }
 }

@@ -39,7 +39,13 @@ function encode(intent: TruncateIntent): Buffer {
 function decode(buf: Buffer): TruncateIntent | undefined {
   if (buf.length < HEADER || buf.readUInt32LE(0) !== MAGIC || buf[8] !== 1) return undefined
   if (buf.length !== HEADER + buf.readUInt32LE(12) || crc32c(buf.subarray(8)) !== buf.readUInt32LE(4)) return undefined
-  return { segmentBase: readU64(buf, 16), cutPosition: readU64(buf, 24), nextOffset: readU64(buf, 32), replacement: buf.subarray(HEADER) }
+  const segmentBase = readU64(buf, 16)
+  const cutPosition = readU64(buf, 24)
+  const nextOffset = readU64(buf, 32)
+  // Impossible fields behind a valid checksum (a collision, or an edit) are damage, like a torn intent:
+  // never act on them (a base of -1 would delete every segment).
+  if (segmentBase < 0 || cutPosition < 0 || nextOffset < segmentBase) return undefined
+  return { segmentBase, cutPosition, nextOffset, replacement: buf.subarray(HEADER) }
 }
 
 /** Makes the intent durable; after this returns, the truncation will complete even across a crash. */

@@ -93,7 +93,9 @@ export async function verifyLog(dir: string, options: VerifyOptions = {}): Promi
           message: `segment ends at offset ${scan.nextOffset} but the next segment starts at ${nextBase}`, offset: scan.nextOffset })
       }
     } else {
-      report.nextOffset = scan.nextOffset
+      // Valid batches after damage in the last segment still belong to the log (and a repair
+      // drops them): the log ends after the last of them.
+      report.nextOffset = scan.stop === 'corrupt' && scan.validAfter ? endAfterDamage(fsys, file, size, scan.validAfter) : scan.nextOffset
     }
     const stored = fsys.readFile(indexPath(dir, base))
     if (stored !== undefined && scan.stop === 'end') {
@@ -109,4 +111,21 @@ export async function verifyLog(dir: string, options: VerifyOptions = {}): Promi
   report.ok = report.faults.length === 0
   report.durationMs = performance.now() - started
   return report
+}
+
+/** Offset after the last valid batch that follows damage in a segment (skipping further damage). */
+function endAfterDamage(fsys: FileSystem, file: string, size: number, after: { position: number; baseOffset: number }): number {
+  const handle = fsys.open(file, 'read')
+  try {
+    let at = after
+    let end = after.baseOffset
+    for (;;) {
+      const scan = scanSegment(handle, size, at.position, at.baseOffset)
+      end = Math.max(end, scan.nextOffset)
+      if (scan.stop !== 'corrupt' || !scan.validAfter || scan.validAfter.position <= at.position) return end
+      at = scan.validAfter
+    }
+  } finally {
+    handle.close()
+  }
 }
