@@ -4,10 +4,12 @@
  *
  * ```ts
  * import diagnostics_channel from 'node:diagnostics_channel'
+import { compactChannel, flushChannel } from './journal/index.js'
  * diagnostics_channel.subscribe('seglog:log:fsync', (m) => console.log(m))
  * ```
  */
 import diagnostics_channel from 'node:diagnostics_channel'
+import { compactChannel, flushChannel } from './journal/index.js'
 
 export const channels = {
   /** A write of buffered batches to the OS: `{ dir, records, bytes }`. */
@@ -22,4 +24,8 @@ export const channels = {
   retention: diagnostics_channel.channel('seglog:log:retention'),
   /** The log failed on an I/O error: `{ dir, error }`. */
   failure: diagnostics_channel.channel('seglog:log:failure'),
+  /** A journal flush wrote one object (see `FlushMessage`). */
+  journalFlush: flushChannel,
+  /** A journal compaction step (see `CompactMessage`). */
+  journalCompact: compactChannel,
 } as const

@@ -10,3 +10,14 @@ export type { RepairReport } from './local/repair.js'
 export type { FileSystem, FileHandle, OpenMode, FileStat } from './io/file-system.js'
 export { nodeFileSystem } from './io/file-system.js'
 export { channels as diagnosticsChannels } from './diagnostics.js'
+export {
+  Journal, JOURNAL_START, parseCursor, formatCursor, compareCursors,
+  type JournalOptions, type ReadOptions, type JournalEntry, type JournalCursor, type CompactResult,
+  type FlushMessage, type CompactMessage, type JournalCodec,
+} from './journal/index.js'
+export {
+  MemoryStore, FsStore, S3Store, AzureBlobStore, PrefixStore, FaultStore, validateKey,
+  type ObjectStore, type ObjectMeta, type PutMode, type PutOptions, type PutResult, type GetOptions, type GetResult,
+  type ListOptions, type ByteRange, type FsStoreOptions, type S3StoreOptions, type AzureBlobStoreOptions,
+  type Fault, type StoreOp, type RetryPolicy,
+} from './objects/index.js'

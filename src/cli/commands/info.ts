@@ -1,0 +1,147 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { Log } from '../../index.js'
+import type { CommandContext, TargetOptions } from '../context.js'
+import { ExitCode, type ExitCodeValue } from '../errors.js'
+import { listJournal, openJournal } from '../journal.js'
+import { checkLocalLogExists, type JournalTarget, type LocalTarget, type Target } from '../target.js'
+import { formatBytes, formatCount, formatDuration, palette } from '../ui.js'
+
+/** Options of `seglog info`. */
+export interface InfoOptions extends TargetOptions {
+  count?: boolean
+}
+
+/**
+ * The format version of the first batch of a segment: bytes 0–3 are the magic and byte 8 the
+ * version, positions every format version keeps (docs/FORMAT.md).
+ */
+function segmentFormatVersion(file: string): number | undefined {
+  const head = Buffer.alloc(9)
+  let fd: number | undefined
+  try {
+    fd = fs.openSync(file, 'r')
+    if (fs.readSync(fd, head, 0, 9, 0) < 9 || head.toString('latin1', 0, 4) !== 'SEGL') return undefined
+    return head[8]
+  } catch {
+    return undefined
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd)
+  }
+}
+
+async function localInfo(target: LocalTarget, options: InfoOptions, ctx: CommandContext): Promise<ExitCodeValue> {
+  checkLocalLogExists(target)
+  const lock = Log.lockHolder(target.dir)
+  const log = await Log.open(target.dir, { readOnly: true })
+  try {
+    const segments = log.segmentsInfo().map((s) => ({ file: path.basename(s.path), base: s.base, bytes: s.bytes }))
+    const bytes = segments.reduce((n, s) => n + s.bytes, 0)
+    const versions = [...new Set(segments.map((s) => segmentFormatVersion(path.join(target.dir, s.file))).filter((v): v is number => v !== undefined))]
+    const info = {
+      kind: 'local' as const,
+      path: target.dir,
+      segments,
+      firstOffset: log.firstOffset,
+      nextOffset: log.nextOffset,
+      records: log.nextOffset - log.firstOffset,
+      bytes,
+      formatVersion: versions.length === 0 ? null : Math.max(...versions),
+      recovery: log.recovery,
+      lock: lock === undefined ? null : lock,
+    }
+    if (options.json) {
+      await ctx.out.write(`${JSON.stringify(info, null, 2)}\n`)
+      return ExitCode.Ok
+    }
+    const p = palette(process.stdout)
+    const lines: [string, string][] = []
+    lines.push(['log', info.path])
+    const segText = segments.length <= 6
+      ? segments.map((s) => `${s.file} (${formatBytes(s.bytes)})`).join(', ')
+      : `${segments[0].file} … ${segments[segments.length - 1].file}`
+    lines.push(['segments', `${segments.length}${segments.length > 0 ? `: ${segText}` : ''}`])
+    lines.push(['offsets', info.records === 0 ? `none yet (next ${info.nextOffset})` : `${info.firstOffset} … ${info.nextOffset - 1} (next ${info.nextOffset})`])
+    lines.push(['records', formatCount(info.records)])
+    lines.push(['bytes', `${formatBytes(bytes)} (${formatCount(bytes)})`])
+    lines.push(['format', info.formatVersion === null ? 'no batches yet' : `version ${info.formatVersion}`])
+    const r = log.recovery
+    let rec = r.clean ? 'clean shutdown: nothing to check' : `checked ${formatBytes(r.scannedBytes)} from ${path.basename(r.scannedFrom.segment)} byte ${r.scannedFrom.position}`
+    rec += ` (${formatDuration(r.durationMs)})`
+    if (r.truncated) {
+      rec += `; ${p.yellow(`${r.truncated.reason} tail of ${r.truncated.bytes} bytes at ${path.basename(r.truncated.file)} byte ${r.truncated.position}`)}` +
+        ' (a read-only look: the next writer cuts it off)'
+    }
+    lines.push(['recovery', rec])
+    lines.push(['lock', lock === undefined ? 'none'
+      : lock.alive ? `held by process ${lock.pid} on ${lock.host} (running)` : `stale: process ${lock.pid} on ${lock.host} is gone (the next writer reclaims it)`])
+    await ctx.out.write(lines.map(([k, v]) => `${p.bold(k.padEnd(9))} ${v}\n`).join(''))
+    return ExitCode.Ok
+  } finally {
+    await log.close()
+  }
+}
+
+async function journalInfo(target: JournalTarget, options: InfoOptions, ctx: CommandContext): Promise<ExitCodeValue> {
+  const objects = await listJournal(target)
+  const count = { batches: 0, compacted: 0, markers: 0, other: 0 }
+  let bytes = 0
+  let first = Infinity
+  let last = -1
+  let marker = 0
+  let newest = 0
+  for (const o of objects) {
+    bytes += o.size
+    newest = Math.max(newest, o.lastModified.getTime())
+    if (o.kind === 'b') count.batches++
+    else if (o.kind === 'c') count.compacted++
+    else if (o.kind === 'r') { count.markers++; marker = Math.max(marker, o.first); continue } else { count.other++; continue }
+    first = Math.min(first, o.first)
+    last = Math.max(last, o.last)
+  }
+  first = Math.max(first, marker)
+  let events: number | null = null
+  if (options.count) {
+    const j = await openJournal(target, { readOnly: true })
+    events = 0
+    try {
+      for await (const e of j.read({ pending: false, signal: ctx.signal })) if (e !== undefined) events++
+    } finally {
+      await j.close()
+    }
+  }
+  const info = {
+    kind: 'journal' as const,
+    url: target.display,
+    store: target.store.name,
+    prefix: target.prefix,
+    objects: { total: objects.length, ...count },
+    bytes,
+    firstBatch: last < 0 ? null : first,
+    lastBatch: last < 0 ? null : last,
+    retentionMarker: marker === 0 ? null : marker,
+    events,
+    lastModified: newest === 0 ? null : new Date(newest).toISOString(),
+  }
+  if (options.json) {
+    await ctx.out.write(`${JSON.stringify(info, null, 2)}\n`)
+    return ExitCode.Ok
+  }
+  const p = palette(process.stdout)
+  const lines: [string, string][] = [
+    ['journal', info.url === info.store ? info.url : `${info.url} (${info.store}${info.prefix === '' ? '' : `, prefix ${info.prefix}`})`],
+    ['objects', `${formatCount(objects.length)}: ${count.batches} batch, ${count.compacted} compacted, ${count.markers} retention${count.other > 0 ? `, ${count.other} foreign` : ''}`],
+    ['batches', last < 0 ? 'none yet' : `${first} … ${last}`],
+    ['events', events === null ? 'not counted (add --count to read every object)' : formatCount(events)],
+    ['bytes', `${formatBytes(bytes)} (${formatCount(bytes)})`],
+    ['updated', info.lastModified ?? 'never'],
+  ]
+  if (marker > 0) lines.splice(3, 0, ['retention', `batches below ${marker} deleted`])
+  await ctx.out.write(lines.map(([k, v]) => `${p.bold(k.padEnd(9))} ${v}\n`).join(''))
+  return ExitCode.Ok
+}
+
+/** `seglog info TARGET`. */
+export function info(target: Target, options: InfoOptions, ctx: CommandContext): Promise<ExitCodeValue> {
+  return target.kind === 'local' ? localInfo(target, options, ctx) : journalInfo(target, options, ctx)
+}

@@ -1,0 +1,84 @@
+import { conflictError } from './errors.js'
+import { validateKey, validateListPrefix } from './keys.js'
+import type { GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore, PutOptions, PutResult } from './types.js'
+
+interface Entry { data: Buffer; meta: ObjectMeta }
+
+/**
+ * An in-memory {@link ObjectStore} for tests and examples. Enforces create-only and if-match
+ * writes; lists in pages (default 1,000) like a real store. Data is copied in and out.
+ */
+export class MemoryStore implements ObjectStore {
+  readonly name: string
+  readonly enforcesCreateOnly = true
+  readonly #objects = new Map<string, Entry>()
+  #version = 0
+  readonly #pageSize: number
+
+  /** `pageSize` bounds each internal listing page (to exercise pagination). */
+  constructor(options: { name?: string; pageSize?: number } = {}) {
+    this.name = options.name ?? 'memory://'
+    this.#pageSize = options.pageSize ?? 1000
+  }
+
+  /** Number of stored objects. */
+  get size(): number { return this.#objects.size }
+
+  async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
+    validateKey(key)
+    const mode = options.mode ?? 'overwrite'
+    const cur = this.#objects.get(key)
+    if (mode === 'create' && cur !== undefined) throw conflictError(this.name, key)
+    if (typeof mode === 'object' && (cur === undefined || cur.meta.version !== mode.ifMatch)) throw conflictError(this.name, key)
+    const version = `v${++this.#version}`
+    const copy = Buffer.from(data)
+    this.#objects.set(key, { data: copy, meta: { key, size: copy.length, lastModified: new Date(), version } })
+    return { version }
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<GetResult | undefined> {
+    validateKey(key)
+    const e = this.#objects.get(key)
+    if (e === undefined) return undefined
+    const r = options.range
+    const data = r === undefined ? e.data : e.data.subarray(r.start, r.end ?? e.data.length)
+    return { data: Buffer.from(data), meta: { ...e.meta } }
+  }
+
+  async head(key: string): Promise<ObjectMeta | undefined> {
+    validateKey(key)
+    const e = this.#objects.get(key)
+    return e === undefined ? undefined : { ...e.meta }
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectMeta> {
+    validateListPrefix(prefix)
+    let after = options.startAfter ?? ''
+    const page = Math.max(1, Math.min(options.pageSize ?? this.#pageSize, this.#pageSize))
+    for (;;) {
+      // Each page is a fresh look at the map, as a paginated listing of a live store would be.
+      const keys = [...this.#objects.keys()].filter((k) => k.startsWith(prefix) && k > after).sort(compareKeys).slice(0, page)
+      for (const k of keys) {
+        const e = this.#objects.get(k)
+        if (e !== undefined) yield { ...e.meta }
+      }
+      if (keys.length < page) return
+      after = keys[keys.length - 1]
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    validateKey(key)
+    this.#objects.delete(key)
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<void> {
+    for (const k of keys) validateKey(k)
+    for (const k of keys) this.#objects.delete(k)
+  }
+}
+
+/** Code-unit order of keys (byte order for the ASCII keys seglog writes), not locale order. */
+export function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import * as path from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { isSeglogError } from '../../src/errors.js'
+import { AzureBlobStore, FaultStore, FsStore, MemoryStore, PrefixStore, S3Store, validateKey, withRetry } from '../../src/objects/index.js'
+import { startAzurite, startS3, type AzuriteServer, type S3Server } from '../helpers/servers.js'
+import { conformance } from './conformance.js'
+
+const run = `r${Date.now().toString(36)}`
+
+test('MemoryStore conformance', async (t) => {
+  await conformance(t, new MemoryStore({ pageSize: 7 }), run, { manyKeys: 1100 })
+})
+
+test('PrefixStore over MemoryStore conformance, and confinement', async (t) => {
+  const inner = new MemoryStore()
+  const store = new PrefixStore(inner, 'tenant/a')
+  await conformance(t, store, run)
+  await store.put('x/y', Buffer.from('1'))
+  assert.ok(await inner.head('tenant/a/x/y'))
+  assert.throws(() => new PrefixStore(inner, '../escape'), (e) => isSeglogError(e, 'ERR_INVALID_ARGUMENT'))
+  assert.throws(() => new PrefixStore(inner, '/abs'), (e) => isSeglogError(e, 'ERR_INVALID_ARGUMENT'))
+})
+
+describe('FsStore', () => {
+  let root: string
+  before(async () => { root = await mkdtemp(path.join(tmpdir(), 'seglog-fsstore-')) })
+  after(async () => { await rm(root, { recursive: true, force: true }) })
+
+  test('conformance', async (t) => {
+    await conformance(t, new FsStore({ root, fsync: false }), run, { manyKeys: 1100 })
+  })
+
+  test('a reader sees each put whole or not at all', async () => {
+    const store = new FsStore({ root, fsync: false })
+    const versions = [Buffer.alloc(256 * 1024, 1), Buffer.alloc(512 * 1024, 2), Buffer.alloc(64 * 1024, 3)]
+    let writing = true
+    const writer = (async () => {
+      for (let i = 0; i < 60; i++) await store.put('whole/x', versions[i % 3])
+      writing = false
+    })()
+    let reads = 0
+    while (writing) {
+      const got = await store.get('whole/x')
+      if (got !== undefined) {
+        reads++
+        assert.ok(versions.some((v) => v.equals(got.data)), `torn read of ${got.data.length} bytes`)
+      }
+    }
+    await writer
+    assert.ok(reads > 0)
+  })
+
+  test('never writes outside its root; leaves no temp files', async () => {
+    const store = new FsStore({ root: path.join(root, 'inner') })
+    await store.put('ok/file', Buffer.from('1'))
+    await assert.rejects(store.put('../outside', Buffer.from('x')), (e) => isSeglogError(e, 'ERR_INVALID_ARGUMENT'))
+    await assert.rejects(store.put('.seglog-tmp/x', Buffer.from('x')), (e) => isSeglogError(e, 'ERR_INVALID_ARGUMENT'))
+    assert.ok(!(await readdir(root)).includes('outside'))
+    assert.deepEqual((await readdir(path.join(root, 'inner'))).sort(), ['.seglog-tmp', 'ok'])
+    assert.deepEqual(await readdir(path.join(root, 'inner', '.seglog-tmp')), [])
+  })
+})
+
+test('validateKey', () => {
+  assert.equal(validateKey('a/b.c'), 'a/b.c')
+  for (const bad of ['..', 'a/..', '/', 'a//b']) assert.throws(() => validateKey(bad), (e) => isSeglogError(e, 'ERR_INVALID_ARGUMENT'))
+})
+
+test('withRetry retries transient faults, then gives ERR_STORE with the cause', async () => {
+  const mem = new MemoryStore()
+  let n = 0
+  const faulty = new FaultStore(mem, (op) => (op === 'put' && n++ < 2 ? 'fail' : 'ok'))
+  await withRetry(() => faulty.put('k', Buffer.from('v')), { baseDelayMs: 1 })
+  assert.equal(faulty.calls.put, 3)
+  const always = new FaultStore(mem, () => 'fail')
+  await assert.rejects(withRetry(() => always.get('k'), { maxAttempts: 3, baseDelayMs: 1 }), (e) => {
+    assert.ok(isSeglogError(e, 'ERR_STORE'))
+    assert.match(e.message, /gave up after 3 attempts/)
+    assert.ok(e.cause instanceof Error)
+    return true
+  })
+  const fatal = new FaultStore(mem, () => 'fatal')
+  await assert.rejects(withRetry(() => fatal.get('k'), { baseDelayMs: 1 }), (e) => isSeglogError(e, 'ERR_STORE'))
+  assert.equal(fatal.calls.get, 1)
+})
+
+describe('S3Store against s3rver', () => {
+  let s3: S3Server
+  before(async () => { s3 = await startS3() })
+  after(async () => { await s3.stop() })
+
+  test('conformance through the enforcing proxy', async (t) => {
+    const store = new S3Store({ ...s3.storeOptions })
+    await conformance(t, store, run, { manyKeys: 1100 })
+    await store.close()
+  })
+
+  test('sends If-None-Match: * for create-only puts', async () => {
+    const store = new S3Store({ ...s3.storeOptions, prefix: 'hdr' })
+    const before = s3.proxy.requests.length
+    await store.put('once', Buffer.from('x'), { mode: 'create' })
+    const puts = s3.proxy.requests.slice(before).filter((r) => r.method === 'PUT')
+    assert.equal(puts.length, 1)
+    assert.equal(puts[0].headers['if-none-match'], '*')
+    assert.match(puts[0].path, /^\/seglog-test\/hdr\/once(\?|$)/)
+    await store.close()
+  })
+
+  test('raw s3rver ignores create-only; the store maps 5xx to transient ERR_STORE', async () => {
+    const raw = new S3Store({ ...s3.storeOptions, endpoint: s3.rawEndpoint, conditionalWrites: false })
+    assert.equal(raw.enforcesCreateOnly, false)
+    await raw.put(`${run}/raw`, Buffer.from('1'), { mode: 'create' })
+    await raw.put(`${run}/raw`, Buffer.from('2'), { mode: 'create' }) // not enforced upstream
+    await raw.close()
+    const store = new S3Store({ ...s3.storeOptions })
+    s3.proxy.inject({ method: 'GET', kind: 'status', status: 503 })
+    await assert.rejects(store.get(`${run}/raw`), (e) => isSeglogError(e, 'ERR_STORE') && e.details.transient === true)
+    assert.equal((await store.get(`${run}/raw`))?.data.toString(), '2')
+    await store.close()
+  })
+})
+
+describe('AzureBlobStore against Azurite', () => {
+  let az: AzuriteServer
+  before(async () => { az = await startAzurite() })
+  after(async () => { await az.stop() })
+
+  test('conformance', async (t) => {
+    const store = new AzureBlobStore({ container: az.container, connectionString: az.connectionString, prefix: 'p' })
+    await conformance(t, store, run, { manyKeys: 1100 })
+  })
+
+  test('unreachable endpoint is a transient ERR_STORE', async () => {
+    const store = new AzureBlobStore({ container: az.container, connectionString: az.connectionString.replace(`:${az.port}/`, ':1/') })
+    await assert.rejects(store.get('x'), (e) => isSeglogError(e, 'ERR_STORE') && e.details.transient === true)
+  })
+})
