@@ -21,3 +21,7 @@ export {
   type ListOptions, type ByteRange, type FsStoreOptions, type S3StoreOptions, type AzureBlobStoreOptions,
   type Fault, type StoreOp, type RetryPolicy,
 } from './objects/index.js'
+export {
+  LogWriter, RingDrainer, type WorkerHandle, type DrainSink, type RingDrainerOptions, type RingDrainerStats,
+  type SkipEvent, type SkipReason, type DrainBatchEvent,
+} from './threads/index.js'

@@ -22,6 +22,7 @@ import { SparseIndex } from './sparse-index.js'
 import { applyIntent, recordIntent } from './truncate-intent.js'
 import { verifyLog, type VerifyOptions, type VerifyReport } from './verify.js'
 import { parseSegmentName } from './names.js'
+import type { WorkerHandle } from '../threads/layout.js'
 
 /** Where {@link Log.iterate} starts and stops, and whether it waits for new records. */
 export interface IterateOptions {
@@ -44,7 +45,14 @@ export interface AppendBatchResult {
 /** Hook for worker-thread appends: created lazily by {@link Log.workerHandle}. */
 export interface WorkerBridge {
   handle(): unknown
-  close(): Promise<void>
+  /** Stops the ring; with an error, producers' pending and later appends fail with it. */
+  close(err?: SeglogError): Promise<void>
+}
+
+/** The log's limits a worker ring must respect, so one oversized record cannot fail a shared batch. */
+export interface WorkerBridgeLimits {
+  maxRecordBytes: number
+  maxBatchBytes: number
 }
 
 type State = 'open' | 'closing' | 'closed' | 'failed'
@@ -72,10 +80,10 @@ const CHECKPOINT_EVERY_BYTES = 8 << 20
 /** Sealed segments kept with their index in memory (each up to ~400 KiB at the defaults). */
 const MAX_LOADED_SEALED_SEGMENTS = 16
 
-let bridgeFactory: ((log: Log) => WorkerBridge) | undefined
+let bridgeFactory: ((log: Log, limits: WorkerBridgeLimits) => WorkerBridge) | undefined
 
 /** Lets src/threads register itself without the local log importing it (layering). */
-export function registerWorkerBridge(factory: (log: Log) => WorkerBridge): void {
+export function registerWorkerBridge(factory: (log: Log, limits: WorkerBridgeLimits) => WorkerBridge): void {
   bridgeFactory = factory
 }
 
@@ -537,6 +545,8 @@ export class Log implements AsyncDisposable {
     for (const g of this.groups.splice(0)) for (const reject of g.rejects) reject(error)
     for (const w of this.syncWaiters.splice(0)) w.reject(error)
     this.wakeReaders()
+    // Worker appends fail at once too, rather than on their next batch.
+    void this.bridge?.close(error).catch(() => undefined)
   }
 
   private unusable(): SeglogError {
@@ -967,11 +977,11 @@ export class Log implements AsyncDisposable {
    * Creates (once) the shared-memory ring through which worker threads append, and returns a
    * structured-cloneable handle for `LogWriter.connect()` in a worker.
    */
-  workerHandle(): unknown {
-    if (this.state !== 'open') throw this.unusable()
+  workerHandle(): WorkerHandle {
+    if (this.state !== 'open' || !this.writer) throw this.unusable()
     if (!bridgeFactory) throw new SeglogError('ERR_INVALID_ARGUMENT', 'worker-thread appends are not available in this build')
-    if (!this.bridge) this.bridge = bridgeFactory(this)
-    return this.bridge.handle()
+    if (!this.bridge) this.bridge = bridgeFactory(this, { maxRecordBytes: this.options.maxRecordBytes, maxBatchBytes: this.options.maxBatchBytes })
+    return this.bridge.handle() as WorkerHandle
   }
 
   /**
