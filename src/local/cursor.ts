@@ -11,6 +11,8 @@ import { corruptError, type LogRecord, type Segment } from './segment.js'
 import type { SparseIndex } from './sparse-index.js'
 
 const READ_BLOCK_BYTES = 1 << 20
+/** nextMany() stops after the batch that brings it past this many records (keeps the live set young). */
+const MANY_RECORDS = 1024
 
 /** What the cursor needs from the log, without reaching into its private state. */
 export interface CursorSource {
@@ -118,7 +120,7 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
       this.left = left
       this.offset = offset
       this.next_ = offset
-      if (offset >= to || this.p >= this.blockLen || this.signal?.aborted) return out
+      if (offset >= to || this.p >= this.blockLen || this.signal?.aborted || out.length >= MANY_RECORDS) return out
       if (this.takeBatch() !== Take.Records) return out
     }
   }

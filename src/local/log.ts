@@ -128,6 +128,7 @@ export class Log implements AsyncDisposable {
   private readonly syncWaiters: SyncWaiter[] = []
   private syncing = false
   private syncAgain = false
+  private activeSyncWanted = false
   private syncIdle: (() => void)[] = []
   private unsynced: FileHandle[] = []
   private dirDirty = false
@@ -338,27 +339,36 @@ export class Log implements AsyncDisposable {
     if (!Array.isArray(records) || records.length === 0) {
       return Promise.reject(invalidArgument('appendBatch takes a non-empty array of Uint8Array or string records'))
     }
-    const items: Uint8Array[] = new Array(records.length)
+    const n = records.length
+    // Strings are encoded once, into a copy of the array; byte records are used as given.
+    let encoded: Uint8Array[] | undefined
     let total = BATCH_HEADER_BYTES
-    for (let i = 0; i < records.length; i++) {
+    for (let i = 0; i < n; i++) {
       const r = records[i]
-      const bytes = typeof r === 'string' ? Buffer.from(r, 'utf8') : r
-      if (!(bytes instanceof Uint8Array)) {
+      let len: number
+      if (r instanceof Uint8Array) {
+        len = r.byteLength
+      } else if (typeof r === 'string') {
+        encoded ??= records.slice() as Uint8Array[]
+        const bytes = Buffer.from(r, 'utf8')
+        encoded[i] = bytes
+        len = bytes.byteLength
+      } else {
         return Promise.reject(invalidArgument(`appendBatch record ${i} must be a Uint8Array, Buffer or string; got ${describeType(r)}`))
       }
-      if (bytes.byteLength > this.options.maxRecordBytes) {
+      if (len > this.options.maxRecordBytes) {
         return Promise.reject(new SeglogError('ERR_RECORD_TOO_LARGE',
-          `record ${i} of ${bytes.byteLength} bytes exceeds maxRecordBytes (${this.options.maxRecordBytes}); nothing was written`,
-          { details: { index: i, bytes: bytes.byteLength, limit: this.options.maxRecordBytes } }))
+          `record ${i} of ${len} bytes exceeds maxRecordBytes (${this.options.maxRecordBytes}); nothing was written`,
+          { details: { index: i, bytes: len, limit: this.options.maxRecordBytes } }))
       }
-      items[i] = bytes
-      total += RECORD_HEADER_BYTES + bytes.byteLength
+      total += RECORD_HEADER_BYTES + len
     }
     if (total > this.options.maxBatchBytes) {
       return Promise.reject(new SeglogError('ERR_RECORD_TOO_LARGE',
         `batch of ${total} bytes exceeds maxBatchBytes (${this.options.maxBatchBytes}); nothing was written. Split it into smaller batches`,
         { details: { bytes: total, limit: this.options.maxBatchBytes } }))
     }
+    const items = encoded ?? (records as readonly Uint8Array[])
     this.sealOpenBatch()
     if (this.used + total > this.buf.length) {
       if (!this.writePendingSafe()) return Promise.reject(this.unusable())
@@ -367,20 +377,31 @@ export class Log implements AsyncDisposable {
     const first = this.next
     const start = this.used
     const segPos = this.active.size
-    let p = start + BATCH_HEADER_BYTES
+    const buf = this.buf
+    const index = this.activeIndex
     const interval = this.options.indexIntervalBytes
-    for (let i = 0; i < items.length; i++) {
+    // The hot loop: positions relative to the buffer; an index entry every `interval` bytes.
+    let due = index.dueAt(interval) - segPos
+    let p = start + BATCH_HEADER_BYTES
+    for (let i = 0; i < n; i++) {
       const bytes = items[i]
-      this.buf.writeUInt32LE(bytes.byteLength, p)
-      this.buf.set(bytes, p + RECORD_HEADER_BYTES)
-      this.activeIndex.maybeAdd(first + i, segPos + p, segPos + start, interval)
-      p += RECORD_HEADER_BYTES + bytes.byteLength
+      const len = bytes.byteLength
+      buf[p] = len
+      buf[p + 1] = len >>> 8
+      buf[p + 2] = len >>> 16
+      buf[p + 3] = len >>> 24
+      buf.set(bytes, p + RECORD_HEADER_BYTES)
+      if (p >= due) {
+        index.add(first + i, segPos + p, segPos + start)
+        due = p + interval
+      }
+      p += RECORD_HEADER_BYTES + len
     }
     const timestamp = Date.now()
-    sealBatch(this.buf, start, total, first, timestamp, items.length)
+    sealBatch(this.buf, start, total, first, timestamp, n)
     if (timestamp > this.activeIndex.maxTimestamp) this.activeIndex.maxTimestamp = timestamp
     this.used = p
-    this.next = first + items.length
+    this.next = first + n
     return this.acknowledge<AppendBatchResult>({ first, last: this.next - 1 })
   }
 
@@ -436,7 +457,13 @@ export class Log implements AsyncDisposable {
 
   // ---------------------------------------------------------------- group commit
 
-  private requestSync(): void {
+  /**
+   * Asks for an fsync round. `active` false (a roll under 'never' or an interval) syncs only the
+   * sealed segments and the directory: fsyncing the file being appended to would make those
+   * appends wait on it for nothing.
+   */
+  private requestSync(active = true): void {
+    if (active) this.activeSyncWanted = true
     if (this.syncing) {
       this.syncAgain = true
       return
@@ -450,16 +477,18 @@ export class Log implements AsyncDisposable {
     if (!writer) return
     this.syncing = true
     this.syncAgain = false
-    const target = this.written
+    const includeActive = this.activeSyncWanted || this.options.syncAlways
+    this.activeSyncWanted = false
+    const target = includeActive ? this.written : this.active.base
     const segment = this.active
-    const position = this.active.size
+    const position = includeActive ? this.active.size : 0
     const handles = this.unsynced
     this.unsynced = []
     const syncDir = this.dirDirty
     this.dirDirty = false
     const started = performance.now()
     const ops: Promise<void>[] = handles.map((h) => h.datasync())
-    ops.push(writer.datasync())
+    if (includeActive) ops.push(writer.datasync())
     if (syncDir) ops.push(this.fsys.syncDir(this.dir))
     Promise.all(ops).then(() => {
       for (const h of handles) closeQuietly(h)
@@ -584,7 +613,7 @@ export class Log implements AsyncDisposable {
     this.active = segment
     this.dirDirty = true
     if (channels.roll.hasSubscribers) channels.roll.publish({ dir: this.dir, sealed: sealed.path, base })
-    this.requestSync()
+    this.requestSync(this.options.syncAlways)
     this.applyRetention()
   }
 

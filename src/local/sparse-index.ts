@@ -34,6 +34,16 @@ export class SparseIndex {
   /** Called for each record as it is written or scanned, in order. */
   maybeAdd(offset: number, recordPos: number, batchPos: number, intervalBytes: number): void {
     if (recordPos - this.lastIndexedPos < intervalBytes) return
+    this.add(offset, recordPos, batchPos)
+  }
+
+  /** File position from which the next record gets an entry (hot loops test this themselves). */
+  dueAt(intervalBytes: number): number {
+    return this.lastIndexedPos + intervalBytes
+  }
+
+  /** Adds an entry; the caller has checked {@link dueAt}. */
+  add(offset: number, recordPos: number, batchPos: number): void {
     this.lastIndexedPos = recordPos
     if ((this.count + 1) * ENTRY_WORDS > this.entries.length) {
       const grown = new Uint32Array(this.entries.length * 2)
@@ -110,22 +120,21 @@ export class SparseIndex {
     const nextOffset = readU64(buf, 24)
     const maxTimestamp = readU64(buf, 32)
     if (covered !== segmentSize || nextOffset < base || maxTimestamp < 0) return undefined
-    const index = new SparseIndex(base, Math.max(count, 1))
-    const src = new Uint32Array(count * ENTRY_WORDS)
-    Buffer.from(src.buffer).set(buf.subarray(INDEX_HEADER_BYTES))
+    // Room to grow: the active segment's index keeps receiving entries after it is loaded.
+    const index = new SparseIndex(base, Math.max(count + (count >>> 2), 64))
+    const src = index.entries
+    new Uint8Array(src.buffer, 0, count * ENTRY_WORDS * 4).set(buf.subarray(INDEX_HEADER_BYTES))
     let prevRel = -1
     let prevPos = -1
-    for (let i = 0; i < count; i++) {
-      const rel = src[i * 3]
-      const recordPos = src[i * 3 + 1]
-      const batchPos = src[i * 3 + 2]
-      if (rel <= prevRel || recordPos <= prevPos || batchPos > recordPos || recordPos >= covered || base + rel >= nextOffset) {
+    for (let i = 0, w = 0; i < count; i++, w += ENTRY_WORDS) {
+      const rel = src[w]
+      const recordPos = src[w + 1]
+      if (rel <= prevRel || recordPos <= prevPos || src[w + 2] > recordPos || recordPos >= covered || base + rel >= nextOffset) {
         return undefined
       }
       prevRel = rel
       prevPos = recordPos
     }
-    index.entries.set(src)
     index.count = count
     index.coveredBytes = covered
     index.nextOffset = nextOffset
