@@ -159,6 +159,9 @@ interface Snapshot { compacted: Obj[]; markers: Obj[]; marker: number; takenAt: 
 /** Most bytes of objects fetched ahead of the reader (one object is always allowed). */
 const READ_AHEAD_BYTES = 32 << 20
 
+/** Object timestamps from S3 and Azure have one-second resolution. */
+const STORE_TIME_RESOLUTION_MS = 1000
+
 const DEFAULTS = {
   flushEvents: 32, flushBytes: 1 << 20, lingerMs: 250, graceMs: 60_000, pollMs: 1000, readAhead: 8,
   compactTargetBytes: 64 << 20,
@@ -780,7 +783,11 @@ export class Journal<T = unknown> {
     const batches = await this.#listDir('b')
     const snap = await this.#list(true)
     const now = Date.now()
-    const old = (o: { modifiedMs: number }): boolean => now - o.modifiedMs >= grace
+    // Stores report Last-Modified in whole seconds (HTTP dates), so an object can look up to a
+    // second older than it is: without this slack a short grace period could delete originals
+    // that a writer's fresh listing still relies on (seen as lost events under compaction).
+    const slack = grace === 0 ? 0 : STORE_TIME_RESOLUTION_MS
+    const old = (o: { modifiedMs: number }): boolean => now - o.modifiedMs >= grace + slack
     const doomed: string[] = []
     const markerOld = snap.markers.find((m) => m.first === snap.marker && old(m)) !== undefined
     for (const b of batches) {
