@@ -7,7 +7,7 @@ import path from 'node:path'
 import { SeglogError } from '../errors.js'
 import type { FileSystem } from '../io/file-system.js'
 import { readCheckpoint, type Checkpoint } from './checkpoint.js'
-import { CHECKPOINT_TMP_FILE, parseIndexName, parseSegmentName, segmentPath } from './names.js'
+import { CHECKPOINT_TMP_FILE, indexPath, parseIndexName, parseSegmentName, segmentPath, TRUNCATE_INTENT_FILE } from './names.js'
 import { scanSegment } from './scan.js'
 import { corruptError, Segment } from './segment.js'
 import { SparseIndex } from './sparse-index.js'
@@ -69,8 +69,8 @@ export async function recover(fsys: FileSystem, dir: string, options: RecoveryOp
       report.replayedTruncate = true
     } else {
       // Torn while being recorded: nothing was changed yet, so the truncate never happened.
-      fsys.unlink(path.join(dir, 'truncate.pending'))
-      report.removedFiles.push('truncate.pending')
+      fsys.unlink(path.join(dir, TRUNCATE_INTENT_FILE))
+      report.removedFiles.push(TRUNCATE_INTENT_FILE)
     }
   }
 
@@ -88,8 +88,9 @@ export async function recover(fsys: FileSystem, dir: string, options: RecoveryOp
     const known = new Set(bases)
     for (const ib of indexBases) {
       if (!known.has(ib)) {
-        fsys.unlink(path.join(dir, `${String(ib).padStart(20, '0')}.index`))
-        report.removedFiles.push(`${String(ib).padStart(20, '0')}.index`)
+        const orphan = indexPath(dir, ib)
+        fsys.unlink(orphan)
+        report.removedFiles.push(path.basename(orphan))
       }
     }
     if (names.includes(CHECKPOINT_TMP_FILE)) {

@@ -8,7 +8,7 @@ import fs from 'node:fs'
 import { SeglogError } from '../errors.js'
 import { nodeFileSystem, type FileSystem } from '../io/file-system.js'
 import { DirectoryLock } from './lock.js'
-import { indexPath, parseSegmentName } from './names.js'
+import { indexPath, parseSegmentName, segmentPath } from './names.js'
 import { applyIntent, recordIntent } from './truncate-intent.js'
 import { verifyLog, type VerifyFault } from './verify.js'
 
@@ -63,14 +63,14 @@ export async function repairLog(dir: string, options: { dryRun?: boolean; fileSy
     // A gap or overlap means the segment itself is fine: cut after it, dropping the later ones.
     const position = fault.kind === 'gap' || fault.kind === 'overlap' ? size : fault.position
     let droppedBytes = size - position
-    for (const b of later) droppedBytes += fsys.stat(fault.file.replace(/\d{20}\.log$/, `${String(b).padStart(20, '0')}.log`))?.size ?? 0
+    for (const b of later) droppedBytes += fsys.stat(segmentPath(dir, b))?.size ?? 0
     report.cut = {
       file: fault.file,
       position,
       fromOffset: fault.offset ?? base,
       previousNextOffset: verified.nextOffset,
       droppedBytes,
-      droppedSegments: later.map((b) => fault.file.replace(/\d{20}\.log$/, `${String(b).padStart(20, '0')}.log`)),
+      droppedSegments: later.map((b) => segmentPath(dir, b)),
     }
     if (fault.kind === 'corrupt') report.cut.backup = `${fault.file}.damaged-${Date.now()}`
     if (dryRun) return report

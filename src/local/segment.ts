@@ -27,6 +27,7 @@ interface VerifiedBatch {
   count: number
 }
 const MAX_VERIFIED_PER_SEGMENT = 16384
+const MAX_KEPT_VERIFY_BYTES = 4 << 20
 
 export function corruptError(file: string, position: number, what: string, extra?: string): SeglogError {
   return new SeglogError('ERR_CORRUPT',
@@ -51,11 +52,6 @@ export class Segment {
     this.path = segmentPath(dir, base)
     this.indexPath = indexPath(dir, base)
     this.size = size
-  }
-
-  /** Offset after this segment's last record, once its index is known. */
-  get nextOffset(): number | undefined {
-    return this.index?.nextOffset
   }
 
   handle(fsys: FileSystem): FileHandle {
@@ -188,8 +184,9 @@ export class Segment {
     if (length < BATCH_HEADER_BYTES || position + length > this.size) {
       throw corruptError(this.path, position, describeStatus(BatchStatus.BadChecksum), 'batch length runs past the segment')
     }
-    if (this.verifyBuf.length < length) this.verifyBuf = Buffer.allocUnsafe(Math.max(length, this.verifyBuf.length * 2))
-    const buf = this.verifyBuf
+    // Keep a reusable buffer for ordinary batches; a huge one gets its own, let go after the check.
+    if (this.verifyBuf.length < length && length <= MAX_KEPT_VERIFY_BYTES) this.verifyBuf = Buffer.allocUnsafe(Math.min(MAX_KEPT_VERIFY_BYTES, Math.max(length, this.verifyBuf.length * 2)))
+    const buf = length <= this.verifyBuf.length ? this.verifyBuf : Buffer.allocUnsafe(length)
     handle.read(buf, 0, length, position)
     const status = parseBatch(buf, 0, length, this.header, true)
     if (status === BatchStatus.NewerVersion) {
