@@ -1,7 +1,9 @@
 import type { ContainerClient } from '@azure/storage-blob'
 import { SeglogError } from '../errors.js'
 import { conflictError, looksTransient, storeError } from './errors.js'
-import { joinKey, validateKey, validateListPrefix, validatePrefix } from './keys.js'
+import { validateListOptions, validatePut } from './arguments.js'
+import { compareKeys, joinKey, validateKey, validateListPrefix, validatePrefix } from './keys.js'
+import { fitRangedAnswer, validateRange } from './ranges.js'
 import type { GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore, PutOptions, PutResult } from './types.js'
 
 type AzureModule = typeof import('@azure/storage-blob')
@@ -86,6 +88,7 @@ export class AzureBlobStore implements ObjectStore {
 
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
     const name = this.#full(key)
+    validatePut(data, options)
     const cc = await this.#getClient()
     const mode = options.mode ?? 'overwrite'
     try {
@@ -103,25 +106,29 @@ export class AzureBlobStore implements ObjectStore {
 
   async get(key: string, options: GetOptions = {}): Promise<GetResult | undefined> {
     const name = this.#full(key)
-    const cc = await this.#getClient()
     const r = options.range
+    validateRange(r)
+    const cc = await this.#getClient()
     try {
       const bc = cc.getBlobClient(name)
-      if (r !== undefined && r.end !== undefined && r.end <= r.start) {
-        const meta = await this.head(key)
+      if (r !== undefined && r.end === r.start) {
+        const meta = await this.head(key, options)
         return meta === undefined ? undefined : { data: Buffer.alloc(0), meta }
       }
-      const out = await bc.download(r?.start ?? 0, r?.end === undefined ? undefined : r.end - (r.start ?? 0), { abortSignal: options.signal })
-      const data = await readAll(out.readableStreamBody)
-      let size = out.contentLength ?? data.length
-      const cr = out.contentRange !== undefined ? /\/(\d+)$/.exec(out.contentRange) : null
-      if (cr !== null) size = Number(cr[1])
+      const out = await bc.download(r?.start ?? 0, r?.end === undefined ? undefined : r.end - r.start, { abortSignal: options.signal })
+      const body = await readAll(out.readableStreamBody)
+      // The SDK sends no Range for a read from byte 0 to the end: the answer is the whole object.
+      const ranged = r !== undefined && !(r.start === 0 && r.end === undefined)
+      const { data, size } = ranged
+        ? fitRangedAnswer(this.name, key, r, out._response.status, out.contentRange, body)
+        : { data: body, size: body.length }
       return { data, meta: { key, size, lastModified: out.lastModified ?? new Date(0), version: out.etag } }
     } catch (err) {
       const status = statusOf(err)
       if (status === 404) return undefined
       if (status === 416) {
-        const meta = await this.head(key)
+        // The range starts at or past the end: an empty read, like a clamped range elsewhere.
+        const meta = await this.head(key, options)
         return meta === undefined ? undefined : { data: Buffer.alloc(0), meta }
       }
       throw this.#fail('get', key, err)
@@ -142,16 +149,19 @@ export class AzureBlobStore implements ObjectStore {
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectMeta> {
     validateListPrefix(prefix)
+    validateListOptions(options)
     const cc = await this.#getClient()
     const full = this.prefix === '' ? prefix : `${this.prefix}/${prefix}`
-    const after = options.startAfter === undefined ? undefined : (this.prefix === '' ? options.startAfter : `${this.prefix}/${options.startAfter}`)
+    // An empty startAfter means "from the start"; sent as an empty `startFrom=`, Azurite signs it
+    // differently from the SDK and answers 403.
+    const after = options.startAfter === undefined || options.startAfter === '' ? undefined : joinKey(this.prefix, options.startAfter)
     // `startFrom` is inclusive and not honoured by every emulator: also filter here.
     const pages = cc.listBlobsFlat({ prefix: full, ...(after === undefined ? {} : { startFrom: after }) })
       .byPage({ maxPageSize: options.pageSize ?? 5000 })
     try {
       for await (const page of pages) {
         for (const b of page.segment.blobItems) {
-          if (after !== undefined && b.name <= after) continue
+          if (after !== undefined && compareKeys(b.name, after) <= 0) continue
           yield { key: this.#rel(b.name), size: b.properties.contentLength ?? 0, lastModified: b.properties.lastModified, version: b.properties.etag }
         }
         if (options.signal?.aborted) throw options.signal.reason
@@ -173,7 +183,7 @@ export class AzureBlobStore implements ObjectStore {
   }
 
   async deleteMany(keys: readonly string[], options: { signal?: AbortSignal } = {}): Promise<void> {
-    for (const k of keys) validateKey(k)
+    for (const k of keys) this.#full(k)
     for (let i = 0; i < keys.length; i += 16) await Promise.all(keys.slice(i, i + 16).map((k) => this.delete(k, options)))
   }
 }

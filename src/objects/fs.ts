@@ -1,21 +1,44 @@
-import { randomBytes } from 'node:crypto'
-import { promises as fsp, type Dirent } from 'node:fs'
+import { constants as fsc, promises as fsp, type Dirent } from 'node:fs'
 import * as path from 'node:path'
 import { SeglogError } from '../errors.js'
+import { validateListOptions, validatePut } from './arguments.js'
 import { conflictError, storeError } from './errors.js'
-import { validateKey, validateListPrefix } from './keys.js'
-import { compareKeys } from './memory.js'
+import { sweepTempDir, tempName } from './fs-temp.js'
+import { compareKeys, validateKey, validateListPrefix } from './keys.js'
+import { clampRange, validateRange } from './ranges.js'
 import type { GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore, PutOptions, PutResult } from './types.js'
 
 /** Name of the folder (under the root) that holds files being written. Never listed. */
 export const FS_TMP_DIR = '.seglog-tmp'
 
+/** Default for {@link FsStoreOptions.staleTempMs}: one day. */
+export const DEFAULT_STALE_TEMP_MS = 24 * 60 * 60 * 1000
+
+// A put whose folder is removed by a concurrent delete between mkdir and publishing tries again;
+// each round needs a delete to land in a window of a few syscalls, so this is never reached in
+// practice, and bounds the loop if something keeps removing the folder.
+const PUBLISH_ATTEMPTS = 64
+
 /** Options for {@link FsStore}. */
 export interface FsStoreOptions {
-  /** The folder that holds the objects; created when missing. */
+  /** The folder that holds the objects; created when missing. It may itself be a symbolic link. */
   root: string
   /** fsync files and folders so a put survives power loss (default true). */
   fsync?: boolean
+  /**
+   * Age after which a leftover temporary file is removed when its writer cannot be checked
+   * (written from another host, or by an older seglog). Files of writers on this host are removed
+   * as soon as their process is gone, and never while it runs. Default one day.
+   */
+  staleTempMs?: number
+  /** The clock (ms since the epoch) that ages temporary files; default `Date.now`. */
+  now?: () => number
+}
+
+type Meta = { version: string; size: number; mtime: Date }
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code
 }
 
 /**
@@ -25,7 +48,20 @@ export interface FsStoreOptions {
  * whole: create-only by `link()` (atomic; fails when the name exists, also between processes and
  * on NFS), overwrite by `rename()`. A reader never sees a partial object. `{ ifMatch }` is checked
  * under an in-process lock only: it is not atomic between processes.
- * A key cannot be both an object and a "folder" of other keys here (S3 allows it).
+ *
+ * Folders are an artefact of the layout: `delete` removes the folders it empties (up to the root),
+ * and a put into a folder that a concurrent delete removes tries again. A key cannot be both an
+ * object and a "folder" of other keys here (S3 allows it): such a put fails with a non-transient
+ * `ERR_STORE` saying so.
+ *
+ * Symbolic links inside the root are never followed (they could lead outside it): an operation on
+ * a key whose path has a link in it fails with a non-transient `ERR_STORE`, and listings skip
+ * links. Each operation checks the path when it starts; a link swapped in by another process
+ * while the operation runs is not detected (Node has no `openat`).
+ *
+ * Temporary files left by a killed writer are removed in the background after the first put (and
+ * by {@link FsStore.sweepTemp}): those of a process on this host once it has exited, others after
+ * {@link FsStoreOptions.staleTempMs}.
  */
 export class FsStore implements ObjectStore {
   readonly name: string
@@ -33,14 +69,21 @@ export class FsStore implements ObjectStore {
   readonly root: string
   readonly #fsync: boolean
   readonly #tmp: string
+  readonly #staleTempMs: number
+  readonly #now: () => number
   readonly #locks = new Map<string, Promise<void>>()
+  #sweep: Promise<number> | undefined
 
   constructor(options: FsStoreOptions) {
     if (typeof options?.root !== 'string' || options.root === '') throw new SeglogError('ERR_INVALID_ARGUMENT', 'FsStore needs { root: "<folder>" }')
+    const stale = options.staleTempMs ?? DEFAULT_STALE_TEMP_MS
+    if (!(Number.isSafeInteger(stale) && stale >= 0)) throw new SeglogError('ERR_INVALID_ARGUMENT', `FsStore staleTempMs ${String(stale)}: use a whole number of milliseconds ≥ 0`)
     this.root = path.resolve(options.root)
     this.name = `file://${this.root}`
     this.#fsync = options.fsync ?? true
     this.#tmp = path.join(this.root, FS_TMP_DIR)
+    this.#staleTempMs = stale
+    this.#now = options.now ?? Date.now
   }
 
   #path(key: string): string {
@@ -52,20 +95,54 @@ export class FsStore implements ObjectStore {
   }
 
   #fail(op: string, key: string, err: unknown): SeglogError {
-    const code = (err as NodeJS.ErrnoException).code
+    if (err instanceof SeglogError) return err
+    const code = errno(err)
     const transient = code === 'EMFILE' || code === 'ENFILE' || code === 'EAGAIN' || code === 'EBUSY'
     return storeError(this.name, op, key, err, transient)
   }
 
+  #linkError(op: string, key: string, at: string): SeglogError {
+    return storeError(this.name, op, key, new Error(`${JSON.stringify(at)} is a symbolic link; FsStore does not follow links inside its root (they can lead outside it): replace the link with a folder or file`), false)
+  }
+
+  /**
+   * Refuses a key whose path (below the root) passes through a symbolic link. Stops at the first
+   * component that does not exist or is not a folder: nothing below it can be reached anyway.
+   */
+  async #noLinks(op: string, key: string): Promise<void> {
+    const parts = key.split('/')
+    let at = this.root
+    for (let i = 0; i < parts.length; i++) {
+      at = path.join(at, parts[i])
+      let st
+      try {
+        st = await fsp.lstat(at)
+      } catch (err) {
+        const code = errno(err)
+        if (code === 'ENOENT' || code === 'ENOTDIR') return
+        throw this.#fail(op, key, err)
+      }
+      if (st.isSymbolicLink()) throw this.#linkError(op, key, parts.slice(0, i + 1).join('/'))
+      if (!st.isDirectory()) return
+    }
+  }
+
   async #syncDir(dir: string): Promise<void> {
     if (!this.#fsync) return
-    const h = await fsp.open(dir, 'r')
+    let h
+    try {
+      h = await fsp.open(dir, 'r')
+    } catch (err) {
+      // A concurrent delete of the object just published emptied and removed its folder.
+      if (errno(err) === 'ENOENT') return
+      throw err
+    }
     try { await h.sync() } finally { await h.close() }
   }
 
   async #writeTemp(data: Uint8Array): Promise<string> {
     await fsp.mkdir(this.#tmp, { recursive: true })
-    const tmp = path.join(this.#tmp, `${process.pid}-${randomBytes(8).toString('hex')}`)
+    const tmp = path.join(this.#tmp, tempName())
     const h = await fsp.open(tmp, 'wx')
     try {
       await h.writeFile(data)
@@ -76,50 +153,94 @@ export class FsStore implements ObjectStore {
     return tmp
   }
 
-  async #version(file: string): Promise<{ version: string; size: number; mtime: Date } | undefined> {
+  /** Creates the folders of `file` and, with fsync on, makes the new entries durable. */
+  async #makeParents(key: string, file: string): Promise<void> {
+    let first: string | undefined
     try {
-      const st = await fsp.stat(file, { bigint: true })
-      if (!st.isFile()) return undefined
-      return { version: `${st.ino.toString(16)}-${st.mtimeNs.toString(16)}`, size: Number(st.size), mtime: st.mtime }
+      first = await fsp.mkdir(path.dirname(file), { recursive: true })
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined
+      const code = errno(err)
+      if (code === 'ENOTDIR' || code === 'EEXIST') {
+        throw storeError(this.name, 'put', key, new Error('a part of its path is an object, and FsStore cannot hold an object and a folder of the same name; use another key'), false)
+      }
       throw err
     }
+    if (first === undefined || !this.#fsync) return
+    // Each new folder's entry lives in its parent; the file's own folder is synced after publishing.
+    const parents = [path.dirname(first)]
+    for (let d = path.dirname(file); d !== first && d.length > first.length; d = path.dirname(d)) parents.push(path.dirname(d))
+    for (const dir of parents) await this.#syncDir(dir)
+  }
+
+  async #meta(file: string, op: string, key: string): Promise<Meta | undefined> {
+    let st
+    try {
+      st = await fsp.lstat(file, { bigint: true })
+    } catch (err) {
+      const code = errno(err)
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined
+      throw err
+    }
+    if (st.isSymbolicLink()) throw this.#linkError(op, key, key)
+    if (!st.isFile()) return undefined
+    return { version: `${st.ino.toString(16)}-${st.mtimeNs.toString(16)}`, size: Number(st.size), mtime: st.mtime }
+  }
+
+  async #folderError(file: string, key: string): Promise<SeglogError | undefined> {
+    const st = await fsp.lstat(file).catch(() => undefined)
+    if (st?.isDirectory() !== true) return undefined
+    return storeError(this.name, 'put', key, new Error(`there is a folder of other keys named ${JSON.stringify(key)}, and FsStore cannot hold an object and a folder of the same name; use another key`), false)
   }
 
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
     const file = this.#path(key)
+    validatePut(data, options)
     const mode = options.mode ?? 'overwrite'
+    this.#sweep ??= this.sweepTemp().catch(() => 0)
     let tmp: string | undefined
     try {
-      tmp = await this.#writeTemp(data)
-      await fsp.mkdir(path.dirname(file), { recursive: true })
-      if (mode === 'create') {
+      await this.#noLinks('put', key)
+      const written = await this.#writeTemp(data)
+      tmp = written
+      for (let attempt = 1; ; attempt++) {
+        await this.#makeParents(key, file)
         try {
-          await fsp.link(tmp, file)
+          if (mode === 'create') {
+            await this.#publishCreate(written, file, key)
+          } else if (mode === 'overwrite') {
+            await fsp.rename(written, file)
+            tmp = undefined
+          } else {
+            await this.#locked(key, async () => {
+              const cur = await this.#meta(file, 'put', key)
+              if (cur === undefined || cur.version !== mode.ifMatch) throw conflictError(this.name, key)
+              await fsp.rename(written, file)
+            })
+            tmp = undefined
+          }
+          break
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw conflictError(this.name, key)
-          throw err
+          if (errno(err) === 'ENOENT' && attempt < PUBLISH_ATTEMPTS) continue
+          throw (await this.#folderError(file, key)) ?? err
         }
-      } else if (mode === 'overwrite') {
-        await fsp.rename(tmp, file)
-        tmp = undefined
-      } else {
-        await this.#locked(key, async () => {
-          const cur = await this.#version(file)
-          if (cur === undefined || cur.version !== mode.ifMatch) throw conflictError(this.name, key)
-          await fsp.rename(tmp as string, file)
-          tmp = undefined
-        })
       }
       await this.#syncDir(path.dirname(file))
-      const v = await this.#version(file)
+      const v = await this.#meta(file, 'put', key).catch(() => undefined)
       return { version: v?.version }
     } catch (err) {
-      if (err instanceof SeglogError) throw err
       throw this.#fail('put', key, err)
     } finally {
       if (tmp !== undefined) await fsp.unlink(tmp).catch(() => undefined)
+    }
+  }
+
+  async #publishCreate(tmp: string, file: string, key: string): Promise<void> {
+    try {
+      await fsp.link(tmp, file)
+    } catch (err) {
+      if (errno(err) !== 'EEXIST') throw err
+      // Only an object there is a conflict: a folder of that name cannot be read back as one.
+      throw (await this.#folderError(file, key)) ?? conflictError(this.name, key)
     }
   }
 
@@ -133,20 +254,22 @@ export class FsStore implements ObjectStore {
 
   async get(key: string, options: GetOptions = {}): Promise<GetResult | undefined> {
     const file = this.#path(key)
+    validateRange(options.range)
+    await this.#noLinks('get', key)
     let h: fsp.FileHandle
     try {
-      h = await fsp.open(file, 'r')
+      h = await fsp.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW)
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
+      const code = errno(err)
       if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return undefined
+      if (code === 'ELOOP') throw this.#linkError('get', key, key)
       throw this.#fail('get', key, err)
     }
     try {
       const st = await h.stat({ bigint: true })
       if (!st.isFile()) return undefined
       const size = Number(st.size)
-      const start = Math.min(options.range?.start ?? 0, size)
-      const end = Math.max(start, Math.min(options.range?.end ?? size, size))
+      const { start, end } = clampRange(options.range, size)
       const data = Buffer.allocUnsafe(end - start)
       let off = 0
       while (off < data.length) {
@@ -159,7 +282,7 @@ export class FsStore implements ObjectStore {
         meta: { key, size, lastModified: st.mtime, version: `${st.ino.toString(16)}-${st.mtimeNs.toString(16)}` },
       }
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EISDIR') return undefined
+      if (errno(err) === 'EISDIR') return undefined
       throw this.#fail('get', key, err)
     } finally {
       await h.close()
@@ -169,7 +292,8 @@ export class FsStore implements ObjectStore {
   async head(key: string): Promise<ObjectMeta | undefined> {
     const file = this.#path(key)
     try {
-      const v = await this.#version(file)
+      await this.#noLinks('head', key)
+      const v = await this.#meta(file, 'head', key)
       return v === undefined ? undefined : { key, size: v.size, lastModified: v.mtime, version: v.version }
     } catch (err) {
       throw this.#fail('head', key, err)
@@ -178,15 +302,19 @@ export class FsStore implements ObjectStore {
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectMeta> {
     validateListPrefix(prefix)
+    validateListOptions(options)
     const slash = prefix.lastIndexOf('/')
     const baseKey = slash < 0 ? '' : prefix.slice(0, slash)
     const keys: string[] = []
+    // Links are not objects and are never followed, so a folder reached through one lists nothing.
     const walk = async (dirKey: string): Promise<void> => {
+      const dir = dirKey === '' ? this.root : path.join(this.root, ...dirKey.split('/'))
       let entries: Dirent[]
       try {
-        entries = await fsp.readdir(dirKey === '' ? this.root : path.join(this.root, ...dirKey.split('/')), { withFileTypes: true })
+        if (dirKey !== '' && (await fsp.lstat(dir)).isSymbolicLink()) return
+        entries = await fsp.readdir(dir, { withFileTypes: true })
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code
+        const code = errno(err)
         if (code === 'ENOENT' || code === 'ENOTDIR') return
         throw this.#fail('list', prefix, err)
       }
@@ -201,29 +329,81 @@ export class FsStore implements ObjectStore {
         }
       }
     }
+    if (baseKey !== '') {
+      try {
+        await this.#noLinks('list', baseKey)
+      } catch (err) {
+        if (err instanceof SeglogError && err.code === 'ERR_STORE' && err.details.transient !== true) return
+        throw err
+      }
+    }
     await walk(baseKey)
     keys.sort(compareKeys)
     const after = options.startAfter
     for (const k of keys) {
-      if (after !== undefined && k <= after) continue
-      const m = await this.head(k)
-      if (m !== undefined) yield m
+      if (after !== undefined && compareKeys(k, after) <= 0) continue
+      let m
+      try {
+        m = await this.#meta(path.join(this.root, ...k.split('/')), 'list', k)
+      } catch (err) {
+        throw this.#fail('list', prefix, err)
+      }
+      if (m !== undefined) yield { key: k, size: m.size, lastModified: m.mtime, version: m.version }
     }
   }
 
   async delete(key: string): Promise<void> {
     const file = this.#path(key)
     try {
+      await this.#noLinks('delete', key)
       await fsp.unlink(file)
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
+      const code = errno(err)
       if (code === 'ENOENT' || code === 'ENOTDIR') return
+      // A folder of other keys is not an object: there is nothing to delete (EPERM on macOS).
+      if ((code === 'EISDIR' || code === 'EPERM') && (await fsp.lstat(file).catch(() => undefined))?.isDirectory() === true) return
       throw this.#fail('delete', key, err)
+    }
+    await this.#pruneFolders(path.dirname(file))
+  }
+
+  /**
+   * Removes `dir` and its parents up to the root while they are empty. `rmdir` refuses a folder
+   * that is not empty, so an object published into it concurrently is never lost: the put that
+   * loses its folder before publishing tries again.
+   */
+  async #pruneFolders(dir: string): Promise<void> {
+    for (let d = dir; d !== this.root && d.startsWith(this.root + path.sep); d = path.dirname(d)) {
+      try {
+        await fsp.rmdir(d)
+      } catch {
+        // Not empty, already gone, or not ours to remove: the delete itself has succeeded.
+        return
+      }
     }
   }
 
   async deleteMany(keys: readonly string[]): Promise<void> {
     for (const k of keys) this.#path(k)
     for (let i = 0; i < keys.length; i += 32) await Promise.all(keys.slice(i, i + 32).map((k) => this.delete(k)))
+  }
+
+  /**
+   * Removes temporary files left by writers that were killed mid-put: those written by a process
+   * on this host that has exited, and others older than {@link FsStoreOptions.staleTempMs}. A
+   * file of a running writer is never removed. Returns how many were removed. Runs by itself in
+   * the background after the first put; call it to sweep at a time of your choosing.
+   */
+  async sweepTemp(): Promise<number> {
+    try {
+      return await sweepTempDir(this.#tmp, this.#now(), this.#staleTempMs)
+    } catch (err) {
+      throw this.#fail('sweepTemp', FS_TMP_DIR, err)
+    }
+  }
+
+  /** Waits for a background sweep of temporary files to finish. */
+  async close(): Promise<void> {
+    await this.#sweep
   }
 }

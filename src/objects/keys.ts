@@ -65,3 +65,34 @@ export function validateListPrefix(prefix: string): string {
 export function joinKey(prefix: string, key: string): string {
   return prefix === '' ? key : `${prefix}/${key}`
 }
+
+// UTF-16 code units order surrogates (U+D800–DFFF) before U+E000–FFFF, code points and UTF-8
+// bytes order them after: shift both so that a code-unit comparison gives code-point order.
+function codePointRank(unit: number): number {
+  return unit >= 0xe000 ? unit - 0x800 : unit >= 0xd800 ? unit + 0x2000 : unit
+}
+
+/**
+ * Orders keys as S3 and Azure do: by code point, which is the order of their UTF-8 bytes. A plain
+ * `<` on strings compares UTF-16 code units and puts `'😀'` (a surrogate pair) before `'～'`.
+ */
+export function compareKeys(a: string, b: string): number {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x !== y) return codePointRank(x) - codePointRank(y)
+  }
+  return a.length - b.length
+}
+
+/**
+ * The longest prefix of `after` that every server orders the same way, whether it compares UTF-8
+ * bytes (code points) or UTF-16 code units: the two agree below U+D800. A listing that starts
+ * after this bound and filters with {@link compareKeys} returns exactly the keys after `after`,
+ * also from servers whose start-after comparison differs from their listing order (s3rver).
+ */
+export function portableStartAfter(after: string): string {
+  for (let i = 0; i < after.length; i++) if (after.charCodeAt(i) >= 0xd800) return after.slice(0, i)
+  return after
+}

@@ -1,5 +1,7 @@
 import { conflictError } from './errors.js'
-import { validateKey, validateListPrefix } from './keys.js'
+import { validateListOptions, validatePut } from './arguments.js'
+import { compareKeys, validateKey, validateListPrefix } from './keys.js'
+import { clampRange, validateRange } from './ranges.js'
 import type { GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore, PutOptions, PutResult } from './types.js'
 
 interface Entry { data: Buffer; meta: ObjectMeta }
@@ -26,6 +28,7 @@ export class MemoryStore implements ObjectStore {
 
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
     validateKey(key)
+    validatePut(data, options)
     const mode = options.mode ?? 'overwrite'
     const cur = this.#objects.get(key)
     if (mode === 'create' && cur !== undefined) throw conflictError(this.name, key)
@@ -38,10 +41,11 @@ export class MemoryStore implements ObjectStore {
 
   async get(key: string, options: GetOptions = {}): Promise<GetResult | undefined> {
     validateKey(key)
+    validateRange(options.range)
     const e = this.#objects.get(key)
     if (e === undefined) return undefined
-    const r = options.range
-    const data = r === undefined ? e.data : e.data.subarray(r.start, r.end ?? e.data.length)
+    const { start, end } = clampRange(options.range, e.data.length)
+    const data = e.data.subarray(start, end)
     return { data: Buffer.from(data), meta: { ...e.meta } }
   }
 
@@ -53,11 +57,12 @@ export class MemoryStore implements ObjectStore {
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectMeta> {
     validateListPrefix(prefix)
-    let after = options.startAfter ?? ''
+    validateListOptions(options)
+    let after = options.startAfter
     const page = Math.max(1, Math.min(options.pageSize ?? this.#pageSize, this.#pageSize))
     for (;;) {
       // Each page is a fresh look at the map, as a paginated listing of a live store would be.
-      const keys = [...this.#objects.keys()].filter((k) => k.startsWith(prefix) && k > after).sort(compareKeys).slice(0, page)
+      const keys = [...this.#objects.keys()].filter((k) => k.startsWith(prefix) && (after === undefined || compareKeys(k, after) > 0)).sort(compareKeys).slice(0, page)
       for (const k of keys) {
         const e = this.#objects.get(k)
         if (e !== undefined) yield { ...e.meta }
@@ -76,9 +81,4 @@ export class MemoryStore implements ObjectStore {
     for (const k of keys) validateKey(k)
     for (const k of keys) this.#objects.delete(k)
   }
-}
-
-/** Code-unit order of keys (byte order for the ASCII keys seglog writes), not locale order. */
-export function compareKeys(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0
 }

@@ -1,7 +1,9 @@
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
 import { SeglogError } from '../errors.js'
 import { conflictError, looksTransient, storeError } from './errors.js'
-import { joinKey, validateKey, validateListPrefix, validatePrefix } from './keys.js'
+import { validateListOptions, validatePut } from './arguments.js'
+import { compareKeys, joinKey, portableStartAfter, validateKey, validateListPrefix, validatePrefix } from './keys.js'
+import { fitRangedAnswer, rangeHeader, validateRange } from './ranges.js'
 import type { GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore, PutOptions, PutResult } from './types.js'
 
 type S3Module = typeof import('@aws-sdk/client-s3')
@@ -94,6 +96,7 @@ export class S3Store implements ObjectStore {
 
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
     const Key = this.#full(key)
+    validatePut(data, options)
     const [m, c] = [await loadS3(), await this.#getClient()]
     const mode = options.mode ?? 'overwrite'
     try {
@@ -109,6 +112,8 @@ export class S3Store implements ObjectStore {
       // only says another conditional write raced with ours and neither outcome is known yet:
       // AWS asks to retry, so it is transient (a retry then gets 201 or 412).
       if (mode !== 'overwrite' && status === 412) throw conflictError(this.name, key, err)
+      // AWS answers If-Match on a missing key with 404 NoSuchKey, not 412: the precondition failed.
+      if (typeof mode === 'object' && (status === 404 || (err as SdkError).name === 'NoSuchKey')) throw conflictError(this.name, key, err)
       if (status === 409 && mode !== 'overwrite') {
         throw storeError(this.name, 'put', key, err, true, status)
       }
@@ -118,29 +123,32 @@ export class S3Store implements ObjectStore {
 
   async get(key: string, options: GetOptions = {}): Promise<GetResult | undefined> {
     const Key = this.#full(key)
-    const [m, c] = [await loadS3(), await this.#getClient()]
     const r = options.range
-    if (r !== undefined && r.end !== undefined && r.end <= r.start) {
-      const meta = await this.head(key)
+    validateRange(r)
+    const [m, c] = [await loadS3(), await this.#getClient()]
+    if (r !== undefined && r.end === r.start) {
+      const meta = await this.head(key, options)
       return meta === undefined ? undefined : { data: Buffer.alloc(0), meta }
     }
+    // A range from byte 0 to the end is the whole object: no Range header (s3rver drops the
+    // connection on any ranged read of an empty object).
+    const whole = r === undefined || (r.start === 0 && r.end === undefined)
     try {
       const out = await c.send(new m.GetObjectCommand({
-        Bucket: this.bucket, Key,
-        ...(r === undefined ? {} : { Range: `bytes=${r.start}-${r.end === undefined ? '' : r.end - 1}` }),
+        Bucket: this.bucket, Key, ...(whole ? {} : { Range: rangeHeader(r) }),
       }), { abortSignal: options.signal })
       const bytes = out.Body === undefined ? new Uint8Array(0) : await out.Body.transformToByteArray()
-      const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-      let size = data.length
-      const cr = out.ContentRange !== undefined ? /\/(\d+)$/.exec(out.ContentRange) : null
-      if (cr !== null) size = Number(cr[1])
-      else if (r !== undefined) size = (await this.head(key))?.size ?? data.length
+      const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+      const { data, size } = whole
+        ? { data: body, size: body.length }
+        : fitRangedAnswer(this.name, key, r, out.$metadata.httpStatusCode, out.ContentRange, body)
       return { data, meta: { key, size, lastModified: out.LastModified ?? new Date(0), version: out.ETag } }
     } catch (err) {
       const status = statusOf(err)
       if (status === 404 || (err as SdkError).name === 'NoSuchKey') return undefined
       if (status === 416) {
-        const meta = await this.head(key)
+        // The range starts at or past the end: an empty read, like a clamped range elsewhere.
+        const meta = await this.head(key, options)
         return meta === undefined ? undefined : { data: Buffer.alloc(0), meta }
       }
       throw this.#fail('get', key, err)
@@ -162,10 +170,16 @@ export class S3Store implements ObjectStore {
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectMeta> {
     validateListPrefix(prefix)
+    validateListOptions(options)
     const [m, c] = [await loadS3(), await this.#getClient()]
     const full = this.prefix === '' ? prefix : `${this.prefix}/${prefix}`
     let token: string | undefined
-    const startAfter = options.startAfter === undefined ? undefined : (this.prefix === '' ? options.startAfter : `${this.prefix}/${options.startAfter}`)
+    // An empty value would be sent as an empty query parameter: omit it (it means "from the start").
+    const after = options.startAfter === undefined || options.startAfter === '' ? undefined : joinKey(this.prefix, options.startAfter)
+    // Servers disagree on how StartAfter compares non-ASCII keys (s3rver by UTF-16 code units):
+    // ask from a bound they all agree on, and drop what lies before `after` here.
+    const bound = after === undefined ? undefined : portableStartAfter(after)
+    const startAfter = bound === undefined || bound === '' ? undefined : bound
     for (;;) {
       let out
       try {
@@ -178,7 +192,7 @@ export class S3Store implements ObjectStore {
         throw this.#fail('list', prefix, err)
       }
       for (const o of out.Contents ?? []) {
-        if (o.Key === undefined) continue
+        if (o.Key === undefined || (after !== undefined && compareKeys(o.Key, after) <= 0)) continue
         yield { key: this.#rel(o.Key), size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0), version: o.ETag }
       }
       if (out.IsTruncated !== true || out.NextContinuationToken === undefined) return

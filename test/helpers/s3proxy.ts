@@ -1,5 +1,7 @@
 // An HTTP proxy in front of s3rver that enforces S3 conditional writes (If-None-Match: *, If-Match)
-// for PUT, which s3rver ignores, records the headers it sees, and injects faults on demand.
+// for PUT, which s3rver ignores, and answers them as AWS S3 does (412 PreconditionFailed when the
+// object exists or changed, 404 NoSuchKey for If-Match on a missing key), records the headers it
+// sees, and injects faults on demand.
 import * as http from 'node:http'
 import type { AddressInfo } from 'node:net'
 
@@ -9,8 +11,11 @@ export interface ProxyFault {
   method?: string
   pathIncludes?: string
   /** 'status': answer with `status` without forwarding; 'reset': destroy the socket without
-   *  forwarding; 'drop-response': forward, then destroy the socket (the write landed). */
-  kind: 'status' | 'reset' | 'drop-response'
+   *  forwarding; 'drop-response': forward, then destroy the socket (the write landed);
+   *  'ignore-range': forward without the Range header (a server that answers 200 with the whole
+   *  object, as HTTP allows); 'shift-range': answer a ranged GET with the bytes one further on
+   *  and a Content-Range that says so (a server that returns a range other than the one asked). */
+  kind: 'status' | 'reset' | 'drop-response' | 'ignore-range' | 'shift-range'
   status?: number
   /** How many requests to hit (default 1). */
   times?: number
@@ -41,12 +46,14 @@ export async function startS3Proxy(upstreamPort: number, port = 0): Promise<S3Pr
   const locks = new Map<string, Promise<void>>()
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 })
 
-  const forward = (req: http.IncomingMessage, body: Buffer, method = req.method ?? 'GET', urlPath = req.url): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> =>
+  const forward = (req: http.IncomingMessage, body: Buffer, method = req.method ?? 'GET', urlPath = req.url, dropRange = false, rangeOverride?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> =>
     new Promise((resolve, reject) => {
       const headers = { ...req.headers }
       delete headers['if-none-match']
       delete headers['if-match']
       if (method === 'HEAD' || method === 'GET') delete headers['content-length']
+      if (dropRange) delete headers.range
+      if (rangeOverride !== undefined) headers.range = rangeOverride
       const sent = method === req.method ? { ...headers, 'content-length': String(body.length) } : { host: headers.host ?? '' }
       const r = http.request({ host: '127.0.0.1', port: upstream, method, path: urlPath, headers: sent, agent }, (res) => {
         const chunks: Buffer[] = []
@@ -95,11 +102,20 @@ export async function startS3Proxy(upstreamPort: number, port = 0): Promise<S3Pr
             const head = await forward(req, Buffer.alloc(0), 'HEAD', objectPath)
             const exists = head.status === 200
             if (noneMatch === '*' && exists) return { status: 412, headers: { 'content-type': 'application/xml' }, body: Buffer.from(xmlError('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold')) }
-            if (ifMatch !== undefined && (!exists || head.headers.etag !== ifMatch)) {
+            if (ifMatch !== undefined && !exists) {
+              return { status: 404, headers: { 'content-type': 'application/xml' }, body: Buffer.from(xmlError('NoSuchKey', 'The specified key does not exist.')) }
+            }
+            if (ifMatch !== undefined && head.headers.etag !== ifMatch) {
               return { status: 412, headers: { 'content-type': 'application/xml' }, body: Buffer.from(xmlError('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold')) }
             }
             return forward(req, body)
           })
+        } else if (fault?.kind === 'ignore-range') {
+          out = await forward(req, body, method, req.url, true)
+        } else if (fault?.kind === 'shift-range' && typeof req.headers.range === 'string') {
+          const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range)
+          const shifted = m === null ? req.headers.range : `bytes=${Number(m[1]) + 1}-${m[2] === '' ? '' : Number(m[2]) + 1}`
+          out = await forward(req, body, method, req.url, false, shifted)
         } else {
           out = await forward(req, body)
         }

@@ -6,18 +6,18 @@ import { after, before, describe, test } from 'node:test'
 import { isSeglogError } from '../../src/errors.js'
 import { AzureBlobStore, FaultStore, FsStore, MemoryStore, PrefixStore, S3Store, validateKey, withRetry } from '../../src/objects/index.js'
 import { startAzurite, startS3, type AzuriteServer, type S3Server } from '../helpers/servers.js'
-import { conformance } from './conformance.js'
+import { storeConformance } from '../../src/testing/store-conformance.js'
 
 const run = `r${Date.now().toString(36)}`
 
 test('MemoryStore conformance', async (t) => {
-  await conformance(t, new MemoryStore({ pageSize: 7 }), run, { manyKeys: 1100 })
+  await storeConformance(t, new MemoryStore({ pageSize: 7 }), run, { manyKeys: 1100 })
 })
 
 test('PrefixStore over MemoryStore conformance, and confinement', async (t) => {
   const inner = new MemoryStore()
   const store = new PrefixStore(inner, 'tenant/a')
-  await conformance(t, store, run)
+  await storeConformance(t, store, run)
   await store.put('x/y', Buffer.from('1'))
   assert.ok(await inner.head('tenant/a/x/y'))
   assert.throws(() => new PrefixStore(inner, '../escape'), (e) => isSeglogError(e, 'ERR_INVALID_ARGUMENT'))
@@ -30,7 +30,7 @@ describe('FsStore', () => {
   after(async () => { await rm(root, { recursive: true, force: true }) })
 
   test('conformance', async (t) => {
-    await conformance(t, new FsStore({ root, fsync: false }), run, { manyKeys: 1100 })
+    await storeConformance(t, new FsStore({ root, fsync: false }), run, { manyKeys: 1100, objectAndFolder: false })
   })
 
   test('a reader sees each put whole or not at all', async () => {
@@ -94,7 +94,12 @@ describe('S3Store against s3rver', () => {
 
   test('conformance through the enforcing proxy', async (t) => {
     const store = new S3Store({ ...s3.storeOptions })
-    await conformance(t, store, run, { manyKeys: 1100 })
+    // s3rver's limitations, named: a ranged read of an empty object drops the connection; a put
+    // racing a delete in one folder crashes it; one multi-delete that empties nested folders can
+    // answer 500 (deletes are idempotent: retried); it lists folder by folder, not in key order.
+    await storeConformance(t, store, run, {
+      manyKeys: 1100, retryDeleteMany: true, rangedReadOfEmptyObject: false, racingPutAndDelete: false, keyOrder: 'unordered',
+    })
     await store.close()
   })
 
@@ -129,8 +134,10 @@ describe('AzureBlobStore against Azurite', () => {
   after(async () => { await az.stop() })
 
   test('conformance', async (t) => {
-    const store = new AzureBlobStore({ container: az.container, connectionString: az.connectionString, prefix: 'p' })
-    await conformance(t, store, run, { manyKeys: 1100 })
+    // No store prefix: startAfter reaches the service as given (an empty one once gave 403).
+    const store = new AzureBlobStore({ container: az.container, connectionString: az.connectionString })
+    // Azurite's limitation, named: it lists blob names in UTF-16 code-unit order.
+    await storeConformance(t, store, run, { manyKeys: 1100, keyOrder: 'utf-16' })
   })
 
   test('unreachable endpoint is a transient ERR_STORE', async () => {
