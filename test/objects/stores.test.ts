@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test'
 import { isSeglogError } from '../../src/errors.js'
 import { AzureBlobStore, FaultStore, FsStore, MemoryStore, PrefixStore, S3Store, validateKey, withRetry } from '../../src/objects/index.js'
 import { startAzurite, startS3, type AzuriteServer, type S3Server } from '../helpers/servers.js'
+import { fitRangedAnswer } from '../../src/objects/ranges.js'
 import { storeConformance } from '../../src/testing/store-conformance.js'
 
 const run = `r${Date.now().toString(36)}`
@@ -143,5 +144,58 @@ describe('AzureBlobStore against Azurite', () => {
   test('unreachable endpoint is a transient ERR_STORE', async () => {
     const store = new AzureBlobStore({ container: az.container, connectionString: az.connectionString.replace(`:${az.port}/`, ':1/') })
     await assert.rejects(store.get('x'), (e) => isSeglogError(e, 'ERR_STORE') && e.details.transient === true)
+  })
+})
+
+describe('ranged GET answers are checked against the range asked for', () => {
+  let s3: S3Server
+  before(async () => { s3 = await startS3() })
+  after(async () => { await s3.stop() })
+
+  test('a server that ignores Range (200, whole object) is sliced locally', async () => {
+    const store = new S3Store({ ...s3.storeOptions, prefix: `${run}-range` })
+    await store.put('r', Buffer.from('arbitrary data'))
+    for (const [range, want] of [[{ start: 0, end: 2 }, 'ar'], [{ start: 3, end: 7 }, 'itra'], [{ start: 3 }, 'itrary data'], [{ start: 2, end: 100 }, 'bitrary data'], [{ start: 20 }, '']] as const) {
+      const before = s3.proxy.requests.length
+      s3.proxy.inject({ method: 'GET', pathIncludes: `${run}-range/r`, kind: 'ignore-range' })
+      const got = await store.get('r', { range })
+      assert.equal(got?.data.toString(), want, JSON.stringify(range))
+      assert.equal(got?.meta.size, 14)
+      // The fault was used: the answer really was the whole object with status 200.
+      assert.equal(s3.proxy.requests.slice(before).filter((r) => r.method === 'GET').length, 1)
+    }
+    await store.close()
+  })
+
+  test('a 206 for another range than the one asked is an ERR_STORE, never the wrong bytes', async () => {
+    const store = new S3Store({ ...s3.storeOptions, prefix: `${run}-range2` })
+    await store.put('r', Buffer.from('arbitrary data'))
+    for (const range of [{ start: 0, end: 2 }, { start: 3, end: 7 }, { start: 3 }]) {
+      s3.proxy.inject({ method: 'GET', pathIncludes: `${run}-range2/r`, kind: 'shift-range' })
+      await assert.rejects(store.get('r', { range }), (e) => {
+        assert.ok(isSeglogError(e, 'ERR_STORE'), String(e))
+        assert.equal(e.details.transient, false)
+        assert.match(e.message, /not that range/)
+        return true
+      })
+    }
+    assert.equal((await store.get('r', { range: { start: 3, end: 7 } }))?.data.toString(), 'itra')
+    await store.close()
+  })
+
+  test('fitRangedAnswer: only an exact Content-Range or a whole 200 body is accepted', () => {
+    const body = Buffer.from('0123456789')
+    assert.deepEqual(fitRangedAnswer('s', 'k', { start: 2, end: 5 }, 200, undefined, body), { data: Buffer.from('234'), size: 10 })
+    assert.deepEqual(fitRangedAnswer('s', 'k', { start: 8, end: 50 }, 206, 'bytes 8-9/10', Buffer.from('89')), { data: Buffer.from('89'), size: 10 })
+    const bad: [number, string | undefined, Buffer][] = [
+      [206, 'bytes 0-9/10', body], // whole object as a 206
+      [206, 'bytes 2-4/10', Buffer.from('2345')], // body longer than its Content-Range
+      [206, undefined, Buffer.from('234')],
+      [206, 'bytes 2-4/*', Buffer.from('234')],
+      [204, undefined, Buffer.alloc(0)],
+    ]
+    for (const [status, cr, b] of bad) {
+      assert.throws(() => fitRangedAnswer('s', 'k', { start: 2, end: 5 }, status, cr, b), (e) => isSeglogError(e, 'ERR_STORE'), `${status} ${cr}`)
+    }
   })
 })
