@@ -203,8 +203,8 @@ export class FsStore implements ObjectStore {
       const written = await this.#writeTemp(data)
       tmp = written
       for (let attempt = 1; ; attempt++) {
-        await this.#makeParents(key, file)
         try {
+          await this.#makeParents(key, file)
           if (mode === 'create') {
             await this.#publishCreate(written, file, key)
           } else if (mode === 'overwrite') {

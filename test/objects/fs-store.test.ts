@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
+import { promises as fsp } from 'node:fs'
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
@@ -102,6 +103,48 @@ describe('FsStore folders', () => {
     await store.put('top', Buffer.from('3'))
     await store.delete('top')
     assert.ok((await stat(root)).isDirectory(), 'the root is never removed')
+  })
+
+  test('a put whose folder a delete removes between mkdir and publishing tries again (all modes)', async () => {
+    // Deterministic interleaving: FsStore calls fs.promises.mkdir at call time, so the test runs a
+    // whole delete of the folder's last object right after the put has created the folder.
+    const root = path.join(top, 'window')
+    const store = new FsStore({ root, fsync: false })
+    const realMkdir = fsp.mkdir
+    try {
+      for (const mode of ['overwrite', 'create', 'ifMatch'] as const) {
+        const v = await store.put(`f/${mode}`, Buffer.from('before'))
+        await store.put('f/old', Buffer.from('old'))
+        let interleaved = 0
+        fsp.mkdir = (async (dir: string, opts: object) => {
+          const out = await realMkdir(dir, opts)
+          if (dir === path.join(root, 'f') && interleaved === 0) {
+            interleaved++
+            await store.delete(`f/${mode}`)
+            await store.delete('f/old') // the folder is now empty and removed
+            assert.equal(await lstat(path.join(root, 'f')).catch(() => undefined), undefined)
+          }
+          return out
+        }) as typeof fsp.mkdir
+        const put = mode === 'overwrite' ? store.put('f/overwrite', Buffer.from('after'))
+          : mode === 'create' ? store.put('f/create', Buffer.from('after'), { mode: 'create' })
+            : store.put('f/ifMatch', Buffer.from('after'), { mode: { ifMatch: v.version ?? '' } })
+        if (mode === 'ifMatch') {
+          // The object it was to replace is gone: a conflict, and nothing is written.
+          await assert.rejects(put, (e) => isSeglogError(e, 'ERR_CONFLICT'))
+          assert.equal(await store.head('f/ifMatch'), undefined)
+        } else {
+          await put
+          assert.equal((await store.get(`f/${mode}`))?.data.toString(), 'after', mode)
+        }
+        assert.equal(interleaved, 1, mode)
+        fsp.mkdir = realMkdir
+        await store.delete(`f/${mode}`)
+      }
+    } finally {
+      fsp.mkdir = realMkdir
+    }
+    assert.deepEqual((await readdir(root)).sort(), [FS_TMP_DIR])
   })
 
   test('puts racing deletes in one folder: every acknowledged put that was not deleted is there', async () => {
