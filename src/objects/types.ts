@@ -38,7 +38,12 @@ export interface ObjectMeta {
   version: string | undefined
 }
 
-/** A byte range: `start` inclusive, `end` exclusive (omit `end` for "to the end"). */
+/**
+ * A byte range: `start` inclusive, `end` exclusive (omit `end` for "to the end"). Both are
+ * non-negative safe integers with `end ≥ start`; anything else is `ERR_INVALID_ARGUMENT` on every
+ * store, before any request. The range is clamped to the object: one that starts at or past the end
+ * reads as empty.
+ */
 export interface ByteRange {
   /** First byte, inclusive. */
   start: number
@@ -56,7 +61,7 @@ export interface GetOptions {
 
 /** An object's bytes and metadata. */
 export interface GetResult {
-  /** The bytes (the requested range only, when a range was given). */
+  /** The bytes: exactly the requested range (clamped to the object), when a range was given. */
   data: Buffer
   /** Metadata of the whole object. */
   meta: ObjectMeta
@@ -64,9 +69,12 @@ export interface GetResult {
 
 /** Options for {@link ObjectStore.list}. */
 export interface ListOptions {
-  /** Only keys strictly greater than this one (must itself start with the prefix to be useful). */
+  /**
+   * Only keys strictly greater than this one, by UTF-8 byte order (must itself start with the
+   * prefix to be useful). `''` is the same as leaving it out.
+   */
   startAfter?: string
-  /** Page size asked of the backend (it may return fewer). */
+  /** Page size asked of the backend (it may return fewer); a positive whole number. */
   pageSize?: number
   /** Abort the listing. */
   signal?: AbortSignal
@@ -75,10 +83,15 @@ export interface ListOptions {
 /**
  * A key-value object store. Keys are `/`-separated relative paths (see {@link validateKey}).
  *
- * Errors: `ERR_CONFLICT` when a put precondition fails; `ERR_STORE` for any other store failure,
+ * Errors: `ERR_CONFLICT` when a put precondition fails (the object exists for `'create'`; it is
+ * missing or has another version for `{ ifMatch }`); `ERR_STORE` for any other store failure,
  * with `details.transient === true` when retrying may help (5xx, throttling, timeouts, resets)
- * and the original error as `cause`; `ERR_INVALID_ARGUMENT` for a bad key. A missing object is not
- * an error: `get` and `head` resolve `undefined`, `delete` succeeds.
+ * and the original error as `cause`; `ERR_INVALID_ARGUMENT` for a bad key, range, put mode or list
+ * option, before anything is sent or changed. A missing object is not an error: `get` and `head`
+ * resolve `undefined`, `delete` succeeds. A "folder" (a prefix of other keys) is not an object.
+ *
+ * `seglog/testing` exports `storeConformance`, the suite every store here passes, for checking a
+ * store of your own.
  */
 export interface ObjectStore {
   /** Short description for messages, e.g. `s3://bucket/prefix`. */
@@ -96,7 +109,8 @@ export interface ObjectStore {
   head(key: string, options?: { signal?: AbortSignal }): Promise<ObjectMeta | undefined>
   /**
    * Every object whose key starts with `prefix` (a plain string prefix, `''` for all), in
-   * ascending byte order of keys, following continuation tokens.
+   * ascending order of the keys' UTF-8 bytes (= code point order; not JavaScript's UTF-16 `<`),
+   * following continuation tokens. `startAfter` compares the same way; `''` means from the start.
    */
   list(prefix: string, options?: ListOptions): AsyncIterable<ObjectMeta>
   /** Deletes an object; succeeds when it does not exist. */
