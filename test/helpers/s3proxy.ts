@@ -132,6 +132,10 @@ export async function startS3Proxy(upstreamPort: number, port = 0): Promise<S3Pr
       })
     })
   })
+  // Node closes an idle keep-alive connection after 5 s; a client that reuses it at that moment
+  // gets ECONNRESET on a request the proxy never saw. Keep idle connections for as long as a test
+  // runs (stop() closes them all).
+  server.keepAliveTimeout = 10 * 60_000
   await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(port, '127.0.0.1', resolve) })
   const p = (server.address() as AddressInfo).port
   return {
