@@ -169,3 +169,27 @@ test('relative links in README.md and docs/*.md name files that exist, and headi
   }
   assert.deepEqual(broken, [])
 })
+
+test('every runnable sample type-checks, strictly, against the published declarations', (t) => {
+  const dir = sampleDir('typecheck')
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const files: string[] = []
+  for (const sample of [...samplesByPage.values()].flat()) {
+    if (sample.tags.includes('norun')) continue
+    const named = sample.tags.find((tag) => tag.startsWith('file='))?.slice('file='.length)
+    const ext = sample.lang.startsWith('j') || sample.lang === 'mjs' ? 'mjs' : 'mts'
+    const file = path.join(dir, named ?? `${sample.page.replace(/\W+/g, '-')}-${sample.line}.${ext}`)
+    fs.writeFileSync(file, sample.code)
+    files.push(file)
+  }
+  const program = ts.createProgram(files, {
+    strict: true, noEmit: true, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022, lib: ['lib.es2023.d.ts'], allowJs: true, checkJs: false, skipLibCheck: true,
+    types: ['node'], typeRoots: [path.join(repoRoot, 'node_modules', '@types')],
+  })
+  const errors = ts.getPreEmitDiagnostics(program).map((d) => {
+    const where = d.file === undefined ? '' : `${path.basename(d.file.fileName)}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}: `
+    return `${where}${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`
+  })
+  assert.deepEqual(errors, [])
+})
