@@ -128,7 +128,9 @@ async function seglogExports() {
   const entry = path.join(process.env.SEGLOG_BENCH_DIST ?? path.join(ROOT, 'dist'), 'src', 'index.js')
   if (!fs.existsSync(entry)) return {}
   try {
-    return await import(pathToFileURL(entry).href)
+    // S3Store moved to its own entry point (seglog/s3, dist/src/s3.js); older builds had it in the root.
+    const s3 = path.join(path.dirname(entry), 's3.js')
+    return { ...(fs.existsSync(s3) ? await import(pathToFileURL(s3).href) : {}), ...(await import(pathToFileURL(entry).href)) }
   } catch (e) {
     return { loadError: String(e.message ?? e) }
   }

@@ -10,7 +10,7 @@ interface OrderEvent { order: number; item: string }
 
 const root = await mkdtemp(path.join(tmpdir(), 'seglog-journal-example-'))
 try {
-  const store = new FsStore({ root }) // or new MemoryStore(), new S3Store({...}), new AzureBlobStore({...})
+  const store = new FsStore({ root }) // or new MemoryStore(), new S3Store({...}) from seglog/s3, new AzureBlobStore({...}) from seglog/azure
   const journal = await Journal.open<OrderEvent>(store, 'journals/orders', { flushEvents: 4, lingerMs: 100 })
 
   for (let order = 1; order <= 10; order++) await journal.append({ order, item: `widget-${order}` })

@@ -9,7 +9,7 @@ const dir = process.argv[2] ?? fs.mkdtempSync(path.join(os.tmpdir(), 'seglog-qui
 console.log(`log directory: ${dir}`)
 
 const log = await Log.open(dir, { sync: 'always' })
-console.log(`opened: records ${log.firstOffset}..${log.nextOffset - 1 < log.firstOffset ? '(empty)' : log.nextOffset - 1}`)
+console.log(log.nextOffset === log.firstOffset ? 'opened: the log is empty' : `opened: records ${log.firstOffset} to ${log.nextOffset - 1}`)
 
 const started = performance.now()
 const offsets = await Promise.all(Array.from({ length: 1000 }, (_, i) =>
@@ -18,7 +18,7 @@ const ms = performance.now() - started
 console.log(`appended 1000 records durably (offsets ${offsets[0]}..${offsets.at(-1)}) in ${ms.toFixed(1)} ms with group commit`)
 
 const batch = await log.appendBatch(['batch-a', 'batch-b', 'batch-c'])
-console.log(`appended an atomic batch at offsets ${batch.first}..${batch.last}; durable up to ${log.durableOffset}`)
+console.log(`appended an atomic batch at offsets ${batch.first}..${batch.last}; every offset below ${log.durableOffset} is durable`)
 await log.close()
 console.log('closed cleanly')
 

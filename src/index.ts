@@ -1,27 +1,36 @@
-// The public surface: re-exports only.
-export { SeglogError, isSeglogError, type SeglogErrorCode, type SeglogErrorDetails } from './errors.js'
+/**
+ * The root entry point, `seglog`: the local log, worker-thread writers, the journal and the stores
+ * that need no optional SDK. Nothing reachable from here may import an optional peer's types (a
+ * strict TypeScript project without the cloud SDKs must compile), so the cloud stores live at
+ * `seglog/s3` and `seglog/azure`, and test utilities at `seglog/testing`.
+ */
+export {
+  SeglogError, isSeglogError, type SeglogErrorCode, type SeglogErrorDetails,
+} from './errors.js'
 export { Log, copyRecord, type IterateOptions, type AppendBatchResult } from './local/log.js'
 export type { LogRecord } from './local/segment.js'
 export type { LogOptions, SyncMode, RetentionOptions } from './local/options.js'
 export type { RecoveryReport } from './local/recovery.js'
 export type { VerifyReport, VerifyFault, VerifyOptions } from './local/verify.js'
-export { FORMAT_VERSION } from './format/index.js'
 export type { RepairReport } from './local/repair.js'
+export { FORMAT_VERSION } from './format/index.js'
+// LogOptions.fileSystem takes one of these, so the types are part of the root surface; the
+// implementation (nodeFileSystem) is a test utility and lives in seglog/testing.
 export type { FileSystem, FileHandle, OpenMode, FileStat } from './io/file-system.js'
-export { nodeFileSystem } from './io/file-system.js'
 export { channels as diagnosticsChannels } from './diagnostics.js'
 export {
   Journal, JOURNAL_START, parseCursor, formatCursor, compareCursors,
   type JournalOptions, type ReadOptions, type JournalEntry, type JournalCursor, type CompactResult,
   type FlushMessage, type CompactMessage, type JournalCodec,
 } from './journal/index.js'
+export type {
+  ObjectStore, ObjectMeta, PutMode, PutOptions, PutResult, GetOptions, GetResult, ListOptions, ByteRange,
+} from './objects/types.js'
+export type { RetryPolicy } from './objects/retry.js'
+export { MemoryStore } from './objects/memory.js'
+export { FsStore, type FsStoreOptions } from './objects/fs.js'
+export { PrefixStore } from './objects/wrappers.js'
+// Importing threads/index.js also registers the ring factory behind Log.workerHandle().
 export {
-  MemoryStore, FsStore, S3Store, AzureBlobStore, PrefixStore, FaultStore, validateKey,
-  type ObjectStore, type ObjectMeta, type PutMode, type PutOptions, type PutResult, type GetOptions, type GetResult,
-  type ListOptions, type ByteRange, type FsStoreOptions, type S3StoreOptions, type AzureBlobStoreOptions,
-  type Fault, type StoreOp, type RetryPolicy,
-} from './objects/index.js'
-export {
-  LogWriter, RingDrainer, type WorkerHandle, type DrainSink, type RingDrainerOptions, type RingDrainerStats,
-  type SkipEvent, type SkipReason, type DrainBatchEvent,
+  LogWriter, type WorkerHandle, type SkipEvent, type SkipReason, type DrainBatchEvent,
 } from './threads/index.js'

@@ -16,6 +16,9 @@ const now = () => performance.now()
 // root does not export yet.
 async function seglog(spec = {}) {
   const mods = [await import(pathToFileURL(ENTRY).href)]
+  // S3Store lives in its own entry point (seglog/s3) since the root stopped carrying SDK types.
+  const s3 = path.join(path.dirname(ENTRY), 's3.js')
+  if (fs.existsSync(s3)) mods.push(await import(pathToFileURL(s3).href))
   for (const e of spec.extra ?? []) mods.push(await import(pathToFileURL(path.resolve(ROOT, e)).href))
   return Object.assign({}, ...mods)
 }

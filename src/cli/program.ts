@@ -35,12 +35,42 @@ Exit codes:
   4    the log is locked by a running writer
   130  interrupted (Ctrl-C); tail -f exits 0`
 
-const TARGETS = `
-TARGET is a local log directory, or a journal URL:
+const REPAIR_EXIT_CODES = `
+Exit codes:
+  0    repaired, or nothing to repair
+  1    --dry-run: a repair is needed (nothing was changed); or data from a newer seglog
+  2    usage error: bad arguments, not a log, a journal URL
+  3    I/O error
+  4    the log is locked by a running writer
+  130  interrupted (Ctrl-C)`
+
+const COMPACT_EXIT_CODES = `
+Exit codes:
+  0    success
+  1    data fault: a journal object is corrupt, or written by a newer seglog
+  2    usage error: bad arguments, a local log directory, a store without create-only writes
+  3    I/O or object-store error
+  130  interrupted (Ctrl-C)`
+
+const BENCH_EXIT_CODES = `
+Exit codes:
+  0    success
+  2    usage error: bad arguments
+  3    I/O error (for example, no space left in --dir)
+  130  interrupted (Ctrl-C)`
+
+const JOURNAL_URLS = `
   s3://bucket/prefix      S3 or S3-compatible (--endpoint, --path-style, --region);
                           credentials from the AWS SDK chain (AWS_ACCESS_KEY_ID …, profile, IMDS)
   az://container/prefix   Azure Blob (--connection-string or AZURE_STORAGE_CONNECTION_STRING)
   file:///folder          a journal in a local folder`
+
+const TARGETS = `
+TARGET is a local log directory, or a journal URL:${JOURNAL_URLS}`
+
+// Only journals are compacted: a local log's segments are already as large as they are meant to be.
+const JOURNAL_TARGETS = `
+TARGET is a journal URL (a local log directory is refused):${JOURNAL_URLS}`
 
 function count(name: string) {
   return (value: string): number => {
@@ -210,18 +240,18 @@ ${TARGETS}\n${EXIT_CODES}\n${examples([
     ])}\nA log locked by a running writer can be verified (a write in progress may show as a torn tail).`)
     .action(withTarget<VerifyOptions>(verify))
 
-  storeOptions(program.command('repair')
+  program.command('repair')
     .description('Cut a log at its first damaged byte (a damaged segment is copied aside first) and print exactly what was dropped.')
     .argument('<TARGET>', 'log directory (not open for writing)')
     .option('--dry-run', 'only print what would be done; exit 1 if a repair is needed')
-    .option('--json', 'print the report as JSON'))
+    .option('--json', 'print the report as JSON')
     .addHelpText('after', `
 A torn tail (an unfinished last write) is cut off. Corruption (a bad checksum with valid data
 after it) cuts the log there after copying the damaged segment to NNNN.log.damaged-TIME in the
 same directory, and deletes the later segments: every record from the damage on is dropped, and
 the output names them. Damaged index files are deleted (they are rebuilt). Data written by a
 newer seglog is never cut. Journals are never repaired: their objects are write-once.
-${EXIT_CODES}\n${examples([
+${REPAIR_EXIT_CODES}\n${examples([
       'seglog repair ./data/orders --dry-run',
       'seglog repair ./data/orders',
     ])}`)
@@ -235,7 +265,7 @@ ${EXIT_CODES}\n${examples([
     .option('--json', 'print the result as JSON')
     .option('--progress', 'show the progress bar even when stderr is not a terminal')
     .option('--no-progress', 'never show the progress bar'))
-    .addHelpText('after', `${TARGETS}\n${EXIT_CODES}\n${examples([
+    .addHelpText('after', `${JOURNAL_TARGETS}\n${COMPACT_EXIT_CODES}\n${examples([
       'seglog compact s3://my-bucket/journals/errors',
       'seglog compact file:///var/lib/app/journal --grace-ms 0',
     ])}`)
@@ -249,7 +279,7 @@ ${EXIT_CODES}\n${examples([
     .option('--json', 'print the results as JSON')
     .addHelpText('after', `
 Takes a few seconds. For the comparison with other libraries run \`npm run bench\` in a checkout.
-${EXIT_CODES}\n${examples(['seglog bench', 'seglog bench --records 1000000 --dir /mnt/fast'])}`)
+${BENCH_EXIT_CODES}\n${examples(['seglog bench', 'seglog bench --records 1000000 --dir /mnt/fast'])}`)
     .action(async (opts: BenchOptions) => run((ctx) => bench(opts, ctx)))
 
   return program

@@ -5,7 +5,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { AzureBlobStore, FsStore, S3Store, type ObjectStore } from '../index.js'
+import { AzureBlobStore } from '../azure.js'
+import { FsStore, type ObjectStore } from '../index.js'
+import { S3Store } from '../s3.js'
 import { usage } from './errors.js'
 
 /** Object-store options shared by every command that takes a TARGET. */

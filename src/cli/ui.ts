@@ -2,8 +2,8 @@
  * Terminal conventions: data goes to stdout, messages to stderr; colour only on a terminal and
  * never when NO_COLOR is set (https://no-color.org: any non-empty value).
  */
-import { once } from 'node:events'
 import type { Writable } from 'node:stream'
+import { setImmediate as nextTurn } from 'node:timers/promises'
 
 /** True when `stream` is a terminal and the user has not asked for no colour. */
 export function colorEnabled(stream: NodeJS.WriteStream | Writable): boolean {
@@ -92,10 +92,31 @@ export class Output {
     this.chunks = []
     this.pending = 0
     const data = chunks.every((c) => typeof c === 'string') ? chunks.join('') : Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c)))
-    if (!this.stream.write(data)) {
-      await Promise.race([once(this.stream, 'drain'), once(this.stream, 'close')])
-    }
+    if (!this.stream.write(data)) await this.drained()
+    // Writes to files (and, on Linux, to pipes) complete synchronously and 'drain' comes on
+    // process.nextTick, so a long `cat` would never leave the microtask queue and a Ctrl-C
+    // (SIGINT is delivered as an event-loop task) would wait until the whole log was printed.
+    // One turn of the event loop per flushed chunk (64 KiB) lets the signal in.
+    await nextTurn()
     if (this.closed) throw new StdoutClosed()
+  }
+
+  /** Waits for 'drain' or 'close', then removes both listeners (one wait per chunk adds up). */
+  private drained(): Promise<void> {
+    const stream = this.stream
+    return new Promise((resolve) => {
+      if (stream.destroyed || !stream.writableNeedDrain) {
+        resolve()
+        return
+      }
+      const done = (): void => {
+        stream.off('drain', done)
+        stream.off('close', done)
+        resolve()
+      }
+      stream.on('drain', done)
+      stream.on('close', done)
+    })
   }
 }
 

@@ -58,7 +58,8 @@ export class AzureBlobStore implements ObjectStore {
     }
     this.container = options.container
     this.prefix = validatePrefix(options.prefix ?? '')
-    this.name = `azure://${this.container}${this.prefix === '' ? '' : `/${this.prefix}`}`
+    // The scheme the CLI accepts, so a name in a message can be pasted back into `seglog`.
+    this.name = `az://${this.container}${this.prefix === '' ? '' : `/${this.prefix}`}`
     this.#options = options
     if (options.client !== undefined) this.#client = Promise.resolve(options.client)
   }

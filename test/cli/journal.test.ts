@@ -95,6 +95,14 @@ test('az:// journal via Azurite: append, cat, verify, compact, and tail -f ends 
   assert.deepEqual(res.merged.map((m) => m.objects), [2])
   assert.deepEqual(res.deleted, [], 'originals wait for the grace period')
   assert.deepEqual(ndjson((await runCli(['cat', url], { env })).stdout).map((r) => r.value), ['first', 'second', 'third'])
+
+  // Messages name the store by the scheme the CLI accepts (az://), so it can be pasted back.
+  const info = await runCli(['info', url], { env })
+  assert.match(info.stdout, new RegExp(`az://${az.container}`))
+  const missing = await runCli(['info', 'az://no-such-container/app'], { env })
+  assert.equal(missing.code, 3, missing.stderr)
+  assert.match(missing.stderr, /az:\/\/no-such-container: list/)
+  for (const text of [info.stdout, info.stderr, missing.stdout, missing.stderr]) assert.doesNotMatch(text, /azure:\/\//)
 })
 
 test('file:// journal: a damaged object fails verify with exit 1 and names the object and byte', async (t) => {

@@ -8,7 +8,8 @@
 // before the rename, once per roll or 8 MiB), a cut leaves either the old or the new checkpoint.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { Log, nodeFileSystem, type FileSystem } from '../../src/index.js'
+import { Log, type FileSystem } from '../../src/index.js'
+import { nodeFileSystem } from '../../src/testing/index.js'
 import { materialize, scratchDir, simOptions, simWithTrigger } from './lib/sim-log.js'
 
 const SEGMENT = 4096

@@ -1,4 +1,4 @@
-import { nodeFileSystem, type FileHandle, type FileSystem } from '../../src/index.js'
+import { nodeFileSystem, type FileHandle, type FileSystem } from '../../src/testing/index.js'
 
 /** Which call fails, and with which errno code. */
 export interface Faults {

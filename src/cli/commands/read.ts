@@ -41,9 +41,9 @@ class Printer {
     const s = this.fmt.begin()
     if (s !== '') await this.ctx.out.write(s)
   }
-  /** False once the limit is reached. */
+  /** False once the limit is reached or the user pressed Ctrl-C (the rest of a batch is not printed). */
   async print(r: PrintedRecord): Promise<boolean> {
-    if (this.count >= this.limit) return false
+    if (this.count >= this.limit || this.ctx.signal.aborted) return false
     await this.ctx.out.write(this.fmt.record(r))
     this.count++
     return this.count < this.limit

@@ -4,7 +4,7 @@
  * disk that fills up and later frees space.
  */
 import path from 'node:path'
-import { nodeFileSystem, type FileHandle, type FileSystem } from '../../../src/index.js'
+import { nodeFileSystem, type FileHandle, type FileSystem } from '../../../src/testing/index.js'
 
 export type FaultKind = 'write' | 'datasync' | 'syncDir' | 'writeFile' | 'open' | 'truncate' | 'unlink' | 'rename'
 

@@ -1,0 +1,80 @@
+// The shape of the published entry points, checked on the build in the normal suite (the slower
+// install-from-tarball check is package.check.ts): what each exports, and that nothing the root
+// entry point's declarations reach names an optional SDK.
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
+import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+  exports: Record<string, { types: string; default: string } | string>
+  engines: { node: string }
+  peerDependencies: Record<string, string>
+}
+const OPTIONAL_SDKS = ['@aws-sdk/client-s3', '@azure/storage-blob']
+
+function entry(subpath: string): { types: string; default: string } {
+  const e = pkg.exports[subpath]
+  assert.ok(typeof e === 'object', `exports["${subpath}"] has conditions`)
+  return e
+}
+
+/** Every module specifier a declaration file imports or re-exports (`import("x")` types too). */
+function specifiers(file: string): string[] {
+  const text = fs.readFileSync(file, 'utf8')
+  return [...text.matchAll(/(?:from\s+|import\s*\(\s*)['"]([^'"]+)['"]/g)].map((m) => m[1])
+}
+
+/** The declaration files reachable from `file` through relative imports, and the packages they name. */
+function declarationClosure(file: string): { files: string[]; packages: Set<string> } {
+  const seen = new Set<string>()
+  const packages = new Set<string>()
+  const queue = [file]
+  while (queue.length > 0) {
+    const f = queue.pop() as string
+    if (seen.has(f)) continue
+    seen.add(f)
+    for (const s of specifiers(f)) {
+      if (s.startsWith('.')) queue.push(path.resolve(path.dirname(f), s.replace(/\.js$/, '.d.ts')))
+      else packages.add(s.startsWith('@') ? s.split('/').slice(0, 2).join('/') : s.split('/')[0])
+    }
+  }
+  return { files: [...seen], packages }
+}
+
+test('the root entry point names no optional SDK, anywhere its declarations reach', () => {
+  const { files, packages } = declarationClosure(path.join(repoRoot, entry('.').types))
+  assert.ok(files.length > 10, `followed ${files.length} declaration files`)
+  for (const sdk of OPTIONAL_SDKS) assert.ok(!packages.has(sdk), `the root's types import ${sdk}`)
+  // And the subpaths that exist for the SDKs do name them (the check above can see an import).
+  assert.ok(declarationClosure(path.join(repoRoot, entry('./s3').types)).packages.has('@aws-sdk/client-s3'))
+  assert.ok(declarationClosure(path.join(repoRoot, entry('./azure').types)).packages.has('@azure/storage-blob'))
+  assert.ok(!declarationClosure(path.join(repoRoot, entry('./testing').types)).packages.has('@aws-sdk/client-s3'))
+})
+
+test('each entry point exports what the docs say, and the root no internals', async () => {
+  const load = (subpath: string): Promise<Record<string, unknown>> => import(path.join(repoRoot, entry(subpath).default))
+  const [root, s3, azure, testing] = await Promise.all(['.', './s3', './azure', './testing'].map(load))
+  for (const name of ['Log', 'LogWriter', 'Journal', 'MemoryStore', 'FsStore', 'PrefixStore', 'SeglogError', 'isSeglogError', 'copyRecord',
+    'diagnosticsChannels', 'FORMAT_VERSION', 'JOURNAL_START', 'parseCursor', 'formatCursor', 'compareCursors']) {
+    assert.ok(name in root, `seglog exports ${name}`)
+  }
+  for (const name of ['S3Store', 'AzureBlobStore', 'FaultStore', 'nodeFileSystem', 'RingDrainer', 'validateKey', 'createWorkerBridge']) {
+    assert.ok(!(name in root), `seglog does not export ${name}`)
+  }
+  assert.deepEqual(Object.keys(s3), ['S3Store'])
+  assert.deepEqual(Object.keys(azure), ['AzureBlobStore'])
+  for (const name of ['FaultStore', 'nodeFileSystem']) assert.ok(name in testing, `seglog/testing exports ${name}`)
+})
+
+test('package metadata: engines, peer ranges, and every export condition points at a built file', () => {
+  assert.equal(pkg.engines.node, '>=20.19')
+  assert.equal(pkg.peerDependencies['@azure/storage-blob'], '^12.32.0')
+  for (const [subpath, target] of Object.entries(pkg.exports)) {
+    for (const file of typeof target === 'string' ? [target] : Object.values(target)) {
+      assert.ok(fs.existsSync(path.join(repoRoot, file)), `exports["${subpath}"] → ${file} exists`)
+    }
+  }
+})
