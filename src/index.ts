@@ -7,7 +7,7 @@ export type { RecoveryReport } from './local/recovery.js'
 export type { VerifyReport, VerifyFault, VerifyOptions } from './local/verify.js'
 export { FORMAT_VERSION } from './format/index.js'
 export type { RepairReport } from './local/repair.js'
-export type { FileSystem, FileHandle, OpenMode, FileStat } from './io/file-system.js'
+export type { FileSystem, FileHandle, OpenMode, FileStat, EntryStat, EntryType } from './io/file-system.js'
 export { nodeFileSystem } from './io/file-system.js'
 export { channels as diagnosticsChannels } from './diagnostics.js'
 export {
