@@ -18,7 +18,7 @@ import { Log } from '../../src/index.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 const contender = fileURLToPath(new URL('../fixtures/lock-contender.js', import.meta.url))
-const TRIALS = Number(process.env.SEGLOG_LOCK_TRIALS ?? 10)
+const TRIALS = Number(process.env.SEGLOG_LOCK_TRIALS ?? 6)
 const CONTENDERS = 8
 const RECORDS = 3
 const seedBase = Number(process.env.SEGLOG_SEED ?? Math.floor(Math.random() * 1e9))
@@ -40,6 +40,8 @@ class Contender {
       for (const w of this.waiters.splice(0)) w()
     })
     proc.stderr.on('data', (d: Buffer) => { this.stderr += d.toString() })
+    // A child that exits (refused, or killed) closes its stdin; a late command to it is moot.
+    proc.stdin.on('error', () => undefined)
     this.exited = once(proc, 'exit').then(() => {
       for (const w of this.waiters.splice(0)) w()
     })
@@ -187,7 +189,7 @@ test(`contenders killed at random moments while racing: never two holders, nothi
     rng = (Math.imul(rng, 1664525) + 1013904223) >>> 0
     return rng / 2 ** 32
   }
-  for (let trial = 0; trial < Math.max(2, Math.floor(TRIALS / 2)); trial++) {
+  for (let trial = 0; trial < Math.max(2, Math.ceil(TRIALS / 2)); trial++) {
     const context = `trial ${trial}, seed ${seedBase}`
     const all = await race(t, dir, seedBase + 1000 + trial, CONTENDERS, 8)
     // Kill three contenders at random moments after "go" (a random point, not a synchronisation:
@@ -202,7 +204,7 @@ test(`contenders killed at random moments while racing: never two holders, nothi
     await Promise.all(kills)
     for (const c of all) for (const [offset, data] of c.acks()) acked.set(offset, data)
     const doubles = all.flatMap((c) => c.lines.filter((l) => l.startsWith('double ')))
-    for (const c of survivors) c.send('release')
+    survivors.forEach((c, i) => { if (outcomes[i] === 'holding') c.send('release') })
     await Promise.all(all.map((c) => c.exited))
     fs.rmSync(`${dir}.holder`, { force: true })
     assert.deepEqual(doubles, [], `${context}: two processes held the lock at once`)
