@@ -225,3 +225,20 @@ test('a power cut at any instant of taking the lock leaves no LOCK or a complete
   }
   assert.ok(withLock > 0, 'some images kept the lock')
 })
+
+test('an open that fails after taking the lock releases it and leaves no lock file behind', async (t) => {
+  const dir = tmpDir(t)
+  await seed(dir)
+  const failingRecovery: FileSystem = {
+    ...nodeFileSystem,
+    readdir(d) {
+      throw Object.assign(new Error(`EIO: i/o error, scandir '${d}'`), { code: 'EIO' })
+    },
+  }
+  await assert.rejects(Log.open(dir, { fileSystem: failingRecovery }), { code: 'ERR_IO' })
+  assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('LOCK')), [])
+  const log = await Log.open(dir)
+  assert.equal(await log.append('r3'), 3)
+  await log.close()
+  assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('LOCK')), [], 'close released it too')
+})
