@@ -88,6 +88,21 @@ function bootId(): string {
   }
 }
 
+/**
+ * Who is taking the lock, and whether another owner still runs. Tests stand in for processes
+ * (threads with made-up pids that they "kill") through this; everything else uses the process's own.
+ * @internal
+ */
+export interface LockIdentity {
+  me: LockOwner
+  isAlive(owner: LockOwner): boolean
+}
+
+function processIdentity(): LockIdentity {
+  const me = currentOwner()
+  return { me, isAlive: (owner) => isAlive(owner, me) }
+}
+
 /** This process, as it writes itself into lock files. */
 function currentOwner(): LockOwner {
   return { pid: process.pid, start: procStat(process.pid)?.start ?? '', host: os.hostname(), boot: bootId() }
@@ -177,8 +192,8 @@ export class DirectoryLock {
   private constructor(private readonly fsys: FileSystem, private readonly file: string, private readonly content: Buffer) {}
 
   /** Takes the lock on `dir` or throws `ERR_LOCKED` (held) or `ERR_IO` (the lock file cannot be used). */
-  static acquire(dir: string, fsys: FileSystem = nodeFileSystem): DirectoryLock {
-    return new Acquisition(dir, fsys).run()
+  static acquire(dir: string, fsys: FileSystem = nodeFileSystem, identity: LockIdentity = processIdentity()): DirectoryLock {
+    return new Acquisition(dir, fsys, identity).run()
   }
 
   /** @internal Used by {@link Acquisition} once `LOCK` is ours. */
@@ -201,11 +216,12 @@ export class DirectoryLock {
 
 /** One attempt to take the lock: owns the temp files it writes and removes them at the end. */
 class Acquisition {
-  private readonly me = currentOwner()
+  private readonly me: LockOwner
   private readonly lockFile: string
   private readonly temps: string[] = []
 
-  constructor(private readonly dir: string, private readonly fsys: FileSystem) {
+  constructor(private readonly dir: string, private readonly fsys: FileSystem, private readonly identity: LockIdentity) {
+    this.me = identity.me
     this.lockFile = path.join(dir, LOCK_FILE)
   }
 
@@ -237,7 +253,7 @@ class Acquisition {
   /** A fresh, fsynced file holding this process as owner, plus a random id: unique bytes. */
   private writeTemp(): { file: string; bytes: Buffer } {
     const id = randomBytes(8).toString('hex')
-    const file = path.join(this.dir, `${LOCK_FILE}.${process.pid}.${id}${TEMP_SUFFIX}`)
+    const file = path.join(this.dir, `${LOCK_FILE}.${this.me.pid}.${id}${TEMP_SUFFIX}`)
     const bytes = Buffer.from(JSON.stringify({ ...this.me, id }))
     this.temps.push(file)
     try {
@@ -274,7 +290,7 @@ class Acquisition {
         `If no process uses this log, delete ${file} and open again; or open with { readOnly: true } to read alongside a writer`,
         { details: { file } })
     }
-    if (!isAlive(seen.owner, this.me)) return seen
+    if (!this.identity.isAlive(seen.owner)) return seen
     const who = describeOwner(seen.owner, this.me)
     throw new SeglogError('ERR_LOCKED', isClaim
       ? `${this.dir}: ${who} is taking over a stale lock right now; retry, or open with { readOnly: true } to read`
@@ -328,14 +344,14 @@ class Acquisition {
       try {
         if (name.startsWith(CLAIM_PREFIX)) {
           const seen = look(this.fsys, file)
-          if (seen.kind === 'owner' && !isAlive(seen.owner, this.me)) this.removeStale(file, seen, 1)
+          if (seen.kind === 'owner' && !this.identity.isAlive(seen.owner)) this.removeStale(file, seen, 1)
         } else if (name.endsWith(TEMP_SUFFIX)) {
           // A temp is only ever linked by the process that wrote it, so a dead writer's temp can go.
           const seen = look(this.fsys, file)
           const pid = Number(name.split('.')[1])
           const owner = seen.kind === 'owner' ? seen.owner
             : Number.isSafeInteger(pid) && pid > 0 ? { pid, host: this.me.host, start: '', boot: '' } : undefined
-          if (owner && !isAlive(owner, this.me)) removeName(this.fsys, file)
+          if (owner && !this.identity.isAlive(owner)) removeName(this.fsys, file)
         }
       } catch {
         // Someone else is collecting the same leftover, or it is not ours to judge.
