@@ -38,7 +38,9 @@
  * Removing the claim only after the stale instance keeps rule 4 true for a slow process that
  * judged long ago: when it finally gets the claim, the instance is gone for good and it backs off.
  * A contender that finds another live process's claim fails with ERR_LOCKED: that process either
- * takes the lock or found it already taken. Liveness comes from /proc (Linux): elsewhere a lock
+ * takes the lock or found it already taken. On a file system without hard links a name is created
+ * exclusively and then filled in (see createName): a reader of the half-written file finds no
+ * owner and counts it as held, so the argument above still holds. Liveness comes from /proc (Linux): elsewhere a lock
  * whose pid still runs counts as held even if that pid was reused, and a lock from another host
  * always counts as held (the ERR_LOCKED message says how to clear it).
  */
@@ -47,7 +49,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { SeglogError } from '../errors.js'
-import { nodeFileSystem, type EntryType, type FileSystem } from '../io/file-system.js'
+import { nodeFileSystem, type EntryType, type FileHandle, type FileSystem } from '../io/file-system.js'
 import { LOCK_FILE } from './names.js'
 
 /** Who holds a lock (the JSON in `LOCK`). */
@@ -67,6 +69,8 @@ const MAX_ROUNDS = 32
 /** How many dead claimers in a row one reclaim steps over (each needs its own crash). */
 const MAX_CLAIM_DEPTH = 8
 const CLAIM_PREFIX = `${LOCK_FILE}.claim.`
+/** link() errors that mean the file system has no hard links (FAT, exFAT, some network mounts). */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'])
 const TEMP_SUFFIX = '.tmp'
 
 function procStat(pid: number): { start: string; state: string } | undefined {
@@ -229,7 +233,7 @@ class Acquisition {
     try {
       const mine = this.writeTemp()
       for (let round = 0; round < MAX_ROUNDS; round++) {
-        if (this.linkName(mine.file, this.lockFile)) {
+        if (this.createName(mine, this.lockFile)) {
           this.collectLeftovers()
           return DirectoryLock.held(this.fsys, this.lockFile, mine.bytes)
         }
@@ -264,15 +268,38 @@ class Acquisition {
     return { file, bytes }
   }
 
-  /** link(), true when the name was free. */
-  private linkName(from: string, to: string): boolean {
+  /**
+   * Gives `temp`'s bytes the name `to` if it is free (true), by link(). On a file system without
+   * hard links, falls back to an exclusive create and a write in place: a contender that finds
+   * the file empty or half-written counts it as held, so this stays safe, but a crash between the
+   * two leaves a `LOCK` that must be deleted by hand (the ERR_LOCKED message says so).
+   */
+  private createName(temp: { file: string; bytes: Buffer }, to: string): boolean {
     try {
-      this.fsys.link(from, to)
+      this.fsys.link(temp.file, to)
       return true
+    } catch (err) {
+      const code = errnoOf(err)
+      if (code === 'EEXIST') return false
+      if (code === undefined || !NO_HARD_LINKS.has(code)) throw ioError('could not create', to, err)
+    }
+    let handle: FileHandle
+    try {
+      handle = this.fsys.open(to, 'create-new')
     } catch (err) {
       if (errnoOf(err) === 'EEXIST') return false
       throw ioError('could not create', to, err)
     }
+    try {
+      handle.write(temp.bytes, 0, temp.bytes.length, 0)
+    } catch (err) {
+      // Ours, and empty or torn: others count it as held, so it must not stay.
+      removeName(this.fsys, to)
+      throw ioError('could not write', to, err)
+    } finally {
+      handle.close()
+    }
+    return true
   }
 
   /** `seen` when it is a lock or claim whose owner is certainly gone; throws otherwise. */
@@ -311,7 +338,7 @@ class Acquisition {
     const claimFile = path.join(this.dir, claim)
     const mine = this.writeTemp()
     for (let round = 0; ; round++) {
-      if (this.linkName(mine.file, claimFile)) break
+      if (this.createName(mine, claimFile)) break
       if (round >= MAX_ROUNDS) throw new SeglogError('ERR_LOCKED', `${this.dir}: could not claim a stale lock under contention; retry`, { details: { file } })
       const holder = look(this.fsys, claimFile)
       if (holder.kind === 'missing') continue

@@ -143,8 +143,8 @@ test('a lock file that cannot be read or written gives ERR_IO, never a raw errno
   fs.unlinkSync(path.join(dir, 'LOCK'))
   const readOnlyDir: FileSystem = { ...nodeFileSystem, writeFile(file, data, sync) { if (path.basename(file).startsWith('LOCK')) throw eacces(file); nodeFileSystem.writeFile(file, data, sync) } }
   await assert.rejects(Log.open(dir, { fileSystem: readOnlyDir }), (err: unknown) => err instanceof SeglogError && err.code === 'ERR_IO')
-  const noLink: FileSystem = { ...nodeFileSystem, link(from, to) { throw Object.assign(new Error(`EPERM: operation not permitted, link '${from}' -> '${to}'`), { code: 'EPERM' }) } }
-  await assert.rejects(Log.open(dir, { fileSystem: noLink }), (err: unknown) => err instanceof SeglogError && err.code === 'ERR_IO')
+  const failingLink: FileSystem = { ...nodeFileSystem, link(from, to) { throw Object.assign(new Error(`EIO: i/o error, link '${from}' -> '${to}'`), { code: 'EIO' }) } }
+  await assert.rejects(Log.open(dir, { fileSystem: failingLink }), (err: unknown) => err instanceof SeglogError && err.code === 'ERR_IO')
   assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('LOCK')), [], 'no lock and no temp file is left behind')
   await assertIntact(dir)
 })
@@ -241,4 +241,29 @@ test('an open that fails after taking the lock releases it and leaves no lock fi
   assert.equal(await log.append('r3'), 3)
   await log.close()
   assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('LOCK')), [], 'close released it too')
+})
+
+test('on a file system without hard links the lock still works: created exclusively, held while written, released on close', async (t) => {
+  const dir = tmpDir(t)
+  await seed(dir)
+  const noLinks: FileSystem = {
+    ...nodeFileSystem,
+    link(from, to) {
+      throw Object.assign(new Error(`EPERM: operation not permitted, link '${from}' -> '${to}'`), { code: 'EPERM' })
+    },
+  }
+  const log = await Log.open(dir, { fileSystem: noLinks })
+  assert.equal(Log.lockHolder(dir)?.pid, process.pid)
+  await assert.rejects(Log.open(dir, { fileSystem: noLinks }), { code: 'ERR_LOCKED' })
+  await assert.rejects(Log.open(dir), { code: 'ERR_LOCKED' })
+  assert.equal(await log.append('r3'), 3)
+  await log.close()
+  assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('LOCK')), [])
+  // A stale lock is reclaimed there too (its claim is created the same way).
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid as number
+  fs.writeFileSync(path.join(dir, 'LOCK'), lockFileOf({ pid: dead, start: '1', host: os.hostname() }))
+  const again = await Log.open(dir, { fileSystem: noLinks })
+  assert.equal(Log.lockHolder(dir)?.pid, process.pid)
+  await again.close()
+  await assertIntact(dir, 4)
 })
