@@ -8,8 +8,9 @@
  * Taking it: write the owner to a private temp file, fsync it, then `link()` the temp to `LOCK`.
  * link() fails with EEXIST when `LOCK` exists, so of any number of processes exactly one gets the
  * name, and the name never exists without its complete contents (DESIGN rule 17). An empty or
- * unparseable `LOCK` therefore was not written by this protocol (an older seglog, or another
- * program): it counts as *held*, never as stale.
+ * unparseable `LOCK` therefore was not written by this protocol (an older seglog, another program)
+ * or is still being written where there are no hard links (below): it counts as *held*, never as
+ * stale.
  *
  * Reclaiming a stale lock (owner on this host and dead: no such pid, a zombie, another process
  * start time, or another boot) is where two processes could both win: "read, judge stale, remove"
@@ -21,7 +22,8 @@
  * number of processes:
  *
  *  1. Bytes identify one instance: the random id makes every lock (and claim) file's bytes
- *     unique, and a file is never rewritten in place; its bytes reach a name only by link().
+ *     unique, and a file is never rewritten; its bytes reach a name only by link() (or, without
+ *     hard links, by an exclusive create and one write, during which it names no owner).
  *  2. An instance is removed from its name only by its live owner (release compares the bytes
  *     first) or by the holder of the claim for its key, after the holder has re-read the name
  *     while holding the claim and found exactly the judged bytes. A claim is also such an
@@ -40,9 +42,12 @@
  * A contender that finds another live process's claim fails with ERR_LOCKED: that process either
  * takes the lock or found it already taken. On a file system without hard links a name is created
  * exclusively and then filled in (see createName): a reader of the half-written file finds no
- * owner and counts it as held, so the argument above still holds. Liveness comes from /proc (Linux): elsewhere a lock
- * whose pid still runs counts as held even if that pid was reused, and a lock from another host
- * always counts as held (the ERR_LOCKED message says how to clear it).
+ * owner and counts it as held, so the argument above still holds.
+ *
+ * Liveness comes from /proc (Linux): elsewhere a lock whose pid still runs counts as held even if
+ * that pid was reused, and a lock from another host always counts as held (the ERR_LOCKED message
+ * says how to clear it). test/local/lock-interleavings.test.ts explores this protocol under seeded
+ * schedules with kills; test/local/lock-race.test.ts races real processes.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
