@@ -16,7 +16,7 @@ export type { RepairReport } from './local/repair.js'
 export { FORMAT_VERSION } from './format/index.js'
 // LogOptions.fileSystem takes one of these, so the types are part of the root surface; the
 // implementation (nodeFileSystem) is a test utility and lives in seglog/testing.
-export type { FileSystem, FileHandle, OpenMode, FileStat } from './io/file-system.js'
+export type { FileSystem, FileHandle, OpenMode, FileStat, EntryStat, EntryType } from './io/file-system.js'
 export { channels as diagnosticsChannels } from './diagnostics.js'
 export {
   Journal, JOURNAL_START, parseCursor, formatCursor, compareCursors,

@@ -38,6 +38,14 @@ export interface FileStat {
   mtimeMs: number
 }
 
+/** What kind of directory entry a name is, without following a symbolic link. */
+export type EntryType = 'file' | 'directory' | 'symlink' | 'other'
+
+/** Metadata of a directory entry itself ({@link FileSystem.lstat}). */
+export interface EntryStat extends FileStat {
+  type: EntryType
+}
+
 /** The directory-level calls. */
 export interface FileSystem {
   open(path: string, mode: OpenMode): FileHandle
@@ -51,6 +59,14 @@ export interface FileSystem {
   writeFile(path: string, data: Uint8Array, sync: boolean): void
   rename(from: string, to: string): void
   unlink(path: string): void
+  /**
+   * Gives the existing file `from` the second name `to` (a hard link). Fails with `EEXIST` when
+   * `to` exists, atomically: of several processes linking to one name, exactly one succeeds. The
+   * writer lock is built on this.
+   */
+  link(from: string, to: string): void
+  /** Metadata of the entry at `path` itself (a symbolic link is not followed), or undefined when there is none. */
+  lstat(path: string): EntryStat | undefined
   /** fsync of the directory, so created, renamed and deleted entries survive power loss. */
   syncDir(dir: string): Promise<void>
 }
@@ -149,6 +165,20 @@ export const nodeFileSystem: FileSystem = {
   },
   unlink(path) {
     fs.unlinkSync(path)
+  },
+  link(from, to) {
+    fs.linkSync(from, to)
+  },
+  lstat(path) {
+    let s: fs.Stats
+    try {
+      s = fs.lstatSync(path)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw err
+    }
+    const type = s.isFile() ? 'file' : s.isDirectory() ? 'directory' : s.isSymbolicLink() ? 'symlink' : 'other'
+    return { type, size: s.size, mtimeMs: s.mtimeMs }
   },
   syncDir(dir) {
     return new Promise((resolve, reject) => {

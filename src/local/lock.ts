@@ -1,129 +1,403 @@
 /**
- * One writer per log directory, across processes. The lock is a file created with O_EXCL holding
- * the owner's pid, process start time and host. A lock whose owner is gone (same host, pid dead or
- * reused) is reclaimed at once; reclaiming renames the stale file aside first and checks it is the
- * one it judged stale, so two processes reclaiming at the same moment cannot both win.
+ * One writer per log directory, across processes.
+ *
+ * The lock is the file `LOCK`, holding its owner as JSON: pid, process start time, host, boot id
+ * and a random id that makes every acquisition's bytes unique. Every call goes through the
+ * {@link FileSystem} seam, so tests can delay, fail or power-cut each step.
+ *
+ * Taking it: write the owner to a private temp file, fsync it, then `link()` the temp to `LOCK`.
+ * link() fails with EEXIST when `LOCK` exists, so of any number of processes exactly one gets the
+ * name, and the name never exists without its complete contents (DESIGN rule 17). An empty or
+ * unparseable `LOCK` therefore was not written by this protocol (an older seglog, another program)
+ * or is still being written where there are no hard links (below): it counts as *held*, never as
+ * stale.
+ *
+ * Reclaiming a stale lock (owner on this host and dead: no such pid, a zombie, another process
+ * start time, or another boot) is where two processes could both win: "read, judge stale, remove"
+ * is three steps, and between them another process may already have removed the stale file and
+ * linked its own live one, which a plain remove (or a rename aside followed by a put-back, which
+ * leaves the name free for a third process meanwhile) would destroy. So a stale file is removed
+ * only under a *claim*: the file `LOCK.claim.<key>`, where key is a hash of the exact bytes judged
+ * stale, created with the same temp-and-link step. The argument, for any interleaving of any
+ * number of processes:
+ *
+ *  1. Bytes identify one instance: the random id makes every lock (and claim) file's bytes
+ *     unique, and a file is never rewritten; its bytes reach a name only by link() (or, without
+ *     hard links, by an exclusive create and one write, during which it names no owner).
+ *  2. An instance is removed from its name only by its live owner (release compares the bytes
+ *     first) or by the holder of the claim for its key, after the holder has re-read the name
+ *     while holding the claim and found exactly the judged bytes. A claim is also such an
+ *     instance, so the same rule removes a claim whose holder died (recursively, one level per
+ *     dead claimer).
+ *  3. At most one process holds the claim for a key: link() grants the name to one process, and
+ *     only the holder, or by rule 2 someone who proved the holder dead, removes it.
+ *  4. So when the claim holder reads the judged bytes under `LOCK`, they stay there until it
+ *     removes them: their owner is dead (dead stays dead) and every other remover would need the
+ *     claim. It removes exactly the stale instance; a live lock is never removed. A holder that
+ *     instead finds other bytes (the stale instance was already replaced) removes nothing.
+ *  5. After the removal every contender goes back to step one, link(), where exactly one wins.
+ *
+ * Removing the claim only after the stale instance keeps rule 4 true for a slow process that
+ * judged long ago: when it finally gets the claim, the instance is gone for good and it backs off.
+ * A contender that finds another live process's claim fails with ERR_LOCKED: that process either
+ * takes the lock or found it already taken. On a file system without hard links a name is created
+ * exclusively and then filled in (see createName): a reader of the half-written file finds no
+ * owner and counts it as held, so the argument above still holds.
+ *
+ * Liveness comes from /proc (Linux): elsewhere a lock whose pid still runs counts as held even if
+ * that pid was reused, and a lock from another host always counts as held (the ERR_LOCKED message
+ * says how to clear it). test/local/lock-interleavings.test.ts explores this protocol under seeded
+ * schedules with kills; test/local/lock-race.test.ts races real processes.
  */
+import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { SeglogError } from '../errors.js'
+import { nodeFileSystem, type EntryType, type FileHandle, type FileSystem } from '../io/file-system.js'
 import { LOCK_FILE } from './names.js'
 
-interface LockOwner {
+/** Who holds a lock (the JSON in `LOCK`). */
+export interface LockOwner {
   pid: number
+  /** Process start time (clock ticks since boot, from /proc), '' where unknown. */
   start: string
   host: string
+  /** Kernel boot id, '' where unknown: a lock from an earlier boot is stale whatever its pid. */
+  boot: string
 }
 
-/** Process start time from /proc (Linux); distinguishes a reused pid from the original owner. */
-function processStart(pid: number): string {
+/** Lock files larger than this were not written by seglog; they are never read whole. */
+const MAX_LOCK_BYTES = 4096
+/** Rounds of link-judge-reclaim before giving up under contention. */
+const MAX_ROUNDS = 32
+/** How many dead claimers in a row one reclaim steps over (each needs its own crash). */
+const MAX_CLAIM_DEPTH = 8
+const CLAIM_PREFIX = `${LOCK_FILE}.claim.`
+/** link() errors that mean the file system has no hard links (FAT, exFAT, some network mounts). */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'])
+const TEMP_SUFFIX = '.tmp'
+
+function procStat(pid: number): { start: string; state: string } | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // Field 22 (starttime); fields after the ')' of the command name are space-separated.
+    // After the ')' that ends the command name: field 3 (state) first, field 22 (starttime) 20th.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return fields[19] ?? ''
-  } catch {
-    return ''
-  }
-}
-
-function isAlive(owner: LockOwner): boolean {
-  if (owner.host !== os.hostname()) return true // cannot tell: treat as held
-  try {
-    process.kill(owner.pid, 0)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false
-  }
-  const start = processStart(owner.pid)
-  return start === '' || owner.start === '' || start === owner.start
-}
-
-function parseOwner(text: string): LockOwner | undefined {
-  try {
-    const v = JSON.parse(text) as Partial<LockOwner>
-    if (typeof v.pid === 'number' && typeof v.host === 'string') return { pid: v.pid, start: String(v.start ?? ''), host: v.host }
-  } catch {
-    // An empty or torn lock file (crash while writing it) is stale by definition.
-  }
-  return undefined
-}
-
-/** Who holds the lock on `dir`, if anyone (for `seglog info`). */
-export function lockHolder(dir: string): (LockOwner & { alive: boolean }) | undefined {
-  try {
-    const owner = parseOwner(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8'))
-    return owner && { ...owner, alive: isAlive(owner) }
+    return { state: fields[0] ?? '', start: fields[19] ?? '' }
   } catch {
     return undefined
   }
 }
 
+function bootId(): string {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+  } catch {
+    return ''
+  }
+}
+
+/**
+ * Who is taking the lock, and whether another owner still runs. Tests stand in for processes
+ * (threads with made-up pids that they "kill") through this; everything else uses the process's own.
+ * @internal
+ */
+export interface LockIdentity {
+  me: LockOwner
+  isAlive(owner: LockOwner): boolean
+}
+
+function processIdentity(): LockIdentity {
+  const me = currentOwner()
+  return { me, isAlive: (owner) => isAlive(owner, me) }
+}
+
+/** This process, as it writes itself into lock files. */
+function currentOwner(): LockOwner {
+  return { pid: process.pid, start: procStat(process.pid)?.start ?? '', host: os.hostname(), boot: bootId() }
+}
+
+/**
+ * False only when the owner is certainly gone: same host, and another boot, or no such pid, or a
+ * zombie (it can do nothing more), or a different process start time (the pid was reused).
+ */
+function isAlive(owner: LockOwner, me: LockOwner): boolean {
+  if (owner.host !== me.host) return true
+  if (owner.boot !== '' && me.boot !== '' && owner.boot !== me.boot) return false
+  try {
+    process.kill(owner.pid, 0)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false
+  }
+  const stat = procStat(owner.pid)
+  if (!stat) return true
+  if (stat.state === 'Z' || stat.state === 'X') return false
+  return owner.start === '' || stat.start === '' || stat.start === owner.start
+}
+
+function parseOwner(bytes: Buffer): LockOwner | undefined {
+  try {
+    const v = JSON.parse(bytes.toString('utf8')) as Partial<Record<keyof LockOwner, unknown>>
+    // A pid of 0 or below would make kill() signal a process group: such a file is not ours.
+    if (typeof v.pid !== 'number' || !Number.isSafeInteger(v.pid) || v.pid <= 0 || typeof v.host !== 'string') return undefined
+    return { pid: v.pid, host: v.host, start: typeof v.start === 'string' ? v.start : '', boot: typeof v.boot === 'string' ? v.boot : '' }
+  } catch {
+    return undefined
+  }
+}
+
+/** What one look at a lock or claim file found. */
+type Seen =
+  | { kind: 'missing' }
+  | { kind: 'owner'; bytes: Buffer; owner: LockOwner }
+  /** Empty, torn, oversized or foreign contents: held, owner unknown. */
+  | { kind: 'unknown'; bytes: Buffer | undefined }
+  | { kind: 'not-a-file'; type: EntryType }
+
+type Owned = Extract<Seen, { kind: 'owner' }>
+
+function errnoOf(err: unknown): string | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code
+  return typeof code === 'string' ? code : undefined
+}
+
+function ioError(what: string, file: string, err: unknown): SeglogError {
+  return new SeglogError('ERR_IO', `${what} ${file}: ${(err as Error).message}; check the directory's permissions and free space, then retry`,
+    { cause: err, details: { file } })
+}
+
+function look(fsys: FileSystem, file: string): Seen {
+  let bytes: Buffer | undefined
+  try {
+    const stat = fsys.lstat(file)
+    if (!stat) return { kind: 'missing' }
+    if (stat.type !== 'file') return { kind: 'not-a-file', type: stat.type }
+    if (stat.size > MAX_LOCK_BYTES) return { kind: 'unknown', bytes: undefined }
+    bytes = fsys.readFile(file)
+  } catch (err) {
+    throw ioError('could not read the lock file', file, err)
+  }
+  if (!bytes) return { kind: 'missing' }
+  const owner = parseOwner(bytes)
+  return owner ? { kind: 'owner', bytes, owner } : { kind: 'unknown', bytes }
+}
+
+/** Ignores a missing file; anything else is an ERR_IO. */
+function removeName(fsys: FileSystem, file: string): void {
+  try {
+    fsys.unlink(file)
+  } catch (err) {
+    if (errnoOf(err) !== 'ENOENT') throw ioError('could not remove', file, err)
+  }
+}
+
+function describeOwner(owner: LockOwner, me: LockOwner): string {
+  return owner.pid === me.pid && owner.host === me.host ? 'this process (another Log.open on the same directory)' : `process ${owner.pid} on ${owner.host}`
+}
+
 /** A held directory lock. */
 export class DirectoryLock {
   private released = false
-  private constructor(private readonly file: string, private readonly content: string) {}
+  private constructor(private readonly fsys: FileSystem, private readonly file: string, private readonly content: Buffer) {}
 
-  /** Takes the lock or throws `ERR_LOCKED`. */
-  static acquire(dir: string): DirectoryLock {
-    const file = path.join(dir, LOCK_FILE)
-    const me: LockOwner = { pid: process.pid, start: processStart(process.pid), host: os.hostname() }
-    const content = JSON.stringify(me)
-    for (let attempt = 0; attempt < 8; attempt++) {
-      try {
-        const fd = fs.openSync(file, 'wx', 0o644)
-        try {
-          fs.writeSync(fd, content)
-        } finally {
-          fs.closeSync(fd)
-        }
-        return new DirectoryLock(file, content)
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      }
-      let text: string
-      try {
-        text = fs.readFileSync(file, 'utf8')
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
-        throw err
-      }
-      const owner = parseOwner(text)
-      if (owner && isAlive(owner)) {
-        const who = owner.pid === process.pid && owner.host === me.host ? 'this process (another Log.open on the same directory)' : `process ${owner.pid} on ${owner.host}`
-        throw new SeglogError('ERR_LOCKED',
-          `${dir} is locked by ${who}; close that writer first, or open with { readOnly: true } to read alongside it`,
-          { details: { file, pid: owner.pid, host: owner.host } })
-      }
-      const aside = `${file}.stale.${process.pid}.${attempt}`
-      try {
-        fs.renameSync(file, aside)
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
-        throw err
-      }
-      const moved = fs.readFileSync(aside, 'utf8')
-      if (moved !== text) {
-        // We moved a fresh lock someone else just took: put it back if the name is still free.
-        try {
-          fs.linkSync(aside, file)
-        } catch {
-          // Someone took the name meanwhile; their lock stands and ours will fail on the next round.
-        }
-      }
-      fs.unlinkSync(aside)
-    }
-    throw new SeglogError('ERR_LOCKED', `${dir}: could not take the lock after repeated contention; retry`, { details: { file } })
+  /** Takes the lock on `dir` or throws `ERR_LOCKED` (held) or `ERR_IO` (the lock file cannot be used). */
+  static acquire(dir: string, fsys: FileSystem = nodeFileSystem, identity: LockIdentity = processIdentity()): DirectoryLock {
+    return new Acquisition(dir, fsys, identity).run()
   }
 
-  /** Releases the lock if this process still owns it. */
+  /** @internal Used by {@link Acquisition} once `LOCK` is ours. */
+  static held(fsys: FileSystem, file: string, content: Buffer): DirectoryLock {
+    return new DirectoryLock(fsys, file, content)
+  }
+
+  /** Removes `LOCK` if it still holds this acquisition's bytes. Never throws. */
   release(): void {
     if (this.released) return
     this.released = true
     try {
-      if (fs.readFileSync(this.file, 'utf8') === this.content) fs.unlinkSync(this.file)
+      // Only we remove our own live lock (see the module comment), so compare-then-unlink is safe.
+      if (this.fsys.readFile(this.file)?.equals(this.content)) this.fsys.unlink(this.file)
     } catch {
-      // Already gone: nothing to release.
+      // Gone already, or the file system is failing: a later open judges what is left.
     }
+  }
+}
+
+/** One attempt to take the lock: owns the temp files it writes and removes them at the end. */
+class Acquisition {
+  private readonly me: LockOwner
+  private readonly lockFile: string
+  private readonly temps: string[] = []
+
+  constructor(private readonly dir: string, private readonly fsys: FileSystem, private readonly identity: LockIdentity) {
+    this.me = identity.me
+    this.lockFile = path.join(dir, LOCK_FILE)
+  }
+
+  run(): DirectoryLock {
+    try {
+      const mine = this.writeTemp()
+      for (let round = 0; round < MAX_ROUNDS; round++) {
+        if (this.createName(mine, this.lockFile)) {
+          this.collectLeftovers()
+          return DirectoryLock.held(this.fsys, this.lockFile, mine.bytes)
+        }
+        const seen = look(this.fsys, this.lockFile)
+        if (seen.kind === 'missing') continue
+        this.removeStale(this.lockFile, this.staleOwner(seen, this.lockFile), 0)
+      }
+      throw new SeglogError('ERR_LOCKED', `${this.dir}: could not take the lock after ${MAX_ROUNDS} rounds of contention with other processes; retry`,
+        { details: { file: this.lockFile } })
+    } finally {
+      for (const temp of this.temps) {
+        try {
+          this.fsys.unlink(temp)
+        } catch {
+          // Already gone; a leftover temp of a dead process is collected by a later acquisition.
+        }
+      }
+    }
+  }
+
+  /** A fresh, fsynced file holding this process as owner, plus a random id: unique bytes. */
+  private writeTemp(): { file: string; bytes: Buffer } {
+    const id = randomBytes(8).toString('hex')
+    const file = path.join(this.dir, `${LOCK_FILE}.${this.me.pid}.${id}${TEMP_SUFFIX}`)
+    const bytes = Buffer.from(JSON.stringify({ ...this.me, id }))
+    this.temps.push(file)
+    try {
+      this.fsys.writeFile(file, bytes, true)
+    } catch (err) {
+      throw ioError('could not create the lock file', file, err)
+    }
+    return { file, bytes }
+  }
+
+  /**
+   * Gives `temp`'s bytes the name `to` if it is free (true), by link(). On a file system without
+   * hard links, falls back to an exclusive create and a write in place: a contender that finds
+   * the file empty or half-written counts it as held, so this stays safe, but a crash between the
+   * two leaves a `LOCK` that must be deleted by hand (the ERR_LOCKED message says so).
+   */
+  private createName(temp: { file: string; bytes: Buffer }, to: string): boolean {
+    try {
+      this.fsys.link(temp.file, to)
+      return true
+    } catch (err) {
+      const code = errnoOf(err)
+      if (code === 'EEXIST') return false
+      if (code === undefined || !NO_HARD_LINKS.has(code)) throw ioError('could not create', to, err)
+    }
+    let handle: FileHandle
+    try {
+      handle = this.fsys.open(to, 'create-new')
+    } catch (err) {
+      if (errnoOf(err) === 'EEXIST') return false
+      throw ioError('could not create', to, err)
+    }
+    try {
+      handle.write(temp.bytes, 0, temp.bytes.length, 0)
+    } catch (err) {
+      // Ours, and empty or torn: others count it as held, so it must not stay.
+      removeName(this.fsys, to)
+      throw ioError('could not write', to, err)
+    } finally {
+      handle.close()
+    }
+    return true
+  }
+
+  /** `seen` when it is a lock or claim whose owner is certainly gone; throws otherwise. */
+  private staleOwner(seen: Exclude<Seen, { kind: 'missing' }>, file: string): Owned {
+    const isClaim = file !== this.lockFile
+    if (seen.kind === 'not-a-file') {
+      throw new SeglogError('ERR_IO',
+        `${file} is a ${seen.type}, not a lock file seglog wrote, so seglog cannot tell whether a writer uses ${this.dir}. ` +
+        `If no process uses this log, remove ${file} and open again; or open with { readOnly: true } to read`,
+        { details: { file, type: seen.type } })
+    }
+    if (seen.kind === 'unknown') {
+      throw new SeglogError('ERR_LOCKED',
+        `${this.dir} is locked, but ${file} does not name its owner (it is empty, torn or not written by this seglog version). ` +
+        `If no process uses this log, delete ${file} and open again; or open with { readOnly: true } to read alongside a writer`,
+        { details: { file } })
+    }
+    if (!this.identity.isAlive(seen.owner)) return seen
+    const who = describeOwner(seen.owner, this.me)
+    throw new SeglogError('ERR_LOCKED', isClaim
+      ? `${this.dir}: ${who} is taking over a stale lock right now; retry, or open with { readOnly: true } to read`
+      : `${this.dir} is locked by ${who}; close that writer first, or open with { readOnly: true } to read alongside it`,
+    { details: { file, pid: seen.owner.pid, host: seen.owner.host } })
+  }
+
+  /**
+   * Removes `file` if it still holds exactly `judged` (whose owner is dead), under the claim for
+   * those bytes; does nothing when they were already replaced. Throws ERR_LOCKED when a live
+   * process holds the claim.
+   */
+  private removeStale(file: string, judged: Owned, depth: number): void {
+    if (depth >= MAX_CLAIM_DEPTH) {
+      throw new SeglogError('ERR_LOCKED', `${this.dir}: ${depth} processes died in a row while reclaiming a stale lock; retry`, { details: { file } })
+    }
+    const claim = `${CLAIM_PREFIX}${createHash('sha256').update(judged.bytes).digest('hex').slice(0, 32)}`
+    const claimFile = path.join(this.dir, claim)
+    const mine = this.writeTemp()
+    for (let round = 0; ; round++) {
+      if (this.createName(mine, claimFile)) break
+      if (round >= MAX_ROUNDS) throw new SeglogError('ERR_LOCKED', `${this.dir}: could not claim a stale lock under contention; retry`, { details: { file } })
+      const holder = look(this.fsys, claimFile)
+      if (holder.kind === 'missing') continue
+      this.removeStale(claimFile, this.staleOwner(holder, claimFile), depth + 1)
+    }
+    try {
+      const now = look(this.fsys, file)
+      if (now.kind === 'owner' && now.bytes.equals(judged.bytes)) removeName(this.fsys, file)
+    } finally {
+      // Only after the stale file is gone (see rule 4 in the module comment).
+      removeName(this.fsys, claimFile)
+    }
+  }
+
+  /**
+   * Once the lock is ours: removes temp files and claims that dead processes left behind (killed
+   * between their writes). Best effort; a failure here does not fail the open.
+   */
+  private collectLeftovers(): void {
+    let names: string[]
+    try {
+      names = this.fsys.readdir(this.dir)
+    } catch {
+      return
+    }
+    for (const name of names) {
+      if (!name.startsWith(`${LOCK_FILE}.`)) continue
+      const file = path.join(this.dir, name)
+      if (this.temps.includes(file)) continue
+      try {
+        if (name.startsWith(CLAIM_PREFIX)) {
+          const seen = look(this.fsys, file)
+          if (seen.kind === 'owner' && !this.identity.isAlive(seen.owner)) this.removeStale(file, seen, 1)
+        } else if (name.endsWith(TEMP_SUFFIX)) {
+          // A temp is only ever linked by the process that wrote it, so a dead writer's temp can go.
+          const seen = look(this.fsys, file)
+          const pid = Number(name.split('.')[1])
+          const owner = seen.kind === 'owner' ? seen.owner
+            : Number.isSafeInteger(pid) && pid > 0 ? { pid, host: this.me.host, start: '', boot: '' } : undefined
+          if (owner && !this.identity.isAlive(owner)) removeName(this.fsys, file)
+        }
+      } catch {
+        // Someone else is collecting the same leftover, or it is not ours to judge.
+      }
+    }
+  }
+}
+
+/** Who holds the lock on `dir`, if anyone (for `seglog info`); undefined also when `LOCK` names no owner. */
+export function lockHolder(dir: string, fsys: FileSystem = nodeFileSystem): (LockOwner & { alive: boolean }) | undefined {
+  try {
+    const seen = look(fsys, path.join(dir, LOCK_FILE))
+    return seen.kind === 'owner' ? { ...seen.owner, alive: isAlive(seen.owner, currentOwner()) } : undefined
+  } catch {
+    return undefined
   }
 }

@@ -185,7 +185,7 @@ export class Log implements AsyncDisposable {
       if (!fsys.stat(dir)) throw invalidArgument(`${dir} does not exist; a read-only open needs an existing log`)
     } else {
       fsys.mkdir(dir)
-      lock = DirectoryLock.acquire(dir)
+      lock = DirectoryLock.acquire(dir, fsys)
     }
     try {
       const recovered = await recover(fsys, dir, resolved)

@@ -39,7 +39,7 @@ export interface RepairReport {
 export async function repairLog(dir: string, options: { dryRun?: boolean; fileSystem?: FileSystem } = {}): Promise<RepairReport> {
   const fsys = options.fileSystem ?? nodeFileSystem
   const dryRun = options.dryRun ?? false
-  const lock = dryRun ? undefined : DirectoryLock.acquire(dir)
+  const lock = dryRun ? undefined : DirectoryLock.acquire(dir, fsys)
   try {
     const verified = await verifyLog(dir, { fileSystem: fsys })
     const report: RepairReport = { faults: verified.faults, clean: true, dryRun, removedIndexes: [] }

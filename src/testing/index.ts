@@ -9,5 +9,5 @@
  */
 export { FaultStore, type Fault, type StoreOp } from '../objects/wrappers.js'
 export type { ObjectStore } from '../objects/types.js'
-export { nodeFileSystem, type FileSystem, type FileHandle, type OpenMode, type FileStat } from '../io/file-system.js'
+export { nodeFileSystem, type FileSystem, type FileHandle, type OpenMode, type FileStat, type EntryStat, type EntryType } from '../io/file-system.js'
 export { storeConformance, type StoreCapabilities } from './store-conformance.js'

@@ -23,7 +23,7 @@
  *    here (the corruption tests cover bit rot separately).
  */
 import path from 'node:path'
-import type { FileHandle, FileStat, FileSystem, OpenMode } from '../../src/index.js'
+import type { EntryStat, FileHandle, FileStat, FileSystem, OpenMode } from '../../src/index.js'
 
 /** Small, fast, seedable PRNG (mulberry32). */
 export function prng(seed: number): () => number {
@@ -380,6 +380,24 @@ export class PowerLossFs {
         dir.live.set(toName, ino.id)
         dir.pending.push({ seq: ++sim.seq, kind: 'rename', from: fromName, to: toName, ino: ino.id })
       },
+      link(from: string, to: string): void {
+        alive()
+        const ino = sim.lookup(from)
+        if (!ino) throw errno('ENOENT', 'link', from)
+        const { dir, name } = sim.dirOf(to)
+        if (path.dirname(from) !== path.dirname(to)) throw errno('EXDEV', 'link', to)
+        if (dir.live.has(name) || sim.dirs.has(to)) throw errno('EEXIST', 'link', to)
+        sim.tick(`link ${path.basename(from)} ${name}`)
+        // A second name for the same inode: a directory-entry operation like a create.
+        dir.live.set(name, ino.id)
+        dir.pending.push({ seq: ++sim.seq, kind: 'create', name, ino: ino.id })
+      },
+      lstat(file: string): EntryStat | undefined {
+        alive()
+        if (sim.dirs.has(file)) return { type: 'directory', size: 4096, mtimeMs: 0 }
+        const ino = sim.lookup(file)
+        return ino && { type: 'file', size: ino.size, mtimeMs: ino.mtimeMs }
+      },
       unlink(file: string): void {
         alive()
         const { dir, name } = sim.dirOf(file)
@@ -447,6 +465,13 @@ export interface CrashOptions {
   dirOps?: 'all' | 'none'
   /** Per file name: drop every pending operation but keep this many bytes of the first (torn) write. */
   tear?: Record<string, number>
+  /**
+   * Keep the writer lock file in the image. By default it is left out: a power cut ends the
+   * process that held the lock, but the simulated machine runs inside this test process, whose
+   * pid still lives, so a kept LOCK would read as held. (Reclaiming the lock of a dead process is
+   * tested with real processes in test/local/lock-race.test.ts.)
+   */
+  keepLock?: boolean
 }
 
 /** One state a power cut at `snap` could leave in `dir`, chosen with `rng`. */
@@ -464,6 +489,7 @@ export function crashImage(snap: Snapshot, dir: string, rng: () => number, optio
   const done = new Map<number, Buffer>()
   let keptMax = -1
   let droppedMin = Infinity
+  if (!options.keepLock) entries.delete('LOCK')
   for (const [name, id] of entries) {
     const ino = snap.inodes.get(id)
     if (!ino) continue

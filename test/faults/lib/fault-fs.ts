@@ -6,7 +6,7 @@
 import path from 'node:path'
 import { nodeFileSystem, type FileHandle, type FileSystem } from '../../../src/testing/index.js'
 
-export type FaultKind = 'write' | 'datasync' | 'syncDir' | 'writeFile' | 'open' | 'truncate' | 'unlink' | 'rename'
+export type FaultKind = 'write' | 'datasync' | 'syncDir' | 'writeFile' | 'open' | 'truncate' | 'unlink' | 'rename' | 'link'
 
 export interface FaultRule {
   kind: FaultKind
@@ -109,6 +109,11 @@ export class FaultFs {
         const fault = self.check('rename', to)
         if (fault) throw fault.err
         inner.rename(from, to)
+      },
+      link(from, to) {
+        const fault = self.check('link', to)
+        if (fault) throw fault.err
+        inner.link(from, to)
       },
       unlink(file) {
         const fault = self.check('unlink', file)
