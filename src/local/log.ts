@@ -17,7 +17,7 @@ import { resolveOptions, type LogOptions, type ResolvedOptions } from './options
 import { recover, type RecoveryReport } from './recovery.js'
 import { scanSegment } from './scan.js'
 import { type CursorSource, RecordCursor } from './cursor.js'
-import { corruptError, Segment, type LogRecord } from './segment.js'
+import { corruptError, InconsistentIndexError, Segment, type LogRecord } from './segment.js'
 import { SparseIndex } from './sparse-index.js'
 import { applyIntent, recordIntent } from './truncate-intent.js'
 import { verifyLog, type VerifyOptions, type VerifyReport } from './verify.js'
@@ -788,7 +788,24 @@ export class Log implements AsyncDisposable {
     if (offset >= this.next || offset < this.firstOffset) return undefined
     if (offset >= this.written && !this.writePendingSafe()) throw this.unusable()
     const at = this.segmentIndexFor(offset)
-    return this.segments[at].read(this.fsys, offset, this.indexOf(at), this.readAheadBytes)
+    try {
+      return this.segments[at].read(this.fsys, offset, this.indexOf(at), this.readAheadBytes)
+    } catch (err) {
+      if (!(err instanceof InconsistentIndexError)) throw err
+      // The index is derived data that contradicts the segment: build it again from the batches.
+      return this.segments[at].read(this.fsys, offset, this.rebuildIndexOf(at), this.readAheadBytes)
+    }
+  }
+
+  /** Replaces the index of segment `at` with one scanned from its verified batches. */
+  private rebuildIndexOf(at: number): SparseIndex {
+    const segment = this.segments[at]
+    if (segment !== this.active) return segment.rebuildIndex(this.fsys, this.options.indexIntervalBytes, this.segments[at + 1]?.base, !this.options.readOnly)
+    // The active index also covers buffered records: write them first so the scan sees them all.
+    if (!this.writePendingSafe()) throw this.unusable()
+    const index = segment.rebuildIndex(this.fsys, this.options.indexIntervalBytes, undefined, false)
+    this.activeIndex = index
+    return index
   }
 
   private checkReadable(): void {

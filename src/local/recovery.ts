@@ -118,6 +118,19 @@ export async function recover(fsys: FileSystem, dir: string, options: RecoveryOp
     const stat = fsys.stat(segmentPath(dir, base))
     return new Segment(dir, base, stat?.size ?? 0)
   })
+  try {
+    return await recoverSegments(fsys, segments, checkpoint, options, report, started)
+  } catch (err) {
+    // A failed open must not keep a descriptor of any segment it looked at.
+    for (const s of segments) s.closeHandle()
+    throw err
+  }
+}
+
+async function recoverSegments(fsys: FileSystem, segments: Segment[], checkpoint: Checkpoint | undefined, options: RecoveryOptions,
+  report: RecoveryReport, started: number): Promise<RecoveredLog> {
+  const dir = segments[0].dir
+  const writable = !options.readOnly
   await checkSealedSinceCheckpoint(fsys, dir, segments, checkpoint, options, report)
   const last = segments[segments.length - 1]
   const fileSize = last.size
