@@ -170,7 +170,7 @@ async function recoverSegments(fsys: FileSystem, segments: Segment[], checkpoint
   if (scan.stop === 'corrupt' && !options.repair) {
     last.closeHandle()
     throw corruptError(last.path, scan.validEnd, scan.fault ?? 'damaged batch',
-      `valid data follows at byte ${scan.validAfter?.position}, so this is not a torn write`)
+      scan.validAfter ? `valid data follows at byte ${scan.validAfter.position}, so this is not a torn write` : 'this is not a torn write')
   }
   if (scan.stop === 'torn' || scan.stop === 'corrupt') {
     report.truncated = {

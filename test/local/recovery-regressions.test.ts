@@ -7,8 +7,9 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import { Log } from '../../src/index.js'
-import { crc32c } from '../../src/format/index.js'
-import { segmentFiles, setBatchVersion, batchPositions } from '../helpers/segments.js'
+import { crc32c, encodeBatch } from '../../src/format/index.js'
+import type { SeglogError } from '../../src/errors.js'
+import { batchPositions, flipByte, segmentFiles, setBatchVersion } from '../helpers/segments.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 /** Records whose bytes, read at any misaligned position, look like a ~690 MiB length. */
@@ -117,4 +118,79 @@ test('defect 9 (part): every open failing ERR_FORMAT_VERSION closes all its desc
     await assert.rejects(Log.open(dir, { readOnly: true }), { code: 'ERR_FORMAT_VERSION' })
   }
   assert.equal(openDescriptors(), before)
+})
+
+/** Leaves the log as a killed process would: no close, lock file gone. */
+function abandon(log: Log): void {
+  ;(log as unknown as { lock: { release(): void } }).lock.release()
+}
+
+async function plainLog(dir: string, n: number): Promise<void> {
+  const log = await Log.open(dir, { sync: 'never' })
+  for (let i = 0; i < n; i++) await log.append(hostile(i))
+  await log.close()
+}
+
+test('defect 8: a torn tail whose payload holds a seglog batch is cut as torn, whatever offsets that batch claims', async (t) => {
+  for (const embeddedBase of [0, 20, 21, 120]) {
+    const dir = tmpDir(t)
+    await plainLog(dir, 20)
+    const log = await Log.open(dir, { sync: 'always' })
+    const inner = encodeBatch([Buffer.from('inside-a-payload-1'), Buffer.from('inside-a-payload-2')], embeddedBase, 1_700_000_000_000)
+    const payload = Buffer.concat([Buffer.alloc(64, 7), inner, Buffer.alloc(400, 9)])
+    assert.equal(await log.append(payload), 20)
+    abandon(log)
+    const file = segmentFiles(dir)[0]
+    const size = fs.statSync(file).size
+    // The power cut tore the last write after the embedded batch, inside the trailing bytes.
+    fs.truncateSync(file, size - 200)
+    const again = await Log.open(dir)
+    assert.equal(again.recovery.truncated?.reason, 'torn', `embedded base ${embeddedBase}`)
+    assert.equal(again.recovery.truncated?.fromOffset, 20)
+    assert.equal(again.nextOffset, 20)
+    for (let i = 0; i < 20; i++) assert.deepEqual((await again.read(i))?.data, hostile(i))
+    await again.close()
+  }
+})
+
+test('defect 8: a complete batch with a valid checksum but the wrong offsets is corruption, not a torn write', async (t) => {
+  const dir = tmpDir(t)
+  await plainLog(dir, 20)
+  const log = await Log.open(dir, { sync: 'always' })
+  await log.append(hostile(20))
+  abandon(log)
+  const file = segmentFiles(dir)[0]
+  const first = batchPositions(file)[0]
+  const bytes = fs.readFileSync(file)
+  // A duplicated (misdirected) write: a copy of an earlier, intact batch lands at the end.
+  fs.appendFileSync(file, bytes.subarray(first, first + bytes.readUInt32LE(first + 12)))
+  await assert.rejects(Log.open(dir), (err: SeglogError) => {
+    assert.equal(err.code, 'ERR_CORRUPT')
+    assert.match(err.message, /misplaced or misdirected/)
+    assert.equal(err.details.file, file)
+    assert.equal(err.details.position, bytes.length)
+    return true
+  })
+  // Nothing before it is lost: a repair drops exactly the misplaced batch.
+  const repaired = await Log.open(dir, { repair: true })
+  assert.equal(repaired.nextOffset, 21)
+  for (let i = 0; i < 21; i++) assert.deepEqual((await repaired.read(i))?.data, hostile(i))
+  await repaired.close()
+})
+
+test('torn-versus-corrupt rule: a damaged length field over intact batches is still corruption, never cut as torn', async (t) => {
+  for (const mask of [0x01, 0x10, 0x20]) {
+    const dir = tmpDir(t)
+    const log = await Log.open(dir, { sync: 'never' })
+    for (let i = 0; i < 30; i += 3) await log.appendBatch([hostile(i), hostile(i + 1), hostile(i + 2)]).then(() => log.sync())
+    await log.close()
+    fs.rmSync(path.join(dir, 'checkpoint'))
+    const file = segmentFiles(dir)[0]
+    const pos = batchPositions(file)[4]
+    flipByte(file, pos + 14, mask) // length's third byte: claims 64 KiB, 1 MiB or 2 MiB more
+    await assert.rejects(Log.open(dir), { code: 'ERR_CORRUPT' }, `mask ${mask}`)
+    const again = await Log.open(dir, { repair: true })
+    for (let i = 0; i < 12; i++) assert.deepEqual((await again.read(i))?.data, hostile(i))
+    await again.close()
+  }
 })
