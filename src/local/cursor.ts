@@ -9,6 +9,7 @@ import { BATCH_HEADER_BYTES, BatchHeader, BatchStatus, describeStatus, parseBatc
 import type { FileHandle, FileSystem } from '../io/file-system.js'
 import { corruptError, type LogRecord, type Segment } from './segment.js'
 import type { SparseIndex } from './sparse-index.js'
+import type { Gap } from './gaps.js'
 
 const READ_BLOCK_BYTES = 1 << 20
 /** nextMany() stops after the batch that brings it past this many records (keeps the live set young). */
@@ -31,6 +32,9 @@ export interface CursorSource {
   /** Picks up another process's writes (read-only logs). */
   refresh(): void
   segmentFor(offset: number): { segment: Segment; index: SparseIndex }
+  /** The recorded gap holding `offset` (a hole between two segments), if any. */
+  lostAt(offset: number): Gap | undefined
+  lostError(offset: number, gap: Gap): SeglogError
   waitForData(offset: number, signal: AbortSignal | undefined): Promise<void>
 }
 
@@ -54,7 +58,8 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
   private timestamp = 0
   private readonly header = new BatchHeader()
 
-  constructor(private readonly source: CursorSource, from: number, private readonly to: number, private readonly follow: boolean, private readonly signal: AbortSignal | undefined) {
+  constructor(private readonly source: CursorSource, from: number, private readonly to: number, private readonly follow: boolean, private readonly signal: AbortSignal | undefined,
+    private readonly gaps: 'stop' | 'skip' = 'stop') {
     this.next_ = from
   }
 
@@ -176,6 +181,12 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
           return Promise.resolve(DONE)
         }
         return source.waitForData(this.next_, this.signal).then(() => this.next())
+      }
+      const lost = source.lostAt(this.next_)
+      if (lost) {
+        if (this.gaps === 'stop') throw source.lostError(this.next_, lost)
+        this.next_ = lost.to
+        continue
       }
       if (++seeks > 2) {
         const segment = this.segment as Segment

@@ -12,7 +12,8 @@ import {
 import type { FileHandle, FileSystem } from '../io/file-system.js'
 import { writeCheckpoint } from './checkpoint.js'
 import { DirectoryLock, lockHolder } from './lock.js'
-import { repairLog, type RepairReport } from './repair.js'
+import { repairLocked, repairLog, type RepairReport } from './repair.js'
+import { gapAt, offsetLostError, type Gap } from './gaps.js'
 import { resolveOptions, type LogOptions, type ResolvedOptions } from './options.js'
 import { recover, type RecoveryReport } from './recovery.js'
 import { scanSegment } from './scan.js'
@@ -34,6 +35,12 @@ export interface IterateOptions {
   follow?: boolean
   /** Ends the iteration (cleanly, without an error) when aborted. */
   signal?: AbortSignal
+  /**
+   * What to do on reaching offsets a repair could not save (see {@link Log.gaps}): `'stop'`
+   * (default) rejects with `ERR_OFFSET_LOST` naming the range in `details.from`/`details.to`;
+   * `'skip'` goes on with the first offset after the range.
+   */
+  gaps?: 'stop' | 'skip'
 }
 
 /** Result of {@link Log.appendBatch}: the offsets of its first and last records. */
@@ -146,6 +153,8 @@ export class Log implements AsyncDisposable {
   private readonly readAheadBytes: number
   /** Sealed segments whose index is in memory, least recently loaded first. */
   private loadedSealed: Segment[] = []
+  /** Holes recorded by repair (sorted): offsets lost to damage, between two segments. */
+  private readonly lostRanges: Gap[]
   private readonly flushTick = (): void => {
     this.flushScheduled = false
     if (this.state === 'open' || this.state === 'closing') this.writePendingSafe()
@@ -155,6 +164,7 @@ export class Log implements AsyncDisposable {
     this.fsys = options.fileSystem
     this.lock = lock
     this.recovery = recovered.report
+    this.lostRanges = recovered.gaps
     this.segments = recovered.segments
     this.activeIndex = recovered.activeIndex
     this.active = this.segments[this.segments.length - 1] ?? new Segment(dir, recovered.nextOffset, 0)
@@ -188,7 +198,10 @@ export class Log implements AsyncDisposable {
       lock = DirectoryLock.acquire(dir)
     }
     try {
+      // Repair first, on the whole log: cut out damaged bytes anywhere, keep every intact batch.
+      const repaired = resolved.repair ? await repairLocked(dir, { fileSystem: fsys }) : undefined
       const recovered = await recover(fsys, dir, resolved)
+      if (repaired && !repaired.clean) recovered.report.repaired = repaired
       const log = new Log(dir, resolved, recovered, lock)
       log.startTimers()
       if (!resolved.readOnly) log.applyRetention()
@@ -223,6 +236,14 @@ export class Log implements AsyncDisposable {
   /** Offset of the oldest record still stored (retention and deleteBefore move it). */
   get firstOffset(): number {
     return this.segments.length > 0 ? this.segments[0].base : this.next
+  }
+
+  /**
+   * Offsets lost to damage that a repair cut out, as `[from, to)` ranges (empty for a healthy
+   * log). Reads of them fail with `ERR_OFFSET_LOST`; every record outside them is intact.
+   */
+  get gaps(): readonly Gap[] {
+    return this.lostRanges.filter((g) => g.from < this.next && this.segments.some((s) => s.base === g.to))
   }
 
   /** Offset the next append will get. */
@@ -788,6 +809,8 @@ export class Log implements AsyncDisposable {
     if (offset >= this.next || offset < this.firstOffset) return undefined
     if (offset >= this.written && !this.writePendingSafe()) throw this.unusable()
     const at = this.segmentIndexFor(offset)
+    const lost = this.lostAt(offset, at)
+    if (lost) throw offsetLostError(offset, lost, this.dir)
     try {
       return this.segments[at].read(this.fsys, offset, this.indexOf(at), this.readAheadBytes)
     } catch (err) {
@@ -797,15 +820,38 @@ export class Log implements AsyncDisposable {
     }
   }
 
+  /** Where sealed segment `at` must end: the next segment's base, or the start of a recorded gap before it. */
+  private expectedEnd(at: number): number | undefined {
+    const following = this.segments[at + 1]
+    if (!following) return undefined
+    const gap = this.lostRanges.find((g) => g.to === following.base)
+    return gap ? gap.from : following.base
+  }
+
   /** Replaces the index of segment `at` with one scanned from its verified batches. */
   private rebuildIndexOf(at: number): SparseIndex {
     const segment = this.segments[at]
-    if (segment !== this.active) return segment.rebuildIndex(this.fsys, this.options.indexIntervalBytes, this.segments[at + 1]?.base, !this.options.readOnly)
+    if (segment !== this.active) return segment.rebuildIndex(this.fsys, this.options.indexIntervalBytes, this.expectedEnd(at), !this.options.readOnly)
     // The active index also covers buffered records: write them first so the scan sees them all.
     if (!this.writePendingSafe()) throw this.unusable()
     const index = segment.rebuildIndex(this.fsys, this.options.indexIntervalBytes, undefined, false)
     this.activeIndex = index
     return index
+  }
+
+  /**
+   * The recorded gap holding `offset` when it lies past the end of its (sealed) segment `at`.
+   * A hole that no repair recorded is damage: ERR_CORRUPT.
+   */
+  private lostAt(offset: number, at: number): Gap | undefined {
+    if (at >= this.segments.length - 1) return undefined
+    const end = this.indexOf(at).nextOffset
+    if (offset < end) return undefined
+    const gap = gapAt(this.lostRanges, offset)
+    if (gap) return gap
+    const next = this.segments[at + 1]
+    throw corruptError(this.segments[at].path, this.segments[at].size,
+      `offsets ${end}…${next.base - 1} are missing between this segment and the next, and no repair recorded them`)
   }
 
   private checkReadable(): void {
@@ -829,8 +875,7 @@ export class Log implements AsyncDisposable {
     const segment = this.segments[at]
     if (segment === this.active) return this.activeIndex
     if (segment.index) return segment.index
-    const following = this.segments[at + 1]
-    const index = segment.ensureIndex(this.fsys, this.options.indexIntervalBytes, following?.base, !this.options.readOnly)
+    const index = segment.ensureIndex(this.fsys, this.options.indexIntervalBytes, this.expectedEnd(at), !this.options.readOnly)
     // Memory must not grow with the log: keep the indexes (and read handles) of a few sealed segments.
     this.loadedSealed.push(segment)
     if (this.loadedSealed.length > MAX_LOADED_SEALED_SEGMENTS) (this.loadedSealed.shift() as Segment).unload()
@@ -846,7 +891,8 @@ export class Log implements AsyncDisposable {
     const from = options.from ?? this.firstOffset
     checkOffset(from, 'iterate from')
     if (options.to !== undefined) checkOffset(options.to, 'iterate to')
-    return new RecordCursor(this.cursorSource, from, options.to ?? Number.POSITIVE_INFINITY, options.follow ?? false, options.signal)
+    if (options.gaps !== undefined && options.gaps !== 'stop' && options.gaps !== 'skip') throw invalidArgument(`iterate gaps must be 'stop' or 'skip'; got ${describeType(options.gaps)}`)
+    return new RecordCursor(this.cursorSource, from, options.to ?? Number.POSITIVE_INFINITY, options.follow ?? false, options.signal, options.gaps ?? 'stop')
   }
 
   /**
@@ -880,6 +926,8 @@ export class Log implements AsyncDisposable {
     checkReadable: () => this.checkReadable(),
     canFollow: () => this.state === 'open',
     refresh: () => this.refresh(),
+    lostAt: (offset) => this.lostAt(offset, this.segmentIndexFor(offset)),
+    lostError: (offset, gap) => offsetLostError(offset, gap, this.dir),
     segmentFor: (offset) => {
       const at = this.segmentIndexFor(offset)
       return { segment: this.segments[at], index: this.indexOf(at) }

@@ -12,6 +12,8 @@ import { scanSegment } from './scan.js'
 import { corruptError, Segment } from './segment.js'
 import { SparseIndex } from './sparse-index.js'
 import { applyIntent, readIntent } from './truncate-intent.js'
+import { gapCovers, readGaps, type Gap } from './gaps.js'
+import type { RepairReport } from './repair.js'
 
 /** What open() found and fixed; available as `log.recovery`. */
 export interface RecoveryReport {
@@ -36,6 +38,8 @@ export interface RecoveryReport {
     /** First offset that is gone: every record from here on was dropped. */
     fromOffset: number
   }
+  /** What `repair: true` changed before recovery ran (absent when it found nothing to repair). */
+  repaired?: RepairReport
   /** Leftover files of ours removed (temporary checkpoint, index files without a segment). */
   removedFiles: string[]
   /** How long recovery took. */
@@ -44,6 +48,8 @@ export interface RecoveryReport {
 
 export interface RecoveredLog {
   segments: Segment[]
+  /** Holes a repair recorded, that the segments still show (see gaps.ts). */
+  gaps: Gap[]
   nextOffset: number
   activeIndex: SparseIndex
   report: RecoveryReport
@@ -111,15 +117,18 @@ export async function recover(fsys: FileSystem, dir: string, options: RecoveryOp
     report.clean = true
     report.scannedFrom = { segment: segment.path, position: 0 }
     report.durationMs = performance.now() - started
-    return { segments: writable ? [segment] : [], nextOffset: base, activeIndex: segment.index, report }
+    return { segments: writable ? [segment] : [], gaps: [], nextOffset: base, activeIndex: segment.index, report }
   }
 
   const segments = bases.map((base) => {
     const stat = fsys.stat(segmentPath(dir, base))
     return new Segment(dir, base, stat?.size ?? 0)
   })
+  // A recorded gap ends where a segment begins (repair moved the data after it there); one that
+  // no longer does was overtaken by a later truncate and is dropped.
+  const gaps = readGaps(fsys, dir).filter((g) => bases.includes(g.to) && bases[0] <= g.from)
   try {
-    return await recoverSegments(fsys, segments, checkpoint, options, report, started)
+    return await recoverSegments(fsys, segments, gaps, checkpoint, options, report, started)
   } catch (err) {
     // A failed open must not keep a descriptor of any segment it looked at.
     for (const s of segments) s.closeHandle()
@@ -127,11 +136,11 @@ export async function recover(fsys: FileSystem, dir: string, options: RecoveryOp
   }
 }
 
-async function recoverSegments(fsys: FileSystem, segments: Segment[], checkpoint: Checkpoint | undefined, options: RecoveryOptions,
+async function recoverSegments(fsys: FileSystem, segments: Segment[], gaps: Gap[], checkpoint: Checkpoint | undefined, options: RecoveryOptions,
   report: RecoveryReport, started: number): Promise<RecoveredLog> {
   const dir = segments[0].dir
   const writable = !options.readOnly
-  await checkSealedSinceCheckpoint(fsys, dir, segments, checkpoint, options, report)
+  await checkSealedSinceCheckpoint(fsys, dir, segments, gaps, checkpoint, options, report)
   const last = segments[segments.length - 1]
   const fileSize = last.size
 
@@ -199,7 +208,7 @@ async function recoverSegments(fsys: FileSystem, segments: Segment[], checkpoint
   last.index = index
   report.clean = start === fileSize && checkpoint?.clean === true
   report.durationMs = performance.now() - started
-  return { segments, nextOffset: scan.nextOffset, activeIndex: index, report }
+  return { segments, gaps, nextOffset: scan.nextOffset, activeIndex: index, report }
 }
 
 /**
@@ -214,7 +223,7 @@ async function recoverSegments(fsys: FileSystem, segments: Segment[], checkpoint
  * them). After a clean close, or once a round completed after the last roll, the checkpoint names
  * the last segment and this reads nothing.
  */
-async function checkSealedSinceCheckpoint(fsys: FileSystem, dir: string, segments: Segment[], checkpoint: Checkpoint | undefined,
+async function checkSealedSinceCheckpoint(fsys: FileSystem, dir: string, segments: Segment[], gaps: Gap[], checkpoint: Checkpoint | undefined,
   options: RecoveryOptions, report: RecoveryReport): Promise<void> {
   if (segments.length < 2) return
   let from = 0
@@ -233,7 +242,7 @@ async function checkSealedSinceCheckpoint(fsys: FileSystem, dir: string, segment
     const scan = scanSegment(segment.handle(fsys), segment.size, i === from ? start : 0, i === from ? expected : segment.base)
     segment.closeHandle()
     if (scan.stop === 'newer-version') return // reported when that segment is read
-    if (scan.stop === 'end' && scan.nextOffset === next.base) continue
+    if (scan.stop === 'end' && (scan.nextOffset === next.base || (scan.nextOffset < next.base && gapCovers(gaps, scan.nextOffset, next.base)))) continue
     const later = segments.slice(i + 1)
     const holdsData = later.some((s) => {
       if (s.size === 0) return false

@@ -31,7 +31,7 @@ const MAX_KEPT_VERIFY_BYTES = 4 << 20
 
 export function corruptError(file: string, position: number, what: string, extra?: string): SeglogError {
   return new SeglogError('ERR_CORRUPT',
-    `${file} byte ${position}: ${what}${extra ? `; ${extra}` : ''}. Run Log.verify() (or \`seglog verify\`) for a full report; reopen with { repair: true } to truncate at the damage`,
+    `${file} byte ${position}: ${what}${extra ? `; ${extra}` : ''}. Run Log.verify() (or \`seglog verify\`) for a full report; Log.repair() (\`seglog repair\`, or reopening with { repair: true }) cuts out the damaged bytes and keeps every intact batch at its offset`,
     { details: { file, position, kind: what } })
 }
 

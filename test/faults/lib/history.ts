@@ -151,7 +151,12 @@ async function checkContents(history: History, log: Log, img: ImageCheck, when: 
   let expected = first
   let lastGen = -1
   const seen = new Map<number, number>()
-  for await (const rec of log.iterate({ to: end })) {
+  // Repair keeps intact batches that a hole (a lost sealed tail, a reordered write) separates from
+  // the rest, and records the hole as a gap: offsets are contiguous except across recorded gaps.
+  const gaps = log.gaps
+  for await (const rec of log.iterate({ to: end, gaps: 'skip' })) {
+    const gap = gaps.find((g) => g.from === expected)
+    if (gap && rec.offset === gap.to) expected = gap.to
     if (rec.offset !== expected) throw new Error(`${when}: offset ${rec.offset} follows ${expected - 1} (offsets must be contiguous)`)
     const { uid, gen } = history.checkRecord(rec.offset, rec.data, img.at)
     if (gen < lastGen) throw new Error(`${when}: offset ${rec.offset} is from generation ${gen} after generation ${lastGen} (an old record came back)`)
