@@ -91,13 +91,16 @@ export async function writeGaps(fsys: FileSystem, dir: string, gaps: readonly Ga
   await fsys.syncDir(dir)
 }
 
-/** Sorted union of `a` and `b`, with touching or overlapping ranges merged. */
+/**
+ * Sorted union of `a` and `b`, overlapping ranges merged. Touching ranges stay apart: each gap
+ * ends where a segment begins, and recovery relies on that.
+ */
 export function mergeGaps(a: readonly Gap[], b: readonly Gap[]): Gap[] {
   const all = [...a, ...b].sort((x, y) => x.from - y.from)
   const out: Gap[] = []
   for (const g of all) {
     const last = out[out.length - 1]
-    if (last && g.from <= last.to) last.to = Math.max(last.to, g.to)
+    if (last && g.from < last.to) last.to = Math.max(last.to, g.to)
     else out.push({ from: g.from, to: g.to })
   }
   return out

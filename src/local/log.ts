@@ -13,7 +13,7 @@ import type { FileHandle, FileSystem } from '../io/file-system.js'
 import { writeCheckpoint } from './checkpoint.js'
 import { DirectoryLock, lockHolder } from './lock.js'
 import { repairLocked, repairLog, type RepairReport } from './repair.js'
-import { gapAt, offsetLostError, type Gap } from './gaps.js'
+import { gapAt, mergeGaps, offsetLostError, writeGaps, type Gap } from './gaps.js'
 import { resolveOptions, type LogOptions, type ResolvedOptions } from './options.js'
 import { recover, type RecoveryReport } from './recovery.js'
 import { scanSegment } from './scan.js'
@@ -154,7 +154,7 @@ export class Log implements AsyncDisposable {
   /** Sealed segments whose index is in memory, least recently loaded first. */
   private loadedSealed: Segment[] = []
   /** Holes recorded by repair (sorted): offsets lost to damage, between two segments. */
-  private readonly lostRanges: Gap[]
+  private lostRanges: Gap[]
   private readonly flushTick = (): void => {
     this.flushScheduled = false
     if (this.state === 'open' || this.state === 'closing') this.writePendingSafe()
@@ -730,16 +730,19 @@ export class Log implements AsyncDisposable {
     const at = this.segmentIndexFor(offset)
     const segment = this.segments[at]
     const index = this.indexOf(at)
-    const cut = this.locateBatch(segment, index, offset)
+    // An offset past the end of a sealed segment lies in a gap a repair recorded: cut after that
+    // segment, then start the new end at `offset` with the part of the gap below it still recorded.
+    const gapFrom = this.lostAt(offset, at) ? index.nextOffset : undefined
+    const cut = gapFrom !== undefined ? { position: segment.size, baseOffset: gapFrom, header: undefined, bytes: Buffer.alloc(0) } : this.locateBatch(segment, index, offset)
     let replacement: Buffer = Buffer.alloc(0)
-    if (cut.baseOffset < offset) {
+    if (cut.header && cut.baseOffset < offset) {
       const records: Buffer[] = []
       forEachRecord(cut.bytes, 0, cut.header, (data, off) => {
         if (off < offset) records.push(Buffer.from(data))
       })
       replacement = encodeBatch(records, cut.baseOffset, cut.header.timestamp)
     }
-    const intent = { segmentBase: segment.base, cutPosition: cut.position, nextOffset: offset, replacement }
+    const intent = { segmentBase: segment.base, cutPosition: cut.position, nextOffset: gapFrom ?? offset, replacement }
     try {
       await recordIntent(this.fsys, this.dir, intent)
       for (const s of this.segments.slice(at)) s.closeHandle()
@@ -752,18 +755,48 @@ export class Log implements AsyncDisposable {
       this.active = segment
       segment.size = cut.position + replacement.length
       segment.forgetFrom(cut.position)
-      index.truncateTo(offset, segment.size)
+      index.truncateTo(intent.nextOffset, segment.size)
       segment.index = index
       this.activeIndex = index
       this.writer = this.fsys.open(segment.path, 'write')
       segment.adoptHandle(this.writer)
-      this.next = this.written = this.durable = offset
+      this.next = this.written = this.durable = intent.nextOffset
       this.checkpointBase = segment.base
       this.checkpointPos = segment.size
+      const kept = this.lostRanges.filter((g) => g.to <= intent.nextOffset)
+      if (gapFrom !== undefined && offset > gapFrom) await this.startAfterGap(kept, gapFrom, offset)
+      else if (kept.length !== this.lostRanges.length) {
+        this.lostRanges = kept
+        await writeGaps(this.fsys, this.dir, kept)
+      }
     } catch (err) {
       this.fail(err)
       throw this.unusable()
     }
+  }
+
+  /**
+   * After a truncate into a recorded gap `[from, …)`: records `[from, to)` as lost and makes a new,
+   * empty active segment at `to`, so the next append gets `to` as truncate() promises.
+   */
+  private async startAfterGap(kept: Gap[], from: number, to: number): Promise<void> {
+    const gaps = mergeGaps(kept, [{ from, to }])
+    await writeGaps(this.fsys, this.dir, gaps)
+    this.lostRanges = gaps
+    const segment = new Segment(this.dir, to, 0)
+    const handle = this.fsys.open(segment.path, 'create-new')
+    await this.fsys.syncDir(this.dir)
+    this.active.adoptHandle(undefined)
+    if (this.writer) closeQuietly(this.writer)
+    this.writer = handle
+    segment.adoptHandle(handle)
+    segment.index = new SparseIndex(to)
+    this.activeIndex = segment.index
+    this.segments.push(segment)
+    this.active = segment
+    this.next = this.written = this.durable = to
+    // The checkpoint names the sealed segment; the next round writes one for this segment.
+    this.checkpointBase = -1
   }
 
   /** Finds the batch holding `offset` in `segment`: its position, header and bytes. */

@@ -13,7 +13,6 @@
  * the truncation of the damaged segment, then a checkpoint over the now-valid last segment. A
  * crash part-way leaves damage that a second repair finishes the same way (it is idempotent).
  */
-import fs from 'node:fs'
 import path from 'node:path'
 import { SeglogError } from '../errors.js'
 import { BATCH_HEADER_BYTES } from '../format/index.js'
@@ -104,7 +103,10 @@ export async function repairLocked(dir: string, options: RepairOptions = {}): Pr
   if (!verified.faults.some((f) => f.kind !== 'index')) return report
   report.clean = false
 
-  const { segments, gaps } = await inspectLog(dir, fsys)
+  const inspected = await inspectLog(dir, fsys)
+  const segments = inspected.segments
+  // Recorded gaps that no segment boundary shows any more (a later truncate removed them) are dropped.
+  const gaps = inspected.gaps.filter((g) => segments.some((s) => s.base === g.to))
   const plans: SegmentPlan[] = []
   const newGaps: Gap[] = []
   for (let i = 0; i < segments.length; i++) {
@@ -156,7 +158,7 @@ export async function repairLocked(dir: string, options: RepairOptions = {}): Pr
   if (dryRun) return report
 
   let b = 0
-  for (const p of plans) if (p.backup) fs.copyFileSync(p.inspection.file, report.backups[b++])
+  for (const p of plans) if (p.backup) copyFile(fsys, p.inspection.file, report.backups[b++])
   // The losses are on record before any byte moves: a crash from here on leaves either the old
   // damage (repair again) or holes that the gaps file explains.
   await writeGaps(fsys, dir, report.gaps)
@@ -232,6 +234,27 @@ function fitRuns(fsys: FileSystem, s: SegmentInspection, nextBase: number): Vali
     }
   }
   return out
+}
+
+/** Copies through the file-system seam (so simulated file systems see the backup too), in blocks. */
+function copyFile(fsys: FileSystem, from: string, to: string): void {
+  const source = fsys.open(from, 'read')
+  try {
+    const target = fsys.open(to, 'create')
+    try {
+      const block = Buffer.allocUnsafe(1 << 20)
+      for (let pos = 0; ;) {
+        const n = source.read(block, 0, block.length, pos)
+        if (n === 0) break
+        target.write(block, 0, n, pos)
+        pos += n
+      }
+    } finally {
+      target.close()
+    }
+  } finally {
+    source.close()
+  }
 }
 
 function removeIfPresent(fsys: FileSystem, file: string): void {
