@@ -10,6 +10,7 @@ import type { FileHandle, FileSystem } from '../io/file-system.js'
 import { corruptError, type LogRecord, type Segment } from './segment.js'
 import type { SparseIndex } from './sparse-index.js'
 import type { Gap } from './gaps.js'
+import { foreignError } from './identity.js'
 
 const READ_BLOCK_BYTES = 1 << 20
 /** nextMany() stops after the batch that brings it past this many records (keeps the live set young). */
@@ -32,6 +33,8 @@ export interface CursorSource {
   /** Picks up another process's writes (read-only logs). */
   refresh(): void
   segmentFor(offset: number): { segment: Segment; index: SparseIndex }
+  /** The tag every batch of this log carries (see identity.ts). */
+  readonly logTag: number
   /** The recorded gap holding `offset` (a hole between two segments), if any. */
   lostAt(offset: number): Gap | undefined
   lostError(offset: number, gap: Gap): SeglogError
@@ -269,6 +272,10 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
           { details: { file: segment.path, position } })
       }
       throw corruptError(segment.path, position, describeStatus(status))
+    }
+    if (header.tag !== this.source.logTag) {
+      const segment = this.segment as Segment
+      throw foreignError(segment.path, this.blockPos + this.p, header.tag, this.source.logTag)
     }
     let rp = this.p + BATCH_HEADER_BYTES
     let offset = header.baseOffset

@@ -14,6 +14,7 @@ import { writeCheckpoint } from './checkpoint.js'
 import { DirectoryLock, lockHolder } from './lock.js'
 import { repairLocked, repairLog, type RepairReport } from './repair.js'
 import { gapAt, mergeGaps, offsetLostError, writeGaps, type Gap } from './gaps.js'
+import type { LogIdentity } from './identity.js'
 import { resolveOptions, type LogOptions, type ResolvedOptions } from './options.js'
 import { recover, type RecoveryReport } from './recovery.js'
 import { scanSegment } from './scan.js'
@@ -155,6 +156,9 @@ export class Log implements AsyncDisposable {
   private loadedSealed: Segment[] = []
   /** Holes recorded by repair (sorted): offsets lost to damage, between two segments. */
   private lostRanges: Gap[]
+  /** This log's tag, carried by every batch it writes (0: a log created by format 1). */
+  private readonly logTag: number
+  private readonly logIdentity: LogIdentity | undefined
   private readonly flushTick = (): void => {
     this.flushScheduled = false
     if (this.state === 'open' || this.state === 'closing') this.writePendingSafe()
@@ -165,9 +169,11 @@ export class Log implements AsyncDisposable {
     this.lock = lock
     this.recovery = recovered.report
     this.lostRanges = recovered.gaps
+    this.logIdentity = recovered.identity
+    this.logTag = recovered.identity?.tag ?? 0
     this.segments = recovered.segments
     this.activeIndex = recovered.activeIndex
-    this.active = this.segments[this.segments.length - 1] ?? new Segment(dir, recovered.nextOffset, 0)
+    this.active = this.segments[this.segments.length - 1] ?? new Segment(dir, recovered.nextOffset, 0, this.logTag)
     this.next = this.written = this.durable = recovered.nextOffset
     this.buf = Buffer.allocUnsafe(options.writeBufferBytes)
     this.cursorSource = this.makeCursorSource()
@@ -244,6 +250,14 @@ export class Log implements AsyncDisposable {
    */
   get gaps(): readonly Gap[] {
     return this.lostRanges.filter((g) => g.from < this.next && this.segments.some((s) => s.base === g.to))
+  }
+
+  /**
+   * The log's identity: a random 128-bit id (32 hex digits) chosen at creation, which every
+   * segment is checked against. Undefined for a log created before identities (format 1).
+   */
+  get id(): string | undefined {
+    return this.logIdentity?.id
   }
 
   /** Offset the next append will get. */
@@ -419,7 +433,7 @@ export class Log implements AsyncDisposable {
       p += RECORD_HEADER_BYTES + len
     }
     const timestamp = Date.now()
-    sealBatch(this.buf, start, total, first, timestamp, n)
+    sealBatch(this.buf, start, total, first, timestamp, n, this.logTag)
     if (timestamp > this.activeIndex.maxTimestamp) this.activeIndex.maxTimestamp = timestamp
     this.used = p
     this.next = first + n
@@ -436,7 +450,7 @@ export class Log implements AsyncDisposable {
 
   private sealOpenBatch(): void {
     if (this.batchStart < 0) return
-    sealBatch(this.buf, this.batchStart, this.used - this.batchStart, this.batchBase, this.batchTimestamp, this.batchCount)
+    sealBatch(this.buf, this.batchStart, this.used - this.batchStart, this.batchBase, this.batchTimestamp, this.batchCount, this.logTag)
     if (this.batchTimestamp > this.activeIndex.maxTimestamp) this.activeIndex.maxTimestamp = this.batchTimestamp
     this.batchStart = -1
   }
@@ -622,7 +636,7 @@ export class Log implements AsyncDisposable {
       // Derived data: a missing index is rebuilt when the segment is next read.
     }
     const base = this.written
-    const segment = new Segment(this.dir, base, 0)
+    const segment = new Segment(this.dir, base, 0, this.logTag)
     const handle = this.fsys.open(segment.path, 'create-new')
     if (this.writer) this.unsynced.push(this.writer)
     sealed.adoptHandle(undefined)
@@ -740,7 +754,7 @@ export class Log implements AsyncDisposable {
       forEachRecord(cut.bytes, 0, cut.header, (data, off) => {
         if (off < offset) records.push(Buffer.from(data))
       })
-      replacement = encodeBatch(records, cut.baseOffset, cut.header.timestamp)
+      replacement = encodeBatch(records, cut.baseOffset, cut.header.timestamp, this.logTag)
     }
     const intent = { segmentBase: segment.base, cutPosition: cut.position, nextOffset: gapFrom ?? offset, replacement }
     try {
@@ -783,7 +797,7 @@ export class Log implements AsyncDisposable {
     const gaps = mergeGaps(kept, [{ from, to }])
     await writeGaps(this.fsys, this.dir, gaps)
     this.lostRanges = gaps
-    const segment = new Segment(this.dir, to, 0)
+    const segment = new Segment(this.dir, to, 0, this.logTag)
     const handle = this.fsys.open(segment.path, 'create-new')
     await this.fsys.syncDir(this.dir)
     this.active.adoptHandle(undefined)
@@ -959,6 +973,7 @@ export class Log implements AsyncDisposable {
     checkReadable: () => this.checkReadable(),
     canFollow: () => this.state === 'open',
     refresh: () => this.refresh(),
+    logTag: this.logTag,
     lostAt: (offset) => this.lostAt(offset, this.segmentIndexFor(offset)),
     lostError: (offset, gap) => offsetLostError(offset, gap, this.dir),
     segmentFor: (offset) => {
@@ -1047,7 +1062,7 @@ export class Log implements AsyncDisposable {
     while (this.segments.length > 0 && this.segments[0].base < bases[0]) this.segments.shift()?.closeHandle()
     if (this.segments.length === 0) {
       // Everything we knew was deleted: start over from the oldest segment present.
-      const seg = new Segment(this.dir, bases[0], 0)
+      const seg = new Segment(this.dir, bases[0], 0, this.logTag)
       seg.index = new SparseIndex(bases[0])
       this.segments.push(seg)
       this.active = seg
@@ -1059,7 +1074,7 @@ export class Log implements AsyncDisposable {
       const size = stat?.size ?? this.active.size
       if (size > this.active.size) {
         const scan = scanSegment(this.active.handle(this.fsys), size, this.active.size, this.written,
-          { index: this.activeIndex, indexIntervalBytes: this.options.indexIntervalBytes })
+          { index: this.activeIndex, indexIntervalBytes: this.options.indexIntervalBytes, tag: this.logTag })
         if (scan.stop === 'newer-version') {
           throw new SeglogError('ERR_FORMAT_VERSION', `${this.active.path} byte ${scan.validEnd}: ${scan.fault}; upgrade seglog`,
             { details: { file: this.active.path, position: scan.validEnd } })
@@ -1073,7 +1088,7 @@ export class Log implements AsyncDisposable {
       }
       const newer = bases.find((b) => b > this.active.base)
       if (newer === undefined || newer !== this.written) return
-      const seg = new Segment(this.dir, newer, 0)
+      const seg = new Segment(this.dir, newer, 0, this.logTag)
       seg.index = new SparseIndex(newer)
       this.segments.push(seg)
       this.active = seg

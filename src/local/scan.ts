@@ -52,6 +52,8 @@ export interface ScanOptions {
   indexIntervalBytes?: number
   /** Skips checksum checks (used only to rebuild an index over already-verified bytes). */
   verify?: boolean
+  /** The log's tag: a batch carrying another is foreign (copied in from another log). Default 0. */
+  tag?: number
 }
 
 /** Scans `[start, fileSize)` of `handle`, expecting the batch at `start` to begin at `expectedOffset`. */
@@ -60,6 +62,7 @@ export function scanSegment(handle: FileHandle, fileSize: number, start: number,
   const index = options.index
   const interval = options.indexIntervalBytes ?? 4096
   const verify = options.verify ?? true
+  const tag = options.tag ?? 0
   const result: ScanResult = { stop: 'end', validEnd: start, nextOffset: expectedOffset, maxTimestamp: 0, batches: 0, records: 0 }
   let block = Buffer.allocUnsafe(Math.min(BLOCK_BYTES, Math.max(fileSize - start, BATCH_HEADER_BYTES)))
   let blockPos = start
@@ -88,7 +91,16 @@ export function scanSegment(handle: FileHandle, fileSize: number, start: number,
       result.stop = 'corrupt'
       result.fault = `complete batch with a valid checksum carries offset ${header.baseOffset} where ${result.nextOffset} was expected (a misplaced or misdirected write)`
       result.damageEnd = pos + header.length
-      result.validAfter = findValidBatch(handle, fileSize, pos + header.length, (_, base) => base >= result.nextOffset)
+      result.validAfter = findValidBatch(handle, fileSize, pos + header.length, (_, base, t) => base >= result.nextOffset && t === tag)
+      return result
+    }
+    if (status === BatchStatus.Ok && header.tag !== tag) {
+      // Intact, in sequence, but written by another log: a segment (or part of one) copied in.
+      result.validEnd = pos
+      result.stop = 'corrupt'
+      result.fault = `batch belongs to another log (log tag 0x${header.tag.toString(16).padStart(8, '0')}, this log's is 0x${tag.toString(16).padStart(8, '0')}); the segment was copied in from elsewhere`
+      result.damageEnd = pos + header.length
+      result.validAfter = findValidBatch(handle, fileSize, pos + header.length, (_, base, t) => base >= result.nextOffset && t === tag)
       return result
     }
     if (status !== BatchStatus.Ok) {
@@ -99,7 +111,7 @@ export function scanSegment(handle: FileHandle, fileSize: number, start: number,
         return result
       }
       result.fault = describeStatus(status)
-      const after = findDataAfterFault(handle, fileSize, pos, result.nextOffset)
+      const after = findDataAfterFault(handle, fileSize, pos, result.nextOffset, tag)
       if (after) {
         result.stop = 'corrupt'
         result.validAfter = after
@@ -145,7 +157,7 @@ export function scanSegment(handle: FileHandle, fileSize: number, start: number,
  *
  * Returns that batch, or undefined when there is none: the fault is then a torn tail.
  */
-export function findDataAfterFault(handle: FileHandle, fileSize: number, position: number, expected: number): { position: number; baseOffset: number } | undefined {
+export function findDataAfterFault(handle: FileHandle, fileSize: number, position: number, expected: number, tag = 0): { position: number; baseOffset: number } | undefined {
   const head = Buffer.alloc(BATCH_HEADER_BYTES)
   const got = handle.read(head, 0, Math.min(BATCH_HEADER_BYTES, fileSize - position), position)
   let claimedEnd = position + BATCH_HEADER_BYTES + RECORD_HEADER_BYTES
@@ -160,7 +172,7 @@ export function findDataAfterFault(handle: FileHandle, fileSize: number, positio
   }
   const target = Math.min(claimedEnd, fileSize)
   return findValidBatch(handle, fileSize, position + 1,
-    (at, base) => (at >= claimedEnd ? base >= expected : base === successor && chainReaches(handle, fileSize, at, base, target)))
+    (at, base, t) => t === tag && (at >= claimedEnd ? base >= expected : base === successor && chainReaches(handle, fileSize, at, base, target)))
 }
 
 /**
@@ -190,7 +202,7 @@ function chainReaches(handle: FileHandle, fileSize: number, position: number, ba
  * takes (by its position and base offset), if any.
  */
 export function findValidBatch(handle: FileHandle, fileSize: number, from: number,
-  accept: (position: number, baseOffset: number) => boolean = () => true): { position: number; baseOffset: number } | undefined {
+  accept: (position: number, baseOffset: number, tag: number) => boolean = () => true): { position: number; baseOffset: number } | undefined {
   const header = new BatchHeader()
   const block = Buffer.allocUnsafe(BLOCK_BYTES)
   let blockPos = from
@@ -208,7 +220,7 @@ export function findValidBatch(handle: FileHandle, fileSize: number, from: numbe
       if (length >= BATCH_HEADER_BYTES && length <= MAX_BATCH_BYTES && pos + length <= fileSize) {
         const inBlock = i + length <= len
         const candidate = inBlock ? view : readAt(handle, pos, length)
-        if (parseBatch(candidate, inBlock ? i : 0, inBlock ? len : length, header, true) === BatchStatus.Ok && accept(pos, header.baseOffset)) {
+        if (parseBatch(candidate, inBlock ? i : 0, inBlock ? len : length, header, true) === BatchStatus.Ok && accept(pos, header.baseOffset, header.tag)) {
           return { position: pos, baseOffset: header.baseOffset }
         }
       }

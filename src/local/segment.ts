@@ -7,6 +7,7 @@ import { SeglogError } from '../errors.js'
 import type { FileHandle, FileSystem } from '../io/file-system.js'
 import { indexPath, segmentPath } from './names.js'
 import { scanSegment } from './scan.js'
+import { foreignError } from './identity.js'
 import { SparseIndex } from './sparse-index.js'
 
 /** A record handed out by reads. */
@@ -82,7 +83,8 @@ export class Segment {
   private scratch = Buffer.alloc(0)
   private verifyBuf = Buffer.allocUnsafe(1 << 16)
 
-  constructor(readonly dir: string, readonly base: number, size: number) {
+  /** `logTag`: the tag every batch of this log carries (0 for a log without an identity). */
+  constructor(readonly dir: string, readonly base: number, size: number, readonly logTag = 0) {
     this.path = segmentPath(dir, base)
     this.indexPath = indexPath(dir, base)
     this.size = size
@@ -147,7 +149,7 @@ export class Segment {
    */
   rebuildIndex(fsys: FileSystem, intervalBytes: number, expectedNext: number | undefined, persist: boolean): SparseIndex {
     const index = new SparseIndex(this.base)
-    const scan = scanSegment(this.handle(fsys), this.size, 0, this.base, { index, indexIntervalBytes: intervalBytes })
+    const scan = scanSegment(this.handle(fsys), this.size, 0, this.base, { index, indexIntervalBytes: intervalBytes, tag: this.logTag })
     if (scan.stop === 'newer-version') {
       throw new SeglogError('ERR_FORMAT_VERSION', `${this.path} byte ${scan.validEnd}: ${scan.fault}; upgrade seglog to read this log`,
         { details: { file: this.path, position: scan.validEnd } })
@@ -260,6 +262,7 @@ export class Segment {
         { details: { file: this.path, position } })
     }
     if (status !== BatchStatus.Ok) throw corruptError(this.path, position, describeStatus(status))
+    if (this.header.tag !== this.logTag) throw foreignError(this.path, position, this.header.tag, this.logTag)
     checkIndexAgainstBatch(index, buf, position, this.header, this.indexPath)
     const entry: VerifiedBatch = { end: position + length, timestamp: this.header.timestamp, baseOffset: this.header.baseOffset, count: this.header.count }
     this.remember(position, entry)

@@ -8,6 +8,7 @@
 import { SeglogError } from '../errors.js'
 import { nodeFileSystem, type FileHandle, type FileSystem } from '../io/file-system.js'
 import { gapCovers, readGaps, type Gap } from './gaps.js'
+import { readIdentity } from './identity.js'
 import { indexPath, parseSegmentName, segmentPath } from './names.js'
 import { scanSegment } from './scan.js'
 import { SparseIndex } from './sparse-index.js'
@@ -89,12 +90,12 @@ export interface LogInspection {
  * Scans a whole segment, resynchronising after each fault on the next batch that counts as valid
  * data. Bounded by the segment: each resync moves strictly forward.
  */
-export function inspectSegment(handle: FileHandle, file: string, size: number, base: number, isLast: boolean): SegmentInspection {
+export function inspectSegment(handle: FileHandle, file: string, size: number, base: number, isLast: boolean, tag = 0): SegmentInspection {
   const out: SegmentInspection = { base, file, size, runs: [], faults: [], batches: 0, records: 0 }
   let pos = 0
   let expected = base
   for (;;) {
-    const scan = scanSegment(handle, size, pos, expected)
+    const scan = scanSegment(handle, size, pos, expected, { tag })
     out.batches += scan.batches
     out.records += scan.records
     if (scan.validEnd > pos) out.runs.push({ start: pos, end: scan.validEnd, first: expected, next: scan.nextOffset })
@@ -131,6 +132,7 @@ export async function inspectLog(dir: string, fsys: FileSystem, options: VerifyO
   const sizes = bases.map((b) => fsys.stat(segmentPath(dir, b))?.size ?? 0)
   const total = sizes.reduce((a, b) => a + b, 0)
   const gaps = readGaps(fsys, dir)
+  const tag = readIdentity(fsys, dir)?.tag ?? 0
   const segments: SegmentInspection[] = []
   let done = 0
   for (let i = 0; i < bases.length; i++) {
@@ -140,7 +142,7 @@ export async function inspectLog(dir: string, fsys: FileSystem, options: VerifyO
     const file = segmentPath(dir, bases[i])
     const handle = fsys.open(file, 'read')
     try {
-      segments.push(inspectSegment(handle, file, sizes[i], bases[i], i === bases.length - 1))
+      segments.push(inspectSegment(handle, file, sizes[i], bases[i], i === bases.length - 1, tag))
     } finally {
       handle.close()
     }
