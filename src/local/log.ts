@@ -12,7 +12,7 @@ import {
 import type { FileHandle, FileSystem } from '../io/file-system.js'
 import { writeCheckpoint } from './checkpoint.js'
 import { DirectoryLock, lockHolder } from './lock.js'
-import { repairLocked, repairLog, type RepairReport } from './repair.js'
+import { repairLocked, repairLog, type RepairOptions, type RepairReport } from './repair.js'
 import { gapAt, mergeGaps, offsetLostError, writeGaps, type Gap } from './gaps.js'
 import type { LogIdentity } from './identity.js'
 import { resolveOptions, type LogOptions, type ResolvedOptions } from './options.js'
@@ -226,10 +226,12 @@ export class Log implements AsyncDisposable {
   }
 
   /**
-   * Cuts the log in `dir` (not open for writing anywhere) at its first damaged byte, after
-   * copying a damaged segment aside; reports exactly what was dropped. `dryRun` only reports.
+   * Repairs the log in `dir` (not open for writing anywhere): cuts out damaged bytes, keeps every
+   * intact batch at its offset, records lost ranges as gaps (see {@link Log.gaps}) and cuts a torn
+   * tail; a damaged segment is copied aside first. Reports exactly what was lost. `dryRun` only
+   * reports.
    */
-  static repair(dir: string, options: { dryRun?: boolean; fileSystem?: FileSystem } = {}): Promise<RepairReport> {
+  static repair(dir: string, options: RepairOptions = {}): Promise<RepairReport> {
     return repairLog(dir, options)
   }
 

@@ -14,6 +14,7 @@ import { nodeFileSystem } from '../../src/io/file-system.js'
 import { decodeCheckpoint } from '../../src/local/checkpoint.js'
 import { SparseIndex } from '../../src/local/sparse-index.js'
 import { readIntent } from '../../src/local/truncate-intent.js'
+import { decodeIdentity } from '../../src/local/identity.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 const GOLDEN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/golden')
@@ -111,4 +112,55 @@ test('format 1 golden log with a pending truncate intent: the intent decodes and
   assert.deepEqual(got, manifest.records.slice(0, manifest.intentCutOffset))
   await log.close()
   assert.equal(fs.existsSync(path.join(dir, 'truncate.pending')), false)
+})
+
+test('format 1.1 golden logs (identity, log tag, gaps file): read exactly, the gap reported, the tag checked', async (t) => {
+  const root = path.join(GOLDEN, 'v1.1')
+  const manifest = JSON.parse(fs.readFileSync(path.join(root, 'manifest.json'), 'utf8')) as Manifest & { gap: { from: number; to: number } }
+  const identity = decodeIdentity(fs.readFileSync(path.join(root, 'log/identity')))
+  assert.ok(identity)
+  const seg = fs.readFileSync(path.join(root, 'log/00000000000000000000.log'))
+  assert.equal(seg.readUInt32LE(36), identity.tag, 'bytes 36-39 of every batch hold the log tag')
+  assert.equal(seg.readUInt32LE(4), crc32c(seg.subarray(8, seg.readUInt32LE(12))), 'the tag is under the checksum')
+
+  const dir = copyFixture(t, path.join(root, 'log'))
+  const log = await Log.open(dir)
+  assert.equal(log.id, identity.id)
+  const got = []
+  for await (const r of log.iterate()) got.push({ offset: r.offset, timestamp: r.timestamp, data: r.data.toString('hex') })
+  assert.deepEqual(got, manifest.records)
+  await log.close()
+
+  const gapDir = copyFixture(t, path.join(root, 'log-with-gap'))
+  const { from, to } = manifest.gap
+  const gapped = await Log.open(gapDir)
+  assert.deepEqual(gapped.gaps, [{ from, to }])
+  await assert.rejects(gapped.read(from), { code: 'ERR_OFFSET_LOST' })
+  const kept = []
+  for await (const r of gapped.iterate({ gaps: 'skip' })) kept.push({ offset: r.offset, timestamp: r.timestamp, data: r.data.toString('hex') })
+  assert.deepEqual(kept, manifest.records.filter((r) => r.offset < from || r.offset >= to))
+  await gapped.close()
+  const report = await Log.verify(gapDir)
+  assert.equal(report.ok, true, JSON.stringify(report.faults))
+  assert.deepEqual(report.gaps, [{ from, to }])
+
+  const intentDir = copyFixture(t, path.join(root, 'log-with-intent'))
+  const replayed = await Log.open(intentDir)
+  assert.equal(replayed.nextOffset, manifest.intentCutOffset)
+  assert.deepEqual((await replayed.read(manifest.intentCutOffset - 1))?.data.toString('hex'), manifest.records[manifest.intentCutOffset - 1].data)
+  await replayed.close()
+})
+
+test('a format 1 log stays without identity when written to again, and reads back', async (t) => {
+  const dir = copyFixture(t, path.join(GOLDEN, 'v1/log'))
+  const log = await Log.open(dir)
+  assert.equal(log.id, undefined)
+  assert.equal(await log.append('more'), 45)
+  await log.close()
+  assert.equal(fs.existsSync(path.join(dir, 'identity')), false)
+  const again = await Log.open(dir, { readOnly: true })
+  assert.equal((await again.read(45))?.data.toString(), 'more')
+  assert.equal((await again.read(3))?.offset, 3)
+  await again.close()
+  assert.equal((await Log.verify(dir)).ok, true)
 })
