@@ -15,6 +15,11 @@ export type SeglogErrorCode =
   | 'ERR_FORMAT_VERSION'
   /** An offset outside the range the operation accepts. */
   | 'ERR_OFFSET_OUT_OF_RANGE'
+  /**
+   * The offset was lost to damage that a repair cut out; `details.from`/`details.to` give the lost
+   * range `[from, to)`. Records outside it are intact.
+   */
+  | 'ERR_OFFSET_LOST'
   /** A write or fsync failed; the log is failed and must be reopened to recover from disk. */
   | 'ERR_IO'
   /** An object-store precondition failed (the object exists, or changed underneath us). */

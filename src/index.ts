@@ -17,6 +17,8 @@ export { FORMAT_VERSION } from './format/index.js'
 // LogOptions.fileSystem takes one of these, so the types are part of the root surface; the
 // implementation (nodeFileSystem) is a test utility and lives in seglog/testing.
 export type { FileSystem, FileHandle, OpenMode, FileStat, EntryStat, EntryType } from './io/file-system.js'
+export type { RepairOptions } from './local/repair.js'
+export type { Gap } from './local/gaps.js'
 export { channels as diagnosticsChannels } from './diagnostics.js'
 export {
   Journal, JOURNAL_START, parseCursor, formatCursor, compareCursors,

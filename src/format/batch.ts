@@ -7,7 +7,7 @@
  *   8  u8  version (1)         9  u8  attributes (0)     10 u16 reserved (0)
  *   12 u32 length (whole batch, header included)
  *   16 u64 baseOffset          24 u64 timestamp (ms since the epoch)
- *   32 u32 record count        36 u32 reserved (0)
+ *   32 u32 record count        36 u32 log tag (0: a log without identity)
  *   40 records: u32 length, then that many bytes, `count` times, filling the batch exactly.
  *
  * The version byte sits under the checksum, so a flipped version reads as corruption, while a
@@ -62,6 +62,8 @@ export class BatchHeader {
   timestamp = 0
   count = 0
   version = 0
+  /** The log tag (bytes 36–39): which log wrote this batch; 0 for logs without an identity. */
+  tag = 0
   /** Offset one past the last record of this batch. */
   get nextOffset(): number { return this.baseOffset + this.count }
 }
@@ -123,14 +125,16 @@ export function parseBatch(buf: Buffer, pos: number, limit: number, out: BatchHe
   out.baseOffset = baseOffset
   out.timestamp = timestamp
   out.count = count
+  out.tag = buf.readUInt32LE(pos + 36)
   return BatchStatus.Ok
 }
 
 /**
  * Fills in the header of a batch whose records are already in `buf[pos + 40, pos + length)`,
- * checksum last. Used by the log's append buffer, which writes records in place.
+ * checksum last. Used by the log's append buffer, which writes records in place. `tag` is the
+ * writing log's tag (see docs/FORMAT.md, "Log identity"), 0 for a log without an identity.
  */
-export function sealBatch(buf: Buffer, pos: number, length: number, baseOffset: number, timestamp: number, count: number): void {
+export function sealBatch(buf: Buffer, pos: number, length: number, baseOffset: number, timestamp: number, count: number, tag = 0): void {
   buf.writeUInt32LE(BATCH_MAGIC, pos)
   buf[pos + 8] = FORMAT_VERSION
   buf[pos + 9] = 0
@@ -139,7 +143,7 @@ export function sealBatch(buf: Buffer, pos: number, length: number, baseOffset: 
   writeU64(buf, pos + 16, baseOffset)
   writeU64(buf, pos + 24, timestamp)
   buf.writeUInt32LE(count, pos + 32)
-  buf.writeUInt32LE(0, pos + 36)
+  buf.writeUInt32LE(tag, pos + 36)
   buf.writeUInt32LE(crc32c(buf.subarray(pos + 8, pos + length)), pos + 4)
 }
 
@@ -150,8 +154,8 @@ export function batchBytes(records: readonly Uint8Array[]): number {
   return n
 }
 
-/** Encodes `records` as one standalone batch (the journal's binary codec uses this). */
-export function encodeBatch(records: readonly Uint8Array[], baseOffset: number, timestamp: number): Buffer {
+/** Encodes `records` as one standalone batch (the journal's binary codec uses this); `tag` as in {@link sealBatch}. */
+export function encodeBatch(records: readonly Uint8Array[], baseOffset: number, timestamp: number, tag = 0): Buffer {
   const length = batchBytes(records)
   const buf = Buffer.allocUnsafe(length)
   let p = BATCH_HEADER_BYTES
@@ -160,7 +164,7 @@ export function encodeBatch(records: readonly Uint8Array[], baseOffset: number, 
     buf.set(r, p + RECORD_HEADER_BYTES)
     p += RECORD_HEADER_BYTES + r.byteLength
   }
-  sealBatch(buf, 0, length, baseOffset, timestamp, records.length)
+  sealBatch(buf, 0, length, baseOffset, timestamp, records.length, tag)
   return buf
 }
 

@@ -9,6 +9,8 @@ import { BATCH_HEADER_BYTES, BatchHeader, BatchStatus, describeStatus, parseBatc
 import type { FileHandle, FileSystem } from '../io/file-system.js'
 import { corruptError, type LogRecord, type Segment } from './segment.js'
 import type { SparseIndex } from './sparse-index.js'
+import type { Gap } from './gaps.js'
+import { foreignError } from './identity.js'
 
 const READ_BLOCK_BYTES = 1 << 20
 /** nextMany() stops after the batch that brings it past this many records (keeps the live set young). */
@@ -31,6 +33,11 @@ export interface CursorSource {
   /** Picks up another process's writes (read-only logs). */
   refresh(): void
   segmentFor(offset: number): { segment: Segment; index: SparseIndex }
+  /** The tag every batch of this log carries (see identity.ts). */
+  readonly logTag: number
+  /** The recorded gap holding `offset` (a hole between two segments), if any. */
+  lostAt(offset: number): Gap | undefined
+  lostError(offset: number, gap: Gap): SeglogError
   waitForData(offset: number, signal: AbortSignal | undefined): Promise<void>
 }
 
@@ -54,7 +61,8 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
   private timestamp = 0
   private readonly header = new BatchHeader()
 
-  constructor(private readonly source: CursorSource, from: number, private readonly to: number, private readonly follow: boolean, private readonly signal: AbortSignal | undefined) {
+  constructor(private readonly source: CursorSource, from: number, private readonly to: number, private readonly follow: boolean, private readonly signal: AbortSignal | undefined,
+    private readonly gaps: 'stop' | 'skip' = 'stop') {
     this.next_ = from
   }
 
@@ -177,6 +185,12 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
         }
         return source.waitForData(this.next_, this.signal).then(() => this.next())
       }
+      const lost = source.lostAt(this.next_)
+      if (lost) {
+        if (this.gaps === 'stop') throw source.lostError(this.next_, lost)
+        this.next_ = lost.to
+        continue
+      }
       if (++seeks > 2) {
         const segment = this.segment as Segment
         throw corruptError(segment.path, this.blockPos + this.p, `offset ${this.next_} is written but cannot be read from its segment`)
@@ -258,6 +272,10 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
           { details: { file: segment.path, position } })
       }
       throw corruptError(segment.path, position, describeStatus(status))
+    }
+    if (header.tag !== this.source.logTag) {
+      const segment = this.segment as Segment
+      throw foreignError(segment.path, this.blockPos + this.p, header.tag, this.source.logTag)
     }
     let rp = this.p + BATCH_HEADER_BYTES
     let offset = header.baseOffset

@@ -12,12 +12,14 @@ import {
 import type { FileHandle, FileSystem } from '../io/file-system.js'
 import { writeCheckpoint } from './checkpoint.js'
 import { DirectoryLock, lockHolder } from './lock.js'
-import { repairLog, type RepairReport } from './repair.js'
+import { repairLocked, repairLog, type RepairOptions, type RepairReport } from './repair.js'
+import { gapAt, mergeGaps, offsetLostError, writeGaps, type Gap } from './gaps.js'
+import type { LogIdentity } from './identity.js'
 import { resolveOptions, type LogOptions, type ResolvedOptions } from './options.js'
 import { recover, type RecoveryReport } from './recovery.js'
 import { scanSegment } from './scan.js'
 import { type CursorSource, RecordCursor } from './cursor.js'
-import { corruptError, Segment, type LogRecord } from './segment.js'
+import { corruptError, InconsistentIndexError, Segment, type LogRecord } from './segment.js'
 import { SparseIndex } from './sparse-index.js'
 import { applyIntent, recordIntent } from './truncate-intent.js'
 import { verifyLog, type VerifyOptions, type VerifyReport } from './verify.js'
@@ -34,6 +36,12 @@ export interface IterateOptions {
   follow?: boolean
   /** Ends the iteration (cleanly, without an error) when aborted. */
   signal?: AbortSignal
+  /**
+   * What to do on reaching offsets a repair could not save (see {@link Log.gaps}): `'stop'`
+   * (default) rejects with `ERR_OFFSET_LOST` naming the range in `details.from`/`details.to`;
+   * `'skip'` goes on with the first offset after the range.
+   */
+  gaps?: 'stop' | 'skip'
 }
 
 /** Result of {@link Log.appendBatch}: the offsets of its first and last records. */
@@ -146,6 +154,11 @@ export class Log implements AsyncDisposable {
   private readonly readAheadBytes: number
   /** Sealed segments whose index is in memory, least recently loaded first. */
   private loadedSealed: Segment[] = []
+  /** Holes recorded by repair (sorted): offsets lost to damage, between two segments. */
+  private lostRanges: Gap[]
+  /** This log's tag, carried by every batch it writes (0: a log created by format 1). */
+  private readonly logTag: number
+  private readonly logIdentity: LogIdentity | undefined
   private readonly flushTick = (): void => {
     this.flushScheduled = false
     if (this.state === 'open' || this.state === 'closing') this.writePendingSafe()
@@ -155,9 +168,12 @@ export class Log implements AsyncDisposable {
     this.fsys = options.fileSystem
     this.lock = lock
     this.recovery = recovered.report
+    this.lostRanges = recovered.gaps
+    this.logIdentity = recovered.identity
+    this.logTag = recovered.identity?.tag ?? 0
     this.segments = recovered.segments
     this.activeIndex = recovered.activeIndex
-    this.active = this.segments[this.segments.length - 1] ?? new Segment(dir, recovered.nextOffset, 0)
+    this.active = this.segments[this.segments.length - 1] ?? new Segment(dir, recovered.nextOffset, 0, this.logTag)
     this.next = this.written = this.durable = recovered.nextOffset
     this.buf = Buffer.allocUnsafe(options.writeBufferBytes)
     this.cursorSource = this.makeCursorSource()
@@ -188,7 +204,10 @@ export class Log implements AsyncDisposable {
       lock = DirectoryLock.acquire(dir, fsys)
     }
     try {
+      // Repair first, on the whole log: cut out damaged bytes anywhere, keep every intact batch.
+      const repaired = resolved.repair ? await repairLocked(dir, { fileSystem: fsys }) : undefined
       const recovered = await recover(fsys, dir, resolved)
+      if (repaired && !repaired.clean) recovered.report.repaired = repaired
       const log = new Log(dir, resolved, recovered, lock)
       log.startTimers()
       if (!resolved.readOnly) log.applyRetention()
@@ -207,10 +226,12 @@ export class Log implements AsyncDisposable {
   }
 
   /**
-   * Cuts the log in `dir` (not open for writing anywhere) at its first damaged byte, after
-   * copying a damaged segment aside; reports exactly what was dropped. `dryRun` only reports.
+   * Repairs the log in `dir` (not open for writing anywhere): cuts out damaged bytes, keeps every
+   * intact batch at its offset, records lost ranges as gaps (see {@link Log.gaps}) and cuts a torn
+   * tail; a damaged segment is copied aside first. Reports exactly what was lost. `dryRun` only
+   * reports.
    */
-  static repair(dir: string, options: { dryRun?: boolean; fileSystem?: FileSystem } = {}): Promise<RepairReport> {
+  static repair(dir: string, options: RepairOptions = {}): Promise<RepairReport> {
     return repairLog(dir, options)
   }
 
@@ -223,6 +244,22 @@ export class Log implements AsyncDisposable {
   /** Offset of the oldest record still stored (retention and deleteBefore move it). */
   get firstOffset(): number {
     return this.segments.length > 0 ? this.segments[0].base : this.next
+  }
+
+  /**
+   * Offsets lost to damage that a repair cut out, as `[from, to)` ranges (empty for a healthy
+   * log). Reads of them fail with `ERR_OFFSET_LOST`; every record outside them is intact.
+   */
+  get gaps(): readonly Gap[] {
+    return this.lostRanges.filter((g) => g.from < this.next && this.segments.some((s) => s.base === g.to))
+  }
+
+  /**
+   * The log's identity: a random 128-bit id (32 hex digits) chosen at creation, which every
+   * segment is checked against. Undefined for a log created before identities (format 1).
+   */
+  get id(): string | undefined {
+    return this.logIdentity?.id
   }
 
   /** Offset the next append will get. */
@@ -398,7 +435,7 @@ export class Log implements AsyncDisposable {
       p += RECORD_HEADER_BYTES + len
     }
     const timestamp = Date.now()
-    sealBatch(this.buf, start, total, first, timestamp, n)
+    sealBatch(this.buf, start, total, first, timestamp, n, this.logTag)
     if (timestamp > this.activeIndex.maxTimestamp) this.activeIndex.maxTimestamp = timestamp
     this.used = p
     this.next = first + n
@@ -415,7 +452,7 @@ export class Log implements AsyncDisposable {
 
   private sealOpenBatch(): void {
     if (this.batchStart < 0) return
-    sealBatch(this.buf, this.batchStart, this.used - this.batchStart, this.batchBase, this.batchTimestamp, this.batchCount)
+    sealBatch(this.buf, this.batchStart, this.used - this.batchStart, this.batchBase, this.batchTimestamp, this.batchCount, this.logTag)
     if (this.batchTimestamp > this.activeIndex.maxTimestamp) this.activeIndex.maxTimestamp = this.batchTimestamp
     this.batchStart = -1
   }
@@ -601,7 +638,7 @@ export class Log implements AsyncDisposable {
       // Derived data: a missing index is rebuilt when the segment is next read.
     }
     const base = this.written
-    const segment = new Segment(this.dir, base, 0)
+    const segment = new Segment(this.dir, base, 0, this.logTag)
     const handle = this.fsys.open(segment.path, 'create-new')
     if (this.writer) this.unsynced.push(this.writer)
     sealed.adoptHandle(undefined)
@@ -709,16 +746,19 @@ export class Log implements AsyncDisposable {
     const at = this.segmentIndexFor(offset)
     const segment = this.segments[at]
     const index = this.indexOf(at)
-    const cut = this.locateBatch(segment, index, offset)
+    // An offset past the end of a sealed segment lies in a gap a repair recorded: cut after that
+    // segment, then start the new end at `offset` with the part of the gap below it still recorded.
+    const gapFrom = this.lostAt(offset, at) ? index.nextOffset : undefined
+    const cut = gapFrom !== undefined ? { position: segment.size, baseOffset: gapFrom, header: undefined, bytes: Buffer.alloc(0) } : this.locateBatch(segment, index, offset)
     let replacement: Buffer = Buffer.alloc(0)
-    if (cut.baseOffset < offset) {
+    if (cut.header && cut.baseOffset < offset) {
       const records: Buffer[] = []
       forEachRecord(cut.bytes, 0, cut.header, (data, off) => {
         if (off < offset) records.push(Buffer.from(data))
       })
-      replacement = encodeBatch(records, cut.baseOffset, cut.header.timestamp)
+      replacement = encodeBatch(records, cut.baseOffset, cut.header.timestamp, this.logTag)
     }
-    const intent = { segmentBase: segment.base, cutPosition: cut.position, nextOffset: offset, replacement }
+    const intent = { segmentBase: segment.base, cutPosition: cut.position, nextOffset: gapFrom ?? offset, replacement }
     try {
       await recordIntent(this.fsys, this.dir, intent)
       for (const s of this.segments.slice(at)) s.closeHandle()
@@ -731,18 +771,48 @@ export class Log implements AsyncDisposable {
       this.active = segment
       segment.size = cut.position + replacement.length
       segment.forgetFrom(cut.position)
-      index.truncateTo(offset, segment.size)
+      index.truncateTo(intent.nextOffset, segment.size)
       segment.index = index
       this.activeIndex = index
       this.writer = this.fsys.open(segment.path, 'write')
       segment.adoptHandle(this.writer)
-      this.next = this.written = this.durable = offset
+      this.next = this.written = this.durable = intent.nextOffset
       this.checkpointBase = segment.base
       this.checkpointPos = segment.size
+      const kept = this.lostRanges.filter((g) => g.to <= intent.nextOffset)
+      if (gapFrom !== undefined && offset > gapFrom) await this.startAfterGap(kept, gapFrom, offset)
+      else if (kept.length !== this.lostRanges.length) {
+        this.lostRanges = kept
+        await writeGaps(this.fsys, this.dir, kept)
+      }
     } catch (err) {
       this.fail(err)
       throw this.unusable()
     }
+  }
+
+  /**
+   * After a truncate into a recorded gap `[from, …)`: records `[from, to)` as lost and makes a new,
+   * empty active segment at `to`, so the next append gets `to` as truncate() promises.
+   */
+  private async startAfterGap(kept: Gap[], from: number, to: number): Promise<void> {
+    const gaps = mergeGaps(kept, [{ from, to }])
+    await writeGaps(this.fsys, this.dir, gaps)
+    this.lostRanges = gaps
+    const segment = new Segment(this.dir, to, 0, this.logTag)
+    const handle = this.fsys.open(segment.path, 'create-new')
+    await this.fsys.syncDir(this.dir)
+    this.active.adoptHandle(undefined)
+    if (this.writer) closeQuietly(this.writer)
+    this.writer = handle
+    segment.adoptHandle(handle)
+    segment.index = new SparseIndex(to)
+    this.activeIndex = segment.index
+    this.segments.push(segment)
+    this.active = segment
+    this.next = this.written = this.durable = to
+    // The checkpoint names the sealed segment; the next round writes one for this segment.
+    this.checkpointBase = -1
   }
 
   /** Finds the batch holding `offset` in `segment`: its position, header and bytes. */
@@ -788,7 +858,49 @@ export class Log implements AsyncDisposable {
     if (offset >= this.next || offset < this.firstOffset) return undefined
     if (offset >= this.written && !this.writePendingSafe()) throw this.unusable()
     const at = this.segmentIndexFor(offset)
-    return this.segments[at].read(this.fsys, offset, this.indexOf(at), this.readAheadBytes)
+    const lost = this.lostAt(offset, at)
+    if (lost) throw offsetLostError(offset, lost, this.dir)
+    try {
+      return this.segments[at].read(this.fsys, offset, this.indexOf(at), this.readAheadBytes)
+    } catch (err) {
+      if (!(err instanceof InconsistentIndexError)) throw err
+      // The index is derived data that contradicts the segment: build it again from the batches.
+      return this.segments[at].read(this.fsys, offset, this.rebuildIndexOf(at), this.readAheadBytes)
+    }
+  }
+
+  /** Where sealed segment `at` must end: the next segment's base, or the start of a recorded gap before it. */
+  private expectedEnd(at: number): number | undefined {
+    const following = this.segments[at + 1]
+    if (!following) return undefined
+    const gap = this.lostRanges.find((g) => g.to === following.base)
+    return gap ? gap.from : following.base
+  }
+
+  /** Replaces the index of segment `at` with one scanned from its verified batches. */
+  private rebuildIndexOf(at: number): SparseIndex {
+    const segment = this.segments[at]
+    if (segment !== this.active) return segment.rebuildIndex(this.fsys, this.options.indexIntervalBytes, this.expectedEnd(at), !this.options.readOnly)
+    // The active index also covers buffered records: write them first so the scan sees them all.
+    if (!this.writePendingSafe()) throw this.unusable()
+    const index = segment.rebuildIndex(this.fsys, this.options.indexIntervalBytes, undefined, false)
+    this.activeIndex = index
+    return index
+  }
+
+  /**
+   * The recorded gap holding `offset` when it lies past the end of its (sealed) segment `at`.
+   * A hole that no repair recorded is damage: ERR_CORRUPT.
+   */
+  private lostAt(offset: number, at: number): Gap | undefined {
+    if (at >= this.segments.length - 1) return undefined
+    const end = this.indexOf(at).nextOffset
+    if (offset < end) return undefined
+    const gap = gapAt(this.lostRanges, offset)
+    if (gap) return gap
+    const next = this.segments[at + 1]
+    throw corruptError(this.segments[at].path, this.segments[at].size,
+      `offsets ${end}…${next.base - 1} are missing between this segment and the next, and no repair recorded them`)
   }
 
   private checkReadable(): void {
@@ -812,8 +924,7 @@ export class Log implements AsyncDisposable {
     const segment = this.segments[at]
     if (segment === this.active) return this.activeIndex
     if (segment.index) return segment.index
-    const following = this.segments[at + 1]
-    const index = segment.ensureIndex(this.fsys, this.options.indexIntervalBytes, following?.base, !this.options.readOnly)
+    const index = segment.ensureIndex(this.fsys, this.options.indexIntervalBytes, this.expectedEnd(at), !this.options.readOnly)
     // Memory must not grow with the log: keep the indexes (and read handles) of a few sealed segments.
     this.loadedSealed.push(segment)
     if (this.loadedSealed.length > MAX_LOADED_SEALED_SEGMENTS) (this.loadedSealed.shift() as Segment).unload()
@@ -829,7 +940,8 @@ export class Log implements AsyncDisposable {
     const from = options.from ?? this.firstOffset
     checkOffset(from, 'iterate from')
     if (options.to !== undefined) checkOffset(options.to, 'iterate to')
-    return new RecordCursor(this.cursorSource, from, options.to ?? Number.POSITIVE_INFINITY, options.follow ?? false, options.signal)
+    if (options.gaps !== undefined && options.gaps !== 'stop' && options.gaps !== 'skip') throw invalidArgument(`iterate gaps must be 'stop' or 'skip'; got ${describeType(options.gaps)}`)
+    return new RecordCursor(this.cursorSource, from, options.to ?? Number.POSITIVE_INFINITY, options.follow ?? false, options.signal, options.gaps ?? 'stop')
   }
 
   /**
@@ -863,6 +975,9 @@ export class Log implements AsyncDisposable {
     checkReadable: () => this.checkReadable(),
     canFollow: () => this.state === 'open',
     refresh: () => this.refresh(),
+    logTag: this.logTag,
+    lostAt: (offset) => this.lostAt(offset, this.segmentIndexFor(offset)),
+    lostError: (offset, gap) => offsetLostError(offset, gap, this.dir),
     segmentFor: (offset) => {
       const at = this.segmentIndexFor(offset)
       return { segment: this.segments[at], index: this.indexOf(at) }
@@ -949,7 +1064,7 @@ export class Log implements AsyncDisposable {
     while (this.segments.length > 0 && this.segments[0].base < bases[0]) this.segments.shift()?.closeHandle()
     if (this.segments.length === 0) {
       // Everything we knew was deleted: start over from the oldest segment present.
-      const seg = new Segment(this.dir, bases[0], 0)
+      const seg = new Segment(this.dir, bases[0], 0, this.logTag)
       seg.index = new SparseIndex(bases[0])
       this.segments.push(seg)
       this.active = seg
@@ -961,7 +1076,7 @@ export class Log implements AsyncDisposable {
       const size = stat?.size ?? this.active.size
       if (size > this.active.size) {
         const scan = scanSegment(this.active.handle(this.fsys), size, this.active.size, this.written,
-          { index: this.activeIndex, indexIntervalBytes: this.options.indexIntervalBytes })
+          { index: this.activeIndex, indexIntervalBytes: this.options.indexIntervalBytes, tag: this.logTag })
         if (scan.stop === 'newer-version') {
           throw new SeglogError('ERR_FORMAT_VERSION', `${this.active.path} byte ${scan.validEnd}: ${scan.fault}; upgrade seglog`,
             { details: { file: this.active.path, position: scan.validEnd } })
@@ -975,7 +1090,7 @@ export class Log implements AsyncDisposable {
       }
       const newer = bases.find((b) => b > this.active.base)
       if (newer === undefined || newer !== this.written) return
-      const seg = new Segment(this.dir, newer, 0)
+      const seg = new Segment(this.dir, newer, 0, this.logTag)
       seg.index = new SparseIndex(newer)
       this.segments.push(seg)
       this.active = seg

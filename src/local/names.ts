@@ -9,6 +9,15 @@ export const CHECKPOINT_FILE = 'checkpoint'
 export const CHECKPOINT_TMP_FILE = 'checkpoint.tmp'
 export const LOCK_FILE = 'LOCK'
 export const TRUNCATE_INTENT_FILE = 'truncate.pending'
+export const GAPS_FILE = 'gaps'
+export const GAPS_TMP_FILE = 'gaps.tmp'
+export const IDENTITY_FILE = 'identity'
+export const IDENTITY_TMP_FILE = 'identity.tmp'
+
+/** A segment being written aside by repair, renamed into place when complete (a foreign name until then). */
+export function repairTmpPath(dir: string, base: number): string {
+  return path.join(dir, `${padOffset(base)}.log.repair-tmp`)
+}
 
 /** Zero-padded so that name order is offset order. */
 export function padOffset(offset: number): string {

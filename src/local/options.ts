@@ -32,7 +32,11 @@ export interface LogOptions {
   retention?: RetentionOptions
   /** Open without the write lock and without changing any file; can follow another process's writes. */
   readOnly?: boolean
-  /** Truncate at the first corrupt batch found by recovery (and report it) instead of failing. */
+  /**
+   * Check the whole log first and repair it (see `Log.repair`): damaged bytes anywhere are cut out,
+   * every intact batch keeps its offset, lost ranges are recorded as gaps and reported in
+   * `log.recovery.repaired`. Costs a read of the whole log.
+   */
   repair?: boolean
   /** One sparse-index entry per this many bytes of log; default 2048. */
   indexIntervalBytes?: number

@@ -7,11 +7,14 @@ import path from 'node:path'
 import { SeglogError } from '../errors.js'
 import type { FileSystem } from '../io/file-system.js'
 import { readCheckpoint, type Checkpoint } from './checkpoint.js'
-import { CHECKPOINT_TMP_FILE, indexPath, parseIndexName, parseSegmentName, segmentPath, TRUNCATE_INTENT_FILE } from './names.js'
+import { CHECKPOINT_TMP_FILE, GAPS_TMP_FILE, IDENTITY_TMP_FILE, indexPath, parseIndexName, parseSegmentName, segmentPath, TRUNCATE_INTENT_FILE } from './names.js'
 import { scanSegment } from './scan.js'
 import { corruptError, Segment } from './segment.js'
 import { SparseIndex } from './sparse-index.js'
 import { applyIntent, readIntent } from './truncate-intent.js'
+import { gapCovers, readGaps, type Gap } from './gaps.js'
+import type { RepairReport } from './repair.js'
+import { createIdentity, readIdentity, type LogIdentity } from './identity.js'
 
 /** What open() found and fixed; available as `log.recovery`. */
 export interface RecoveryReport {
@@ -36,6 +39,8 @@ export interface RecoveryReport {
     /** First offset that is gone: every record from here on was dropped. */
     fromOffset: number
   }
+  /** What `repair: true` changed before recovery ran (absent when it found nothing to repair). */
+  repaired?: RepairReport
   /** Leftover files of ours removed (temporary checkpoint, index files without a segment). */
   removedFiles: string[]
   /** How long recovery took. */
@@ -44,6 +49,10 @@ export interface RecoveryReport {
 
 export interface RecoveredLog {
   segments: Segment[]
+  /** The log's identity; undefined for a log created by format 1 (tag 0 in every batch). */
+  identity: LogIdentity | undefined
+  /** Holes a repair recorded, that the segments still show (see gaps.ts). */
+  gaps: Gap[]
   nextOffset: number
   activeIndex: SparseIndex
   report: RecoveryReport
@@ -93,32 +102,55 @@ export async function recover(fsys: FileSystem, dir: string, options: RecoveryOp
         report.removedFiles.push(path.basename(orphan))
       }
     }
-    if (names.includes(CHECKPOINT_TMP_FILE)) {
-      fsys.unlink(path.join(dir, CHECKPOINT_TMP_FILE))
-      report.removedFiles.push(CHECKPOINT_TMP_FILE)
+    for (const tmp of [CHECKPOINT_TMP_FILE, GAPS_TMP_FILE, IDENTITY_TMP_FILE]) {
+      if (names.includes(tmp)) {
+        fsys.unlink(path.join(dir, tmp))
+        report.removedFiles.push(tmp)
+      }
     }
   }
 
   const checkpoint = readCheckpoint(fsys, dir)
+  let identity = readIdentity(fsys, dir)
   if (bases.length === 0) {
     const base = checkpoint?.nextOffset ?? 0
     if (writable) {
+      // A new log gets its identity before its first segment exists, so no segment lacks one.
+      identity ??= createIdentity(fsys, dir)
       fsys.open(segmentPath(dir, base), 'create').close()
       await fsys.syncDir(dir)
     }
-    const segment = new Segment(dir, base, 0)
+    const segment = new Segment(dir, base, 0, identity?.tag ?? 0)
     segment.index = new SparseIndex(base)
     report.clean = true
     report.scannedFrom = { segment: segment.path, position: 0 }
     report.durationMs = performance.now() - started
-    return { segments: writable ? [segment] : [], nextOffset: base, activeIndex: segment.index, report }
+    return { segments: writable ? [segment] : [], identity, gaps: [], nextOffset: base, activeIndex: segment.index, report }
   }
 
   const segments = bases.map((base) => {
     const stat = fsys.stat(segmentPath(dir, base))
-    return new Segment(dir, base, stat?.size ?? 0)
+    return new Segment(dir, base, stat?.size ?? 0, identity?.tag ?? 0)
   })
-  await checkSealedSinceCheckpoint(fsys, dir, segments, checkpoint, options, report)
+  // A recorded gap ends where a segment begins (repair moved the data after it there); one that
+  // no longer does was overtaken by a later truncate and is dropped.
+  const gaps = readGaps(fsys, dir).filter((g) => bases.includes(g.to) && bases[0] <= g.from)
+  try {
+    const recovered = await recoverSegments(fsys, segments, gaps, checkpoint, options, report, started)
+    recovered.identity = identity
+    return recovered
+  } catch (err) {
+    // A failed open must not keep a descriptor of any segment it looked at.
+    for (const s of segments) s.closeHandle()
+    throw err
+  }
+}
+
+async function recoverSegments(fsys: FileSystem, segments: Segment[], gaps: Gap[], checkpoint: Checkpoint | undefined, options: RecoveryOptions,
+  report: RecoveryReport, started: number): Promise<RecoveredLog> {
+  const dir = segments[0].dir
+  const writable = !options.readOnly
+  await checkSealedSinceCheckpoint(fsys, dir, segments, gaps, checkpoint, options, report)
   const last = segments[segments.length - 1]
   const fileSize = last.size
 
@@ -149,7 +181,7 @@ export async function recover(fsys: FileSystem, dir: string, options: RecoveryOp
 
   report.scannedFrom = { segment: last.path, position: start }
   report.scannedBytes = fileSize - start
-  const scan = scanSegment(last.handle(fsys), fileSize, start, expected, { index, indexIntervalBytes: options.indexIntervalBytes })
+  const scan = scanSegment(last.handle(fsys), fileSize, start, expected, { index, indexIntervalBytes: options.indexIntervalBytes, tag: last.logTag })
   if (scan.stop === 'newer-version') {
     throw new SeglogError('ERR_FORMAT_VERSION', `${last.path} byte ${scan.validEnd}: ${scan.fault}; upgrade seglog to open this log`,
       { details: { file: last.path, position: scan.validEnd } })
@@ -157,7 +189,7 @@ export async function recover(fsys: FileSystem, dir: string, options: RecoveryOp
   if (scan.stop === 'corrupt' && !options.repair) {
     last.closeHandle()
     throw corruptError(last.path, scan.validEnd, scan.fault ?? 'damaged batch',
-      `valid data follows at byte ${scan.validAfter?.position}, so this is not a torn write`)
+      scan.validAfter ? `valid data follows at byte ${scan.validAfter.position}, so this is not a torn write` : 'this is not a torn write')
   }
   if (scan.stop === 'torn' || scan.stop === 'corrupt') {
     report.truncated = {
@@ -186,7 +218,7 @@ export async function recover(fsys: FileSystem, dir: string, options: RecoveryOp
   last.index = index
   report.clean = start === fileSize && checkpoint?.clean === true
   report.durationMs = performance.now() - started
-  return { segments, nextOffset: scan.nextOffset, activeIndex: index, report }
+  return { segments, identity: undefined, gaps, nextOffset: scan.nextOffset, activeIndex: index, report }
 }
 
 /**
@@ -201,7 +233,7 @@ export async function recover(fsys: FileSystem, dir: string, options: RecoveryOp
  * them). After a clean close, or once a round completed after the last roll, the checkpoint names
  * the last segment and this reads nothing.
  */
-async function checkSealedSinceCheckpoint(fsys: FileSystem, dir: string, segments: Segment[], checkpoint: Checkpoint | undefined,
+async function checkSealedSinceCheckpoint(fsys: FileSystem, dir: string, segments: Segment[], gaps: Gap[], checkpoint: Checkpoint | undefined,
   options: RecoveryOptions, report: RecoveryReport): Promise<void> {
   if (segments.length < 2) return
   let from = 0
@@ -217,14 +249,14 @@ async function checkSealedSinceCheckpoint(fsys: FileSystem, dir: string, segment
   for (let i = from; i < segments.length - 1; i++) {
     const segment = segments[i]
     const next = segments[i + 1]
-    const scan = scanSegment(segment.handle(fsys), segment.size, i === from ? start : 0, i === from ? expected : segment.base)
+    const scan = scanSegment(segment.handle(fsys), segment.size, i === from ? start : 0, i === from ? expected : segment.base, { tag: segment.logTag })
     segment.closeHandle()
     if (scan.stop === 'newer-version') return // reported when that segment is read
-    if (scan.stop === 'end' && scan.nextOffset === next.base) continue
+    if (scan.stop === 'end' && (scan.nextOffset === next.base || (scan.nextOffset < next.base && gapCovers(gaps, scan.nextOffset, next.base)))) continue
     const later = segments.slice(i + 1)
     const holdsData = later.some((s) => {
       if (s.size === 0) return false
-      const found = scanSegment(s.handle(fsys), s.size, 0, s.base)
+      const found = scanSegment(s.handle(fsys), s.size, 0, s.base, { tag: s.logTag })
       s.closeHandle()
       return found.validEnd > 0 || found.stop === 'corrupt'
     })

@@ -7,6 +7,7 @@ import { SeglogError } from '../errors.js'
 import type { FileHandle, FileSystem } from '../io/file-system.js'
 import { indexPath, segmentPath } from './names.js'
 import { scanSegment } from './scan.js'
+import { foreignError } from './identity.js'
 import { SparseIndex } from './sparse-index.js'
 
 /** A record handed out by reads. */
@@ -31,8 +32,42 @@ const MAX_KEPT_VERIFY_BYTES = 4 << 20
 
 export function corruptError(file: string, position: number, what: string, extra?: string): SeglogError {
   return new SeglogError('ERR_CORRUPT',
-    `${file} byte ${position}: ${what}${extra ? `; ${extra}` : ''}. Run Log.verify() (or \`seglog verify\`) for a full report; reopen with { repair: true } to truncate at the damage`,
+    `${file} byte ${position}: ${what}${extra ? `; ${extra}` : ''}. Run Log.verify() (or \`seglog verify\`) for a full report; Log.repair() (\`seglog repair\`, or reopening with { repair: true }) cuts out the damaged bytes and keeps every intact batch at its offset`,
     { details: { file, position, kind: what } })
+}
+
+/**
+ * An index (derived data) that contradicts the verified batches it points at. Callers rebuild the
+ * index and retry; if it escapes, it is an ERR_CORRUPT naming the index file.
+ */
+export class InconsistentIndexError extends SeglogError {
+  constructor(file: string, what: string) {
+    super('ERR_CORRUPT', `${file}: ${what}; the index is derived data: delete the .index file to have it rebuilt`,
+      { details: { file, position: 0, kind: 'index' } })
+  }
+}
+
+/**
+ * Every entry of `index` whose record position lies inside the verified batch in `buf` (at file
+ * `position`) must name this batch and one of its record boundaries, with that record's offset.
+ */
+function checkIndexAgainstBatch(index: SparseIndex, buf: Buffer, position: number, header: BatchHeader, file: string): void {
+  const end = position + header.length
+  let j = index.firstAtOrAfterPos(position)
+  if (j >= index.count || index.recordPosAt(j) >= end) return
+  let p = BATCH_HEADER_BYTES
+  let offset = header.baseOffset
+  const last = header.baseOffset + header.count
+  for (; j < index.count && index.recordPosAt(j) < end; j++) {
+    const want = index.recordPosAt(j) - position
+    while (p < want && offset < last) {
+      p += RECORD_HEADER_BYTES + buf.readUInt32LE(p)
+      offset++
+    }
+    if (p !== want || offset >= last || index.offsetAt(j) !== offset || index.batchPosAt(j) !== position) {
+      throw new InconsistentIndexError(file, `index entry ${j} (offset ${index.offsetAt(j)}, byte ${index.recordPosAt(j)}) is not a record of the batch at byte ${position}`)
+    }
+  }
 }
 
 export class Segment {
@@ -48,7 +83,8 @@ export class Segment {
   private scratch = Buffer.alloc(0)
   private verifyBuf = Buffer.allocUnsafe(1 << 16)
 
-  constructor(readonly dir: string, readonly base: number, size: number) {
+  /** `logTag`: the tag every batch of this log carries (0 for a log without an identity). */
+  constructor(readonly dir: string, readonly base: number, size: number, readonly logTag = 0) {
     this.path = segmentPath(dir, base)
     this.indexPath = indexPath(dir, base)
     this.size = size
@@ -98,11 +134,22 @@ export class Segment {
     if (this.index) return this.index
     const loaded = SparseIndex.decode(fsys.readFile(this.indexPath), this.base, this.size)
     if (loaded && (expectedNext === undefined || loaded.nextOffset === expectedNext)) {
+      this.verified.clear()
       this.index = loaded
       return loaded
     }
+    return this.rebuildIndex(fsys, intervalBytes, expectedNext, persist)
+  }
+
+  /**
+   * Builds the index again from the segment's bytes, every batch verified, and forgets what was
+   * checked against the old one. Used when an index file is missing or stale, and when a read
+   * finds an index whose entries contradict the batches they name (a checksum only says the
+   * index file is intact, not that it describes this segment).
+   */
+  rebuildIndex(fsys: FileSystem, intervalBytes: number, expectedNext: number | undefined, persist: boolean): SparseIndex {
     const index = new SparseIndex(this.base)
-    const scan = scanSegment(this.handle(fsys), this.size, 0, this.base, { index, indexIntervalBytes: intervalBytes })
+    const scan = scanSegment(this.handle(fsys), this.size, 0, this.base, { index, indexIntervalBytes: intervalBytes, tag: this.logTag })
     if (scan.stop === 'newer-version') {
       throw new SeglogError('ERR_FORMAT_VERSION', `${this.path} byte ${scan.validEnd}: ${scan.fault}; upgrade seglog to read this log`,
         { details: { file: this.path, position: scan.validEnd } })
@@ -114,6 +161,7 @@ export class Segment {
     index.coveredBytes = this.size
     index.nextOffset = scan.nextOffset
     index.maxTimestamp = scan.maxTimestamp
+    this.verified.clear()
     this.index = index
     if (persist) {
       try {
@@ -128,6 +176,12 @@ export class Segment {
   /**
    * Reads the record at `offset` (which must lie in this segment, below its written end).
    * Returns a copy: point reads copy one small record rather than pin a read block.
+   *
+   * Nothing read from the index is trusted for bytes: the entry names a batch, which is verified
+   * (checksum, structure) together with every index entry that points into it; the walk then moves
+   * only over record boundaries of verified batches, each length bounded by its batch, and across
+   * batches only when offsets continue. An index that contradicts its batches throws
+   * {@link InconsistentIndexError} so the caller rebuilds it.
    */
   read(fsys: FileSystem, offset: number, index: SparseIndex, readAheadBytes: number): LogRecord {
     const handle = this.handle(fsys)
@@ -135,20 +189,26 @@ export class Segment {
     if (this.scratch.length !== readAheadBytes) this.scratch = Buffer.allocUnsafe(readAheadBytes)
     const scratch = this.scratch
     const i = index.floor(offset)
-    let batch = this.verify(handle, i < 0 ? 0 : index.batchPosAt(i))
+    const batchPos = i < 0 ? 0 : index.batchPosAt(i)
+    let batch = this.verify(handle, batchPos, index)
     let current = i < 0 ? this.base : index.offsetAt(i)
     let start = i < 0 ? BATCH_HEADER_BYTES : index.recordPosAt(i)
-    if (current < batch.baseOffset || current >= batch.baseOffset + batch.count || start >= batch.end) {
-      // An index entry that disagrees with the verified batch it names: never trust it.
-      throw corruptError(this.indexPath, 0, `index entry for offset ${current} does not match the batch at byte ${i < 0 ? 0 : index.batchPosAt(i)}; delete the .index file to rebuild it`)
+    if (i < 0 && batch.baseOffset !== this.base) {
+      throw new InconsistentIndexError(this.indexPath, `the segment's first batch starts at offset ${batch.baseOffset}, not at its base ${this.base}`)
+    }
+    if (current < batch.baseOffset || current >= batch.baseOffset + batch.count || start < batchPos + BATCH_HEADER_BYTES || start >= batch.end) {
+      throw new InconsistentIndexError(this.indexPath, `index entry for offset ${current} does not match the batch at byte ${batchPos}`)
     }
     let avail = handle.read(scratch, 0, Math.min(batch.end - start, scratch.length), start)
     let p = 0
     for (;;) {
       if (start + p >= batch.end) {
-        // Crossed into the next batch: check it and continue from its first record.
+        // Crossed into the next batch: check it, and that it continues the offsets, then go on.
         const position = batch.end
-        batch = this.verify(handle, position)
+        const expected = batch.baseOffset + batch.count
+        if (position >= this.size) throw corruptError(this.path, position, `record walk reached the end of the segment before offset ${offset}`)
+        batch = this.verify(handle, position, index)
+        if (batch.baseOffset !== expected) throw corruptError(this.path, position, `batch offset ${batch.baseOffset} where ${expected} was expected`)
         current = batch.baseOffset
         start = position + BATCH_HEADER_BYTES
         avail = handle.read(scratch, 0, Math.min(batch.end - start, scratch.length), start)
@@ -159,12 +219,16 @@ export class Segment {
         start += p
         p = 0
         avail = handle.read(scratch, 0, Math.min(batch.end - start, scratch.length), start)
+        if (avail < RECORD_HEADER_BYTES) throw corruptError(this.path, start, 'record header past the end of the data read')
       }
       const len = scratch.readUInt32LE(p)
+      const dataAt = start + p + RECORD_HEADER_BYTES
+      // Bounded by the verified batch: a length that runs past it was not there when it was checked.
+      if (dataAt + len > batch.end) throw corruptError(this.path, start + p, `record length ${len} runs past its batch (changed since it was verified)`)
       if (current === offset) {
         const data = Buffer.allocUnsafe(len)
         if (p + RECORD_HEADER_BYTES + len <= avail) scratch.copy(data, 0, p + RECORD_HEADER_BYTES, p + RECORD_HEADER_BYTES + len)
-        else handle.read(data, 0, len, start + p + RECORD_HEADER_BYTES)
+        else if (handle.read(data, 0, len, dataAt) !== len) throw corruptError(this.path, dataAt, 'record bytes past the end of the file')
         return { offset, timestamp: batch.timestamp, data }
       }
       if (current > offset) throw corruptError(this.path, start + p, `record walk passed offset ${offset}`)
@@ -173,8 +237,12 @@ export class Segment {
     }
   }
 
-  /** The batch at `position`, checking its checksum the first time this process touches it. */
-  private verify(handle: FileHandle, position: number): VerifiedBatch {
+  /**
+   * The batch at `position`, checking its checksum the first time this process touches it, and
+   * checking that every entry of `index` pointing into it names a record boundary of this batch
+   * with the right offset (so later walks may start from those entries).
+   */
+  private verify(handle: FileHandle, position: number, index: SparseIndex): VerifiedBatch {
     const known = this.verified.get(position)
     if (known) return known
     if (position + BATCH_HEADER_BYTES > this.size) throw corruptError(this.path, position, 'batch header past the end of the segment')
@@ -194,6 +262,8 @@ export class Segment {
         { details: { file: this.path, position } })
     }
     if (status !== BatchStatus.Ok) throw corruptError(this.path, position, describeStatus(status))
+    if (this.header.tag !== this.logTag) throw foreignError(this.path, position, this.header.tag, this.logTag)
+    checkIndexAgainstBatch(index, buf, position, this.header, this.indexPath)
     const entry: VerifiedBatch = { end: position + length, timestamp: this.header.timestamp, baseOffset: this.header.baseOffset, count: this.header.count }
     this.remember(position, entry)
     return entry

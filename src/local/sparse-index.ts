@@ -78,6 +78,18 @@ export class SparseIndex {
     return found
   }
 
+  /** The first entry whose record position is at or after `position`, or `count` when none is. */
+  firstAtOrAfterPos(position: number): number {
+    let lo = 0
+    let hi = this.count
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.entries[mid * ENTRY_WORDS + 1] < position) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+
   offsetAt(i: number): number { return this.base + this.entries[i * ENTRY_WORDS] }
   recordPosAt(i: number): number { return this.entries[i * ENTRY_WORDS + 1] }
   batchPosAt(i: number): number { return this.entries[i * ENTRY_WORDS + 2] }

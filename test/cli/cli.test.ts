@@ -221,7 +221,7 @@ test('verify and repair on a corrupt log: every fault reported, exit 1; repair c
   const dry = await runCli(['repair', dir, '--dry-run'])
   assert.equal(dry.code, 1)
   assert.match(dry.stdout, new RegExp(`would copy ${path.basename(damaged)} aside`))
-  assert.match(dry.stdout, new RegExp(`would cut ${path.basename(damaged)} at byte ${pos}: drop offsets ${base + 9}…299 \\(${300 - base - 9} records\\)`))
+  assert.match(dry.stdout, new RegExp(`would cut out ${path.basename(damaged)} from byte ${pos}: lose offsets ${base + 9}…${base + 11} \\(3 records\\), recorded as a gap`))
   assert.match(dry.stdout, /dry run: nothing changed/)
   assert.deepEqual(fs.readdirSync(dir).sort(), before)
 
@@ -230,12 +230,15 @@ test('verify and repair on a corrupt log: every fault reported, exit 1; repair c
   assert.match(r.stdout, new RegExp(`copied ${path.basename(damaged)} aside to (\\S+)\\n`))
   const backup = /aside to (\S+)\n/.exec(r.stdout)?.[1] as string
   assert.ok(fs.existsSync(backup))
-  assert.match(r.stdout, new RegExp(`cut ${path.basename(damaged)} at byte ${pos}: dropped offsets ${base + 9}…299`))
-  for (const f of files.slice(3)) assert.match(r.stdout, new RegExp(`deleted segment ${path.basename(f)}`))
-  assert.match(r.stdout, new RegExp(`now ends at offset ${base + 9}\\n`))
+  assert.match(r.stdout, new RegExp(`cut out ${path.basename(damaged)} from byte ${pos}: lost offsets ${base + 9}…${base + 11}`))
+  assert.match(r.stdout, new RegExp(`moved the intact batches after the damage to ${String(base + 12).padStart(20, '0')}\\.log`))
+  for (const f of files) assert.ok(fs.existsSync(f), `${f} is kept`)
+  const info = await runCli(['info', dir])
+  assert.match(info.stdout, new RegExp(`gaps +${base + 9}…${base + 11} `))
   const after = await runCli(['verify', dir])
   assert.equal(after.code, 0, after.stdout)
   assert.match(after.stdout, /ok: no faults/)
+  assert.match(after.stdout, new RegExp(`GAP +offsets ${base + 9}…${base + 11} `))
   assert.match((await runCli(['repair', dir])).stdout, /nothing to repair/)
 })
 

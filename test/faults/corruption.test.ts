@@ -1,8 +1,9 @@
 // Corruption: bit flips and zeroed ranges anywhere in segments, indexes and the checkpoint.
 // Damage to a segment is always detected and located (file and batch position) by verify and by
 // reads, never skipped; open fails with ERR_CORRUPT when recovery reads it and valid data follows,
-// or cuts and reports it when nothing follows; repair drops exactly what it reports. Damage to
-// derived files (index, checkpoint) only costs a rebuild.
+// or cuts and reports it when nothing follows; repair loses exactly the damaged batches, records
+// them as a gap and keeps every other record at its offset. Damage to derived files (index,
+// checkpoint) only costs a rebuild.
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -104,12 +105,20 @@ test(`bit flips and zeroed ranges are detected, located and never silently dropp
 
       stats.segment++
       const pristineFile = path.join(pristine, target)
-      const [batchStart] = batches(pristineFile).find(([s, e]) => at >= s && at < e) as [number, number]
+      const all = batches(pristineFile)
+      const hit = all.filter(([s, e]) => at < e && at + len > s)
+      const [batchStart] = hit[0]
       const firstLost = batchBase(pristineFile, batchStart)
       const isLast = target === segments[segments.length - 1]
+      const lastHit = all.indexOf(hit[hit.length - 1])
       // Damage that reaches into the segment's last batch leaves nothing valid after it there.
-      const lastBatchOfSegment = at + len > (batches(pristineFile).at(-1)?.[0] ?? 0)
+      const lastBatchOfSegment = lastHit === all.length - 1
       const lastBatchOfLog = isLast && lastBatchOfSegment
+      // What a repair loses: exactly the damaged batches' offsets (up to the next intact batch,
+      // or the next segment), or, at the very end of the log, everything from the damage on.
+      const nextSegment = segments[segments.indexOf(target) + 1]
+      const lostTo = lastBatchOfLog ? total
+        : lastBatchOfSegment ? Number(nextSegment.slice(0, 20)) : batchBase(pristineFile, all[lastHit + 1][0])
 
       // verify locates the damage: this file, the damaged batch, its first offset.
       const report = await Log.verify(dir)
@@ -122,8 +131,7 @@ test(`bit flips and zeroed ranges are detected, located and never silently dropp
       // open: recovery reads what follows the checkpoint (after a clean close: nothing). Without
       // one it reads every segment, so it meets the damage, and valid data follows it unless the
       // damage is in the log's very last batch (a torn tail).
-      let log: Log
-      let repairedAtOpen = false
+      let log: Log | undefined
       try {
         log = await Log.open(dir, OPTS)
       } catch (err) {
@@ -132,70 +140,80 @@ test(`bit flips and zeroed ranges are detected, located and never silently dropp
         assert.equal(err.details.file, file)
         assert.equal(err.details.position, batchStart)
         stats.openCorrupt++
-        log = await Log.open(dir, { ...OPTS, repair: true })
-        repairedAtOpen = true
-        assert.equal(log.recovery.truncated?.position, batchStart)
-        assert.equal(log.recovery.truncated?.fromOffset, firstLost)
-        const later = segments.slice(segments.indexOf(target) + 1)
-        assert.deepEqual([...log.recovery.removedFiles].filter((n) => n.endsWith('.log')).sort(), later, `${context}: repair reports the segments it removed`)
       }
-      assert.ok(noCheckpoint || !log.recovery.truncated, `${context}: with a checkpoint after a clean close, recovery reads nothing`)
-      try {
-        if (log.recovery.truncated) {
-          // Reported, never silent: the damaged batch was the end of the log (a torn tail) or repaired.
-          assert.equal(log.recovery.truncated.fromOffset, firstLost, context)
-          assert.equal(log.nextOffset, firstLost, context)
-          if (log.recovery.truncated.reason === 'torn') {
-            assert.ok(lastBatchOfLog || (repairedAtOpen && lastBatchOfSegment), `${context}: only a last batch may read as torn`)
+      if (log) {
+        assert.ok(noCheckpoint || !log.recovery.truncated, `${context}: with a checkpoint after a clean close, recovery reads nothing`)
+        try {
+          if (log.recovery.truncated) {
+            // Reported, never silent: the damaged batch was the end of the log (a torn tail).
+            assert.ok(lastBatchOfLog, `${context}: only the log's last batch may read as torn`)
+            assert.equal(log.recovery.truncated.fromOffset, firstLost, context)
+            assert.equal(log.nextOffset, firstLost, context)
             stats.openTorn++
           }
-        }
-        // Reading through the damage fails with ERR_CORRUPT naming the file; nothing is skipped.
-        let expected = 0
-        let failed: unknown
-        try {
-          for await (const r of log.iterate()) {
-            assert.equal(r.offset, expected, `${context}: no record skipped`)
-            assert.deepEqual(r.data, rec(expected), `${context}: record ${expected} intact`)
-            expected++
+          // Reading through the damage fails with ERR_CORRUPT naming the file; nothing is skipped.
+          let expected = 0
+          let failed: unknown
+          try {
+            for await (const r of log.iterate()) {
+              assert.equal(r.offset, expected, `${context}: no record skipped`)
+              assert.deepEqual(r.data, rec(expected), `${context}: record ${expected} intact`)
+              expected++
+            }
+          } catch (err) {
+            failed = err
           }
-        } catch (err) {
-          failed = err
+          if (log.recovery.truncated) {
+            assert.equal(failed, undefined, `${context}: ${String(failed)}`)
+            assert.equal(expected, firstLost)
+          } else {
+            assert.ok(isSeglogError(failed, 'ERR_CORRUPT'), `${context}: reading through the damage fails (${String(failed)})`)
+            assert.equal(failed.details.file, file, context)
+            assert.ok(expected <= firstLost, `${context}: read ${expected} records, damage starts at ${firstLost}`)
+            await assert.rejects(log.read(firstLost), (err) => isSeglogError(err, 'ERR_CORRUPT'), `${context}: read(${firstLost})`)
+            if (firstLost > 0) assert.deepEqual((await log.read(firstLost - 1))?.data, rec(firstLost - 1))
+          }
+        } finally {
+          await log.close()
         }
-        if (log.recovery.truncated) {
-          assert.equal(failed, undefined, `${context}: ${String(failed)}`)
-          assert.equal(expected, firstLost)
-        } else {
-          assert.ok(isSeglogError(failed, 'ERR_CORRUPT'), `${context}: reading through the damage fails (${String(failed)})`)
-          assert.equal(failed.details.file, file, context)
-          assert.ok(expected <= firstLost, `${context}: read ${expected} records, damage starts at ${firstLost}`)
-          await assert.rejects(log.read(firstLost), (err) => isSeglogError(err, 'ERR_CORRUPT'), `${context}: read(${firstLost})`)
-          if (firstLost > 0) assert.deepEqual((await log.read(firstLost - 1))?.data, rec(firstLost - 1))
-        }
-      } finally {
-        await log.close()
+        if (log.recovery.truncated) continue
       }
-      if (log.recovery.truncated) continue
 
-      // Offline repair drops exactly what it reports.
-      const repaired = await Log.repair(dir)
-      assert.ok(repaired.cut, context)
-      assert.equal(repaired.cut.file, file)
-      assert.equal(repaired.cut.position, batchStart)
-      assert.equal(repaired.cut.fromOffset, firstLost)
-      // The report names every record dropped: all up to the old end, unless the damage reaches
-      // into the log's last batch (then the records after the damage cannot be read at all).
-      if (!lastBatchOfLog) assert.equal(repaired.cut.previousNextOffset, total, `${context}: the report names every record dropped`)
-      const later = segments.slice(segments.indexOf(target) + 1).map((n) => path.join(dir, n))
-      assert.deepEqual(repaired.cut.droppedSegments, later)
-      const after = await Log.open(dir, OPTS)
+      // Repair (offline, or at open) loses exactly the damaged batches and reports them.
+      const atOpen = rng() < 0.5
+      const after = atOpen ? await Log.open(dir, { ...OPTS, repair: true }) : undefined
+      const repaired = atOpen ? after?.recovery.repaired : await Log.repair(dir)
+      assert.ok(repaired && !repaired.clean, context)
+      if (lastBatchOfLog) {
+        assert.equal(repaired.cut?.file, file, context)
+        assert.equal(repaired.cut?.fromOffset, firstLost, context)
+        assert.deepEqual(repaired.lost, [], context)
+      } else {
+        assert.deepEqual(repaired.lost.map((l) => [l.file, l.position, l.from, l.to]), [[file, batchStart, firstLost, lostTo]], context)
+      }
+      const verified = await Log.verify(dir)
+      assert.deepEqual(verified.faults.filter((f) => f.kind !== 'index'), [], context)
+      assert.deepEqual(verified.gaps, lastBatchOfLog ? [] : [{ from: firstLost, to: lostTo }], context)
+      const reopened = after ?? await Log.open(dir, OPTS)
       try {
-        assert.equal(after.nextOffset, firstLost)
+        const end = lastBatchOfLog ? firstLost : total
+        assert.equal(reopened.nextOffset, end, context)
         let n = 0
-        for await (const r of after.iterate()) assert.deepEqual(r.data, rec(n++))
-        assert.equal(n, firstLost)
+        for await (const r of reopened.iterate({ gaps: 'skip' })) {
+          if (n === firstLost && !lastBatchOfLog) n = lostTo
+          assert.equal(r.offset, n, `${context}: intact records keep their offsets`)
+          assert.deepEqual(r.data, rec(n++), context)
+        }
+        assert.equal(n, end, context)
+        if (!lastBatchOfLog) {
+          await assert.rejects(reopened.read(firstLost), (err) => isSeglogError(err, 'ERR_OFFSET_LOST') && err.details.from === firstLost && err.details.to === lostTo, context)
+          let stopped = 0
+          await assert.rejects(async () => { for await (const r of reopened.iterate()) stopped = r.offset + 1 }, (err) => isSeglogError(err, 'ERR_OFFSET_LOST'), context)
+          assert.equal(stopped, firstLost, `${context}: iterate stops at the gap by default`)
+          if (lostTo < total) assert.deepEqual((await reopened.read(lostTo))?.data, rec(lostTo), context)
+        }
       } finally {
-        await after.close()
+        await reopened.close()
       }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })

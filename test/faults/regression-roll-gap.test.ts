@@ -60,11 +60,21 @@ test('power cut during a roll that kept data of the new segment but not the seal
   await assert.rejects(Log.open(image, { segmentBytes: SEGMENT }), (err) => isSeglogError(err, 'ERR_CORRUPT'))
   const log = await Log.open(image, { segmentBytes: SEGMENT, repair: true })
   try {
-    const records = await readAll(log)
-    assert.deepEqual(records.map(([o]) => o), Array.from({ length: records.length }, (_, i) => i), 'offsets are contiguous')
-    assert.equal(log.nextOffset, records.length)
+    // Repair keeps the new segment's intact (never acknowledged) batches at their offsets and
+    // records the lost sealed tail as a gap, instead of deleting everything after the hole.
+    assert.equal(log.gaps.length, 1)
+    const [gap] = log.gaps
+    assert.ok(gap.from > acked[acked.length - 1], 'nothing acknowledged is in the gap')
+    await assert.rejects(readAll(log), (err) => isSeglogError(err, 'ERR_OFFSET_LOST') && err.details.from === gap.from && err.details.to === gap.to)
+    const records: [number, Buffer][] = []
+    for await (const rec of log.iterate({ gaps: 'skip' })) records.push([rec.offset, Buffer.from(rec.data)])
+    const want = Array.from({ length: log.nextOffset }, (_, i) => i).filter((o) => o < gap.from || o >= gap.to)
+    assert.deepEqual(records.map(([o]) => o), want, 'offsets are contiguous except across the recorded gap')
     for (const off of acked) assert.deepEqual(records[off][1], Buffer.alloc(100, off))
   } finally {
     await log.close()
   }
+  const report = await Log.verify(image)
+  assert.deepEqual(report.faults.filter((f) => f.kind !== 'index'), [])
+  assert.equal(report.gaps.length, 1)
 })

@@ -123,7 +123,10 @@ test('scanSegment on damaged segments: stops at a batch boundary, everything bef
     assert.ok(['end', 'torn', 'corrupt', 'newer-version'].includes(scan.stop))
     if (scan.stop === 'end') assert.equal(scan.validEnd, buf.length)
     else assert.ok(scan.validEnd < buf.length)
-    if (scan.stop === 'corrupt') assert.ok(scan.validAfter && scan.validAfter.position > scan.validEnd)
+    if (scan.stop === 'corrupt' || scan.stop === 'torn') assert.ok(scan.damageEnd !== undefined && scan.damageEnd > scan.validEnd && scan.damageEnd <= buf.length)
+    // Corruption means valid data follows the fault, or the fault is itself a whole misplaced batch.
+    if (scan.stop === 'corrupt') assert.ok(scan.validAfter || /misplaced|another log/.test(scan.fault ?? ''))
+    if (scan.validAfter) assert.ok(scan.validAfter.position >= (scan.damageEnd ?? 0) && scan.validAfter.baseOffset >= scan.nextOffset)
     // Everything before validEnd decodes as contiguous valid batches.
     let p = 0
     let expected = base

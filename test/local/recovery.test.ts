@@ -50,7 +50,7 @@ test('a torn last write is cut off and reported; everything before it survives',
   }
 })
 
-test('a bad checksum followed by valid data is corruption: ERR_CORRUPT names file and byte; repair truncates and reports', async (t) => {
+test('a bad checksum followed by valid data is corruption: ERR_CORRUPT names file and byte; repair cuts out only the damaged batch and reports it', async (t) => {
   const dir = tmpDir(t)
   await writeRecords(dir, 0, 100)
   fs.rmSync(path.join(dir, 'checkpoint')) // the damage is in the tail recovery reads
@@ -72,14 +72,25 @@ test('a bad checksum followed by valid data is corruption: ERR_CORRUPT names fil
   })
   assert.equal(fs.statSync(file).size, sizeBefore, 'a failed open changes nothing')
   const repaired = await Log.open(dir, { repair: true })
-  assert.equal(repaired.recovery.truncated?.reason, 'corrupt')
-  assert.equal(repaired.recovery.truncated?.position, damaged)
-  assert.equal(repaired.recovery.truncated?.bytes, sizeBefore - damaged)
-  const keep = repaired.recovery.truncated?.fromOffset as number
-  assert.equal(repaired.nextOffset, keep)
+  // The damaged batch (two records) is lost and recorded; every other record keeps its offset.
+  const lost = repaired.recovery.repaired?.lost ?? []
+  assert.equal(lost.length, 1)
+  assert.equal(lost[0].file, file)
+  assert.equal(lost[0].position, damaged)
+  const { from, to } = lost[0]
+  assert.equal(to - from, 2)
+  assert.deepEqual(repaired.gaps, [{ from, to }])
+  assert.equal(repaired.nextOffset, 110)
+  assert.equal(repaired.recovery.truncated, undefined)
   let n = 0
-  for await (const rec of repaired.iterate()) assert.deepEqual(rec.data, payload(n++))
-  assert.equal(n, keep)
+  for await (const rec of repaired.iterate({ gaps: 'skip' })) {
+    if (n === from) n = to
+    assert.equal(rec.offset, n)
+    assert.deepEqual(rec.data, payload(n++))
+  }
+  assert.equal(n, 110)
+  await assert.rejects(repaired.read(from), (err: Error & { code?: string; details?: { from?: number; to?: number } }) =>
+    err.code === 'ERR_OFFSET_LOST' && err.details?.from === from && err.details?.to === to)
   await repaired.close()
 })
 

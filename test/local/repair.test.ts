@@ -12,7 +12,7 @@ async function seeded(dir: string): Promise<void> {
   await log.close()
 }
 
-test('repair cuts at a damaged sealed segment: copies it aside, drops what follows, reports it exactly', async (t) => {
+test('repair of a damaged sealed segment keeps every intact batch at its offset; copies the segment aside; reports exactly', async (t) => {
   const dir = tmpDir(t)
   await seeded(dir)
   const files = segmentFiles(dir)
@@ -23,23 +23,29 @@ test('repair cuts at a damaged sealed segment: copies it aside, drops what follo
 
   const dry = await Log.repair(dir, { dryRun: true })
   assert.equal(dry.clean, false)
-  assert.equal(dry.cut?.file, damaged)
-  assert.equal(dry.cut?.position, pos)
+  const base = Number(path.basename(damaged, '.log'))
+  assert.deepEqual(dry.lost.map((l) => [l.file, l.position, l.from, l.to]), [[damaged, pos, base + 9, base + 12]])
   assert.deepEqual(fs.readdirSync(dir).sort(), before, 'dry run changes nothing')
 
   const report = await Log.repair(dir)
-  const base = Number(path.basename(damaged, '.log'))
-  assert.equal(report.cut?.fromOffset, base + 9)
-  assert.equal(report.cut?.previousNextOffset, 300)
-  assert.deepEqual(report.cut?.droppedSegments, files.slice(3))
-  assert.ok(report.cut?.backup && fs.existsSync(report.cut.backup))
-  for (const f of files.slice(3)) assert.equal(fs.existsSync(f), false)
-  assert.equal((await Log.verify(dir)).ok, true)
+  assert.equal(report.cut, undefined)
+  assert.deepEqual(report.gaps, [{ from: base + 9, to: base + 12 }])
+  assert.deepEqual(report.createdSegments, [path.join(dir, `${String(base + 12).padStart(20, '0')}.log`)])
+  assert.equal(report.backups.length, 1)
+  assert.ok(fs.existsSync(report.backups[0]))
+  for (const f of files) assert.ok(fs.existsSync(f), `${f} is kept`)
+  const verified = await Log.verify(dir)
+  assert.equal(verified.ok, true, JSON.stringify(verified.faults))
+  assert.deepEqual(verified.gaps, [{ from: base + 9, to: base + 12 }])
   const log = await Log.open(dir, { segmentBytes: 4096 })
-  assert.equal(log.nextOffset, base + 9)
+  assert.equal(log.nextOffset, 300)
   let n = 0
-  for await (const rec of log.iterate()) assert.deepEqual(rec.data, payload(n++, 80))
-  assert.equal(n, base + 9)
+  for await (const rec of log.iterate({ gaps: 'skip' })) {
+    if (n === base + 9) n = base + 12
+    assert.equal(rec.offset, n)
+    assert.deepEqual(rec.data, payload(n++, 80))
+  }
+  assert.equal(n, 300)
   await log.close()
   assert.equal((await Log.repair(dir)).clean, true, 'a second repair finds nothing')
 })

@@ -44,9 +44,10 @@ async function localInfo(target: LocalTarget, options: InfoOptions, ctx: Command
       segments,
       firstOffset: log.firstOffset,
       nextOffset: log.nextOffset,
-      records: log.nextOffset - log.firstOffset,
+      records: log.nextOffset - log.firstOffset - log.gaps.reduce((n, g) => n + Math.min(g.to, log.nextOffset) - Math.max(g.from, log.firstOffset), 0),
       bytes,
       formatVersion: versions.length === 0 ? null : Math.max(...versions),
+      gaps: log.gaps,
       recovery: log.recovery,
       lock: lock === undefined ? null : lock,
     }
@@ -64,6 +65,9 @@ async function localInfo(target: LocalTarget, options: InfoOptions, ctx: Command
     lines.push(['offsets', info.records === 0 ? `none yet (next ${info.nextOffset})` : `${info.firstOffset} … ${info.nextOffset - 1} (next ${info.nextOffset})`])
     lines.push(['records', formatCount(info.records)])
     lines.push(['bytes', `${formatBytes(bytes)} (${formatCount(bytes)})`])
+    if (info.gaps.length > 0) {
+      lines.push(['gaps', p.yellow(info.gaps.map((g) => `${g.from}…${g.to - 1}`).join(', ') + ' (lost to damage; recorded by repair)')])
+    }
     lines.push(['format', info.formatVersion === null ? 'no batches yet' : `version ${info.formatVersion}`])
     const r = log.recovery
     let rec = r.clean ? 'clean shutdown: nothing to check' : `checked ${formatBytes(r.scannedBytes)} from ${path.basename(r.scannedFrom.segment)} byte ${r.scannedFrom.position}`

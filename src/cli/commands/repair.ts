@@ -11,8 +11,8 @@ export interface RepairOptions extends TargetOptions {
 }
 
 /**
- * `seglog repair TARGET`: cuts the log at its first damaged byte (copying a damaged segment aside
- * first) and prints exactly what was dropped. With --dry-run it changes nothing and exits 1 when a
+ * `seglog repair TARGET`: cuts out damaged bytes (copying a damaged segment aside first), keeps
+ * every intact batch at its offset, records lost ranges as gaps and prints exactly what was lost. With --dry-run it changes nothing and exits 1 when a
  * repair would change something, so scripts can ask "does this need a repair?".
  */
 export async function repair(target: Target, options: RepairOptions, ctx: CommandContext): Promise<ExitCodeValue> {
@@ -36,14 +36,18 @@ export async function repair(target: Target, options: RepairOptions, ctx: Comman
     text += `${target.display}: ${p.green('nothing to repair')}\n`
   } else {
     for (const f of report.faults) text += `found ${f.kind} at ${rel(f.file)} byte ${f.position}: ${f.message}\n`
+    for (const b of report.backups) text += `${verb('copy', 'copied')} ${rel(b.slice(0, b.lastIndexOf('.damaged-')))} aside to ${b}\n`
+    for (const l of report.lost) {
+      text += `${verb('cut out', 'cut out')} ${rel(l.file)} from byte ${l.position}: ${dry ? 'lose' : 'lost'} offsets ${l.from}…${l.to - 1} ` +
+        `(${formatCount(l.to - l.from)} records), recorded as a gap\n`
+    }
+    for (const s of report.createdSegments) text += `${verb('move', 'moved')} the intact batches after the damage to ${rel(s)} (offsets unchanged)\n`
     const cut = report.cut
     if (cut) {
       const dropped = cut.previousNextOffset - cut.fromOffset
-      if (cut.backup) text += `${verb('copy', 'copied')} ${rel(cut.file)} aside to ${cut.backup}\n`
       text += `${verb('cut', 'cut')} ${rel(cut.file)} at byte ${cut.position}: ${dry ? 'drop' : 'dropped'} ` +
         `${dropped > 0 ? `offsets ${cut.fromOffset}…${cut.previousNextOffset - 1} (${formatCount(dropped)} records)` : 'no records'}, ` +
         `${formatBytes(cut.droppedBytes)} (${formatCount(cut.droppedBytes)} bytes)\n`
-      for (const s of cut.droppedSegments) text += `${verb('delete', 'deleted')} segment ${rel(s)} (after the cut)\n`
       text += `the log ${report.dryRun ? 'would end' : 'now ends'} at offset ${cut.fromOffset}\n`
     }
     for (const i of report.removedIndexes) text += `${verb('delete', 'deleted')} index ${rel(i)} (damaged or stale; rebuilt on use)\n`

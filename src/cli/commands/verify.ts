@@ -53,6 +53,9 @@ export async function verify(target: Target, options: VerifyOptions, ctx: Comman
       const offset = 'offset' in f && f.offset !== undefined ? ` (first unreadable offset ${f.offset})` : ''
       text += `${p.red('FAULT')} ${f.kind.padEnd(13)} ${where} byte ${f.position}: ${f.message}${offset}\n`
     }
+    if ('gaps' in report) {
+      for (const g of report.gaps) text += `${p.yellow('GAP')}   offsets ${g.from}…${g.to - 1} were lost to damage an earlier repair cut out (recorded; reads of them fail ERR_OFFSET_LOST)\n`
+    }
     text += report.ok ? `${p.green('ok')}: no faults\n` : `${p.red(`${report.faults.length} fault${report.faults.length === 1 ? '' : 's'}`)}\n`
     await ctx.out.write(text)
   }
@@ -62,7 +65,7 @@ export async function verify(target: Target, options: VerifyOptions, ctx: Comman
     const onlyIndex = report.faults.every((f) => f.kind === 'index')
     messages.info(onlyIndex
       ? `next: index files are derived data; \`seglog repair ${target.display}\` deletes the bad ones (they are rebuilt on use)`
-      : `next: \`seglog repair ${target.display} --dry-run\` shows what a repair would cut; \`seglog repair ${target.display}\` cuts it (a damaged segment is copied aside first)`)
+      : `next: \`seglog repair ${target.display} --dry-run\` shows what a repair would lose; \`seglog repair ${target.display}\` cuts out the damage and keeps every intact batch (a damaged segment is copied aside first)`)
   } else {
     messages.info('next: journal objects are write-once and never repaired in place; restore the damaged objects from a copy, or drop everything before them with Journal.deleteBefore()')
   }

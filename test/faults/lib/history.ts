@@ -151,7 +151,11 @@ async function checkContents(history: History, log: Log, img: ImageCheck, when: 
   let expected = first
   let lastGen = -1
   const seen = new Map<number, number>()
-  for await (const rec of log.iterate({ to: end })) {
+  // Repair keeps intact batches that a hole (a lost sealed tail, a reordered write) separates from
+  // the rest, and records the hole as a gap: offsets are contiguous except across recorded gaps.
+  const gaps = log.gaps
+  for await (const rec of log.iterate({ to: end, gaps: 'skip' })) {
+    for (let gap = gaps.find((g) => g.from === expected); gap && rec.offset >= gap.to; gap = gaps.find((g) => g.from === expected)) expected = gap.to
     if (rec.offset !== expected) throw new Error(`${when}: offset ${rec.offset} follows ${expected - 1} (offsets must be contiguous)`)
     const { uid, gen } = history.checkRecord(rec.offset, rec.data, img.at)
     if (gen < lastGen) throw new Error(`${when}: offset ${rec.offset} is from generation ${gen} after generation ${lastGen} (an old record came back)`)
@@ -159,6 +163,7 @@ async function checkContents(history: History, log: Log, img: ImageCheck, when: 
     seen.set(rec.offset, uid)
     expected++
   }
+  for (let gap = gaps.find((g) => g.from === expected); gap && gap.to <= end; gap = gaps.find((g) => g.from === expected)) expected = gap.to
   if (expected !== end) throw new Error(`${when}: iteration ended at ${expected}, log says nextOffset ${end}`)
   for (const [off, uid] of required) {
     const got = seen.get(off)

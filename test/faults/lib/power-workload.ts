@@ -100,7 +100,7 @@ export async function runPowerWorkload(cfg: WorkloadConfig): Promise<WorkloadRes
   const rebuildUids = async (l: Log): Promise<void> => {
     uidAt.clear()
     // After a reboot, what the log holds is whatever the crash image kept.
-    for await (const rec of l.iterate()) {
+    for await (const rec of l.iterate({ gaps: 'skip' })) {
       if (rec.data.length >= 16) uidAt.set(rec.offset, rec.data.readUInt32LE(4))
     }
   }
