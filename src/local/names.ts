@@ -9,6 +9,9 @@ export const CHECKPOINT_FILE = 'checkpoint'
 export const CHECKPOINT_TMP_FILE = 'checkpoint.tmp'
 export const LOCK_FILE = 'LOCK'
 export const TRUNCATE_INTENT_FILE = 'truncate.pending'
+/** The truncate generation readers check (see truncations.ts); absent until the first truncate. */
+export const TRUNCATIONS_FILE = 'truncations'
+export const TRUNCATIONS_TMP_FILE = 'truncations.tmp'
 
 /** Zero-padded so that name order is offset order. */
 export function padOffset(offset: number): string {

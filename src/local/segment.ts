@@ -159,12 +159,16 @@ export class Segment {
         start += p
         p = 0
         avail = handle.read(scratch, 0, Math.min(batch.end - start, scratch.length), start)
+        // Never hand out bytes that were not read: the file is shorter than its verified batch.
+        if (avail < RECORD_HEADER_BYTES) throw corruptError(this.path, start, 'the file ends inside a verified batch (changed underneath the reader)')
       }
       const len = scratch.readUInt32LE(p)
       if (current === offset) {
         const data = Buffer.allocUnsafe(len)
         if (p + RECORD_HEADER_BYTES + len <= avail) scratch.copy(data, 0, p + RECORD_HEADER_BYTES, p + RECORD_HEADER_BYTES + len)
-        else handle.read(data, 0, len, start + p + RECORD_HEADER_BYTES)
+        else if (handle.read(data, 0, len, start + p + RECORD_HEADER_BYTES) !== len) {
+          throw corruptError(this.path, start + p, 'the file ends inside a verified record (changed underneath the reader)')
+        }
         return { offset, timestamp: batch.timestamp, data }
       }
       if (current > offset) throw corruptError(this.path, start + p, `record walk passed offset ${offset}`)
