@@ -244,6 +244,7 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
       if (this.stale || this.stamp !== source.watch.stamp) {
         const pending = source.settle()
         if (pending) return this.after(pending)
+        if (this.follow && source.isClosed()) return this.waited()
         source.checkReadable()
         this.resync()
       }
@@ -258,6 +259,7 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
         }
       }
       // The segment is used up as far as it is written: find where `next` lives now.
+      if (this.follow && source.isClosed()) return this.waited()
       source.checkReadable()
       const pending = source.settle()
       if (pending) return this.after(pending)
