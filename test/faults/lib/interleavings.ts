@@ -70,14 +70,28 @@ function recordId(data: Buffer): number {
   return Number(m[1])
 }
 
+/**
+ * Scheduled steps one scenario may take (a few hundred is typical). More means a livelock — a
+ * follower or waiter spinning without progress — reported as a failure rather than a hung test.
+ */
+const STEP_BUDGET = 20_000
+
+function stepper(s: fc.Scheduler): (label: string) => Promise<void> {
+  let steps = 0
+  return (label) => {
+    if (++steps > STEP_BUDGET) return Promise.reject(new Error(`livelock: more than ${STEP_BUDGET} scheduled steps (at ${label})`))
+    return s.schedule(Promise.resolve(), label)
+  }
+}
+
 /** The real file system, except that every fdatasync and directory fsync completes when the scheduler says. */
-function scheduledFileSystem(s: fc.Scheduler): FileSystem {
+function scheduledFileSystem(step: (label: string) => Promise<void>): FileSystem {
   // No real fsync: this suite explores orderings, not power loss (the power-loss suite does that).
   const wrap = (inner: FileHandle): FileHandle => ({
     path: inner.path,
     write: (b, o, l, p) => inner.write(b, o, l, p),
     read: (b, o, l, p) => inner.read(b, o, l, p),
-    datasync: () => s.schedule(Promise.resolve(), `fdatasync ${path.basename(inner.path)}`),
+    datasync: () => step(`fdatasync ${path.basename(inner.path)}`),
     size: () => inner.size(),
     truncate: (n) => inner.truncate(n),
     close: () => inner.close(),
@@ -86,17 +100,19 @@ function scheduledFileSystem(s: fc.Scheduler): FileSystem {
     ...nodeFileSystem,
     open: (p, mode) => wrap(nodeFileSystem.open(p, mode)),
     writeFile: (p, data) => nodeFileSystem.writeFile(p, data, false),
-    syncDir: () => s.schedule(Promise.resolve(), 'syncDir'),
+    syncDir: () => step('syncDir'),
   }
 }
 
 interface Ack {
   offset: number
   calledAt: number
+  resolvedAt: number
 }
 
 interface Cut {
   offset: number
+  calledAt: number
   resolvedAt: number
 }
 
@@ -122,6 +138,7 @@ export const stats = { runs: 0, acked: 0, truncates: 0, truncatedIterators: 0, r
 export async function runScenario(s: fc.Scheduler, dir: string, scenario: Scenario): Promise<void> {
   const descriptorsBefore = openDescriptors()
   const clock = manualClock()
+  const step = stepper(s)
   // Opening fsyncs the directory: through the scheduler too.
   const log = await s.waitFor(Log.open(dir, {
     sync: scenario.sync,
@@ -129,14 +146,15 @@ export async function runScenario(s: fc.Scheduler, dir: string, scenario: Scenar
     indexIntervalBytes: 128,
     retention: { maxAgeMs: MAX_AGE_MS, ...(scenario.maxBytes ? { maxBytes: 4096 } : {}) },
     clock,
-    fileSystem: scheduledFileSystem(s),
+    fileSystem: scheduledFileSystem(step),
   }))
   let seq = 0
   let nextId = 0
   const expected = new Map<number, Buffer>()
   const acks = new Map<number, Ack>()
   const cuts: Cut[] = []
-  const seen: { offset: number; data: Buffer; by: string }[] = []
+  /** What readers returned, and when the call that returned it was made. */
+  const seen: { offset: number; data: Buffer; by: string; calledAt: number }[] = []
   const violations: string[] = []
   const closeOutcomes: unknown[] = []
   const controller = new AbortController()
@@ -146,12 +164,13 @@ export async function runScenario(s: fc.Scheduler, dir: string, scenario: Scenar
     if (code === 'ERR_TRUNCATED') stats.truncatedIterators++
     if (code === undefined || !(ALLOWED[what] ?? []).includes(code)) violations.push(`${what} failed with ${String(err)}${code ? ` (${code})` : ''}`)
   }
-  const pause = (label: string): Promise<void> => s.schedule(Promise.resolve(), label)
+  const pause = step
 
   async function consume(it: AsyncIterableIterator<{ offset: number; data: Buffer }>, what: string, from: number, steps: number): Promise<void> {
     let prev = -1
     try {
       for (let i = 0; i < steps; i++) {
+        const calledAt = seq++
         const r = await it.next()
         if (r.done) return
         // A jump is allowed only over offsets retention or deleteBefore deleted (documented: skipped).
@@ -160,7 +179,7 @@ export async function runScenario(s: fc.Scheduler, dir: string, scenario: Scenar
         }
         if (prev < 0 && r.value.offset < from) violations.push(`${what} from ${from} yielded offset ${r.value.offset}`)
         prev = r.value.offset
-        seen.push({ offset: r.value.offset, data: Buffer.from(r.value.data), by: what })
+        seen.push({ offset: r.value.offset, data: Buffer.from(r.value.data), by: what, calledAt })
         await pause(`${what} step`)
       }
       await it.return?.()
@@ -180,7 +199,7 @@ export async function runScenario(s: fc.Scheduler, dir: string, scenario: Scenar
         const calledAt = seq++
         try {
           const offset = await log.append(cmd.asString ? data.toString('latin1') : data)
-          acks.set(id, { offset, calledAt })
+          acks.set(id, { offset, calledAt, resolvedAt: seq++ })
         } catch (err) {
           failed('append', err)
         }
@@ -195,7 +214,8 @@ export async function runScenario(s: fc.Scheduler, dir: string, scenario: Scenar
         try {
           const { first, last } = await log.appendBatch(datas)
           if (last - first + 1 !== ids.length) violations.push(`appendBatch of ${ids.length} returned ${first}..${last}`)
-          ids.forEach((id, k) => acks.set(id, { offset: first + k, calledAt }))
+          const resolvedAt = seq++
+          ids.forEach((id, k) => acks.set(id, { offset: first + k, calledAt, resolvedAt }))
         } catch (err) {
           failed('batch', err)
         }
@@ -204,11 +224,12 @@ export async function runScenario(s: fc.Scheduler, dir: string, scenario: Scenar
       }
       case 'read': {
         const offset = cmd.hint % (log.nextOffset + 1)
+        const calledAt = seq++
         try {
           const r = await log.read(offset)
           if (r) {
             if (r.offset !== offset) violations.push(`read(${offset}) returned offset ${r.offset}`)
-            seen.push({ offset, data: Buffer.from(r.data), by: `read ${i}` })
+            seen.push({ offset, data: Buffer.from(r.data), by: `read ${i}`, calledAt })
           }
         } catch (err) {
           failed('read', err)
@@ -240,10 +261,10 @@ export async function runScenario(s: fc.Scheduler, dir: string, scenario: Scenar
       case 'truncate': {
         const span = log.nextOffset - log.firstOffset + 1
         const offset = log.firstOffset + (cmd.hint % span)
-        seq++
+        const calledAt = seq++
         try {
           await log.truncate(offset)
-          cuts.push({ offset, resolvedAt: seq++ })
+          cuts.push({ offset, calledAt, resolvedAt: seq++ })
         } catch (err) {
           failed('truncate', err)
         }
@@ -286,8 +307,9 @@ export async function runScenario(s: fc.Scheduler, dir: string, scenario: Scenar
     const id = nextId++
     const data = recordBytes(id, 40 + ((i * 97) % 300))
     expected.set(id, data)
+    const calledAt = seq++
     const { first } = await s.waitFor(log.appendBatch([data]))
-    acks.set(id, { offset: first, calledAt: seq++ })
+    acks.set(id, { offset: first, calledAt, resolvedAt: seq++ })
   }
   const commands = [...scenario.commands]
   if (scenario.closeAt !== null) commands.splice(scenario.closeAt % (commands.length + 1), 0, { kind: 'close' })
@@ -311,10 +333,15 @@ export async function runScenario(s: fc.Scheduler, dir: string, scenario: Scenar
   const endOffset = log.nextOffset
 
   // Every record a reader saw was written by an append acknowledged with that offset, byte for byte.
-  for (const { offset, data, by } of seen) {
+  for (const { offset, data, by, calledAt } of seen) {
     const id = recordId(data)
     assert.deepEqual(data, expected.get(id), `${by}: offset ${offset} holds the bytes of record ${id}`)
-    assert.equal(acks.get(id)?.offset, offset, `${by}: offset ${offset} holds record ${id}, which was acknowledged at ${acks.get(id)?.offset}`)
+    const ack = acks.get(id)
+    assert.equal(ack?.offset, offset, `${by}: offset ${offset} holds record ${id}, which was acknowledged at ${ack?.offset}`)
+    // Never a record that a finished truncate had removed: acknowledged before the truncate was
+    // called, at or above its cut, and read by a call made after the truncate resolved.
+    const gone = cuts.find((c) => c.offset <= offset && ack !== undefined && ack.resolvedAt < c.calledAt && c.resolvedAt < calledAt)
+    assert.equal(gone, undefined, `${by}: served record ${id} at offset ${offset}, removed by truncate(${gone?.offset}) before the call`)
   }
   assert.deepEqual(violations, [])
   assert.equal(openDescriptors(), descriptorsBefore, 'close released every descriptor')
