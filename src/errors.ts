@@ -26,8 +26,8 @@ export type SeglogErrorCode =
   /** A write was attempted on a log opened with `readOnly: true`. */
   | 'ERR_READ_ONLY'
   /**
-   * `truncate()` removed records an open iterator had already handed out (or was positioned
-   * after); start a new iterator from the offset named in `details.truncatedAt`.
+   * `truncate()` removed records an open iterator had already handed out; start a new iterator
+   * from the offset named in `details.truncatedAt`.
    */
   | 'ERR_TRUNCATED'
 

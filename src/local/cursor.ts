@@ -87,7 +87,7 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
   private timestamp = 0
   private readonly header = new BatchHeader()
 
-  constructor(private readonly source: CursorSource, from: number, private readonly to: number, private readonly follow: boolean, private readonly signal: AbortSignal | undefined) {
+  constructor(private readonly source: CursorSource, private readonly from: number, private readonly to: number, private readonly follow: boolean, private readonly signal: AbortSignal | undefined) {
     this.next_ = from
     this.gen = source.generation()
     this.stamp = source.watch.stamp
@@ -180,15 +180,17 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
 
   /**
    * After the log's watch stamp moved: fails if a truncate removed records this cursor already
-   * handed out (or offsets it is positioned past); otherwise forgets everything read before and
-   * continues from `next_` in the log as it is now.
+   * handed out; otherwise forgets everything read before and continues from `next_` in the log
+   * as it is now.
    */
   private resync(): void {
     const source = this.source
     const generation = source.generation()
+    // A cursor that has handed out nothing (made before or while the truncate ran) reads `from`
+    // on in the log as it is now; one that handed out a record the truncate removed cannot go on.
     if (generation !== this.gen) {
       const cut = source.lowestCutSince(this.gen)
-      if (this.next_ > cut) {
+      if (this.next_ > cut && this.next_ > this.from) {
         throw new SeglogError('ERR_TRUNCATED',
           `the log in ${source.dir} was truncated at offset ${cut} while this iterator was at offset ${this.next_}: the records it handed out ` +
           `from offset ${cut} on no longer exist, and later appends reuse those offsets. Start a new iterate({ from: ${cut} }) to read what the log holds now`,

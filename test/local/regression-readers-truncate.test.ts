@@ -128,3 +128,20 @@ test('a checksum-valid batch with the wrong base offset makes iterate() fail wit
     await reopened.close()
   }
 })
+
+test('an iterator created while a truncate runs starts from the state after it, wherever it starts', async (t) => {
+  const dir = tmpDir(t)
+  const log = await Log.open(dir, { sync: 'never' })
+  for (let i = 0; i < 20; i++) await log.append(rec(i, 0))
+  const truncating = log.truncate(10)
+  const late = log.iterate({ from: 15, follow: true, signal: AbortSignal.timeout(20_000) })
+  const early = log.iterate({ from: 5 })
+  await truncating
+  for (let i = 10; i < 20; i++) await log.append(rec(i, 1))
+  assert.deepEqual((await late.next()).value?.data, rec(15, 1))
+  const offsets: number[] = []
+  for await (const r of early) offsets.push(r.offset)
+  assert.deepEqual(offsets, [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19])
+  await late.return?.()
+  await log.close()
+})
