@@ -145,3 +145,57 @@ test('an iterator created while a truncate runs starts from the state after it, 
   await late.return?.()
   await log.close()
 })
+
+test('a read-only follower in this process follows a writer in another process across its truncate', async (t) => {
+  const dir = tmpDir(t)
+  const { spawn } = await import('node:child_process')
+  const { fileURLToPath } = await import('node:url')
+  const index = fileURLToPath(new URL('../../src/index.js', import.meta.url))
+  // The writer: 30 records, then (on a line from us) truncate(12) and 20 new records, then exit.
+  const script = `
+    import { Log } from ${JSON.stringify(index)}
+    import readline from 'node:readline'
+    const rec = (i, g) => Buffer.from(\`\${i}:\${g}:\` + 'x'.repeat((i * 13 + g * 7) % 90))
+    const log = await Log.open(process.argv[1], { sync: 'always' })
+    for (let i = 0; i < 30; i++) await log.append(rec(i, 0))
+    console.log('appended')
+    const lines = readline.createInterface({ input: process.stdin })
+    for await (const _ of lines) break
+    await log.truncate(12)
+    for (let i = 12; i < 32; i++) await log.append(rec(i, 1))
+    await log.close()
+    console.log('done')
+  `
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, dir], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const said = (word: string): Promise<void> => new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      if (chunk.toString().includes(word)) {
+        child.stdout.off('data', onData)
+        resolve()
+      }
+    }
+    child.stdout.on('data', onData)
+    child.once('exit', (code) => reject(new Error(`writer exited with ${code} before saying ${word}`)))
+  })
+  const expect = (i: number, g: number): string => `${i}:${g}:` + 'x'.repeat((i * 13 + g * 7) % 90)
+  await said('appended')
+  const reader = await Log.open(dir, { readOnly: true, followPollMs: 5 })
+  try {
+    const signal = AbortSignal.timeout(30_000) // safety net: the follower must not hang
+    const ahead = reader.iterate({ follow: true, signal })
+    const behind = reader.iterate({ follow: true, signal })
+    for (let i = 0; i < 30; i++) assert.equal((await ahead.next()).value?.data.toString(), expect(i, 0))
+    for (let i = 0; i < 8; i++) assert.equal((await behind.next()).value?.data.toString(), expect(i, 0))
+    const waiting = ahead.next().then((r) => r, (err: unknown) => err)
+    const finished = said('done')
+    child.stdin.write('go\n')
+    await finished
+    const outcome = await waiting
+    assert.ok(isSeglogError(outcome, 'ERR_TRUNCATED') && outcome.details.truncatedAt === 12, `got ${String(outcome)}`)
+    for (let i = 8; i < 32; i++) assert.equal((await behind.next()).value?.data.toString(), expect(i, i < 12 ? 0 : 1), `offset ${i}`)
+    await behind.return?.()
+  } finally {
+    child.kill()
+    await reader.close()
+  }
+})
