@@ -97,3 +97,20 @@ test('strings with lone UTF-16 surrogates are rejected (they cannot be stored un
     await reopened.close()
   }
 })
+
+test('a bad clock or retention option fails open with ERR_INVALID_ARGUMENT and leaves the log as it was', async (t) => {
+  const dir = tmpDir(t)
+  const log = await Log.open(dir)
+  await log.appendBatch(['a', 'b'])
+  await log.close()
+  const bad: unknown[] = [{ clock: {} }, { clock: { now: () => 0 } }, { clock: 'now' }, { retention: 5 }, { retention: 'old' }]
+  for (const options of bad) {
+    await assert.rejects(Log.open(dir, options as Parameters<typeof Log.open>[1]), (err) => isSeglogError(err, 'ERR_INVALID_ARGUMENT'), JSON.stringify(options))
+  }
+  const reopened = await Log.open(dir)
+  try {
+    assert.deepEqual(await contents(reopened), ['a', 'b'])
+  } finally {
+    await reopened.close()
+  }
+})
