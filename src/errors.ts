@@ -30,6 +30,11 @@ export type SeglogErrorCode =
   | 'ERR_INVALID_ARGUMENT'
   /** A write was attempted on a log opened with `readOnly: true`. */
   | 'ERR_READ_ONLY'
+  /**
+   * `truncate()` removed records an open iterator had already handed out; start a new iterator
+   * from the offset named in `details.truncatedAt`.
+   */
+  | 'ERR_TRUNCATED'
 
 /** Extra, machine-readable facts attached to an error (file and byte for corruption, etc.). */
 export interface SeglogErrorDetails {

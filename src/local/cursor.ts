@@ -7,6 +7,7 @@
 import { SeglogError } from '../errors.js'
 import { BATCH_HEADER_BYTES, BatchHeader, BatchStatus, describeStatus, parseBatch, RECORD_HEADER_BYTES } from '../format/index.js'
 import type { FileHandle, FileSystem } from '../io/file-system.js'
+import { CursorFile, type CursorRegistry } from './cursor-registry.js'
 import { corruptError, type LogRecord, type Segment } from './segment.js'
 import type { SparseIndex } from './sparse-index.js'
 import type { Gap } from './gaps.js'
@@ -16,9 +17,31 @@ const READ_BLOCK_BYTES = 1 << 20
 /** nextMany() stops after the batch that brings it past this many records (keeps the live set young). */
 const MANY_RECORDS = 1024
 
+/** Bumped by the log whenever a cursor must stop trusting what it read: a truncate starts or ends, the log closes, a read-only handle reloads. */
+export interface CursorWatch {
+  stamp: number
+}
+
 /** What the cursor needs from the log, without reaching into its private state. */
 export interface CursorSource {
   readonly fsys: FileSystem
+  readonly dir: string
+  readonly watch: CursorWatch
+  /** Where open cursors register their descriptor, so the log's close() closes it. */
+  readonly registry: CursorRegistry
+  /** The truncate generation the log's in-memory state reflects (see truncations.ts). */
+  generation(): number
+  /** Lowest offset removed by a truncate after `generation`: Infinity when none, 0 when unknown. */
+  lowestCutSince(generation: number): number
+  /**
+   * Work that must finish before the log's state may be read: a truncate or other exclusive
+   * change in progress, or (read-only) a reload after another process truncated. Undefined: none.
+   */
+  settle(): Promise<void> | undefined
+  /** Read-only logs: true when the files changed since `generation` (a seqlock check after each read). */
+  changedSince(generation: number): boolean
+  /** True once the log is closed (a follower waiting at the end then finishes cleanly). */
+  isClosed(): boolean
   firstOffset(): number
   /** Offset after the last record written to the OS (readable). */
   writtenOffset(): number
@@ -46,8 +69,18 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, 
 export class RecordCursor implements AsyncIterableIterator<LogRecord> {
   private next_: number
   private finished = false
-  private handle: FileHandle | undefined
+  /** The open segment file, registered with the log so its close() closes it too. */
+  private readonly file = new CursorFile()
   private segment: Segment | undefined
+  /** The truncate generation everything this cursor read belongs to. */
+  private gen: number
+  /** The log's watch stamp when this cursor last checked it. */
+  private stamp: number
+  /** A read-only read found the files changed under it: re-read the log's state first. */
+  private stale = false
+  /** Base offset the next batch must have; -1 right after a seek (then it must hold `mustHold`). */
+  private expect = -1
+  private mustHold = 0
   /** File position of `block[0]`. */
   private blockPos = 0
   private block: Buffer = Buffer.alloc(0)
@@ -61,9 +94,16 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
   private timestamp = 0
   private readonly header = new BatchHeader()
 
-  constructor(private readonly source: CursorSource, from: number, private readonly to: number, private readonly follow: boolean, private readonly signal: AbortSignal | undefined,
+  constructor(private readonly source: CursorSource, private readonly from: number, private readonly to: number, private readonly follow: boolean, private readonly signal: AbortSignal | undefined,
     private readonly gaps: 'stop' | 'skip' = 'stop') {
     this.next_ = from
+    this.gen = source.generation()
+    this.stamp = source.watch.stamp
+    source.registry.add(this, this.file)
+  }
+
+  private get handle(): FileHandle | undefined {
+    return this.file.handle
   }
 
   [Symbol.asyncIterator](): this {
@@ -71,7 +111,7 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
   }
 
   next(): Promise<IteratorResult<LogRecord, undefined>> {
-    if (this.left > 0 && this.offset < this.to) {
+    if (this.left > 0 && this.offset < this.to && this.stamp === this.source.watch.stamp) {
       // Fast path: the next record is in the block already read and checked.
       const block = this.block
       const rp = this.rp
@@ -97,7 +137,7 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
    * the per-record promise.
    */
   nextMany(): Promise<IteratorResult<LogRecord[], undefined>> {
-    if (this.left > 0 && this.offset < this.to) {
+    if (this.left > 0 && this.offset < this.to && this.stamp === this.source.watch.stamp) {
       try {
         return Promise.resolve({ value: this.drainBlock([]), done: false })
       } catch (err) {
@@ -128,7 +168,7 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
       this.left = left
       this.offset = offset
       this.next_ = offset
-      if (offset >= to || this.p >= this.blockLen || this.signal?.aborted || out.length >= MANY_RECORDS) return out
+      if (offset >= to || this.p >= this.blockLen || this.signal?.aborted || out.length >= MANY_RECORDS || this.stamp !== this.source.watch.stamp) return out
       if (this.takeBatch() !== Take.Records) return out
     }
   }
@@ -139,16 +179,67 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
   }
 
   private close(): void {
+    if (this.finished) return
     this.finished = true
     this.left = 0
-    if (this.handle) {
-      try {
-        this.handle.close()
-      } catch {
-        // Already closed.
+    this.file.close()
+    this.source.registry.remove(this.file)
+  }
+
+  /**
+   * After the log's watch stamp moved: fails if a truncate removed records this cursor already
+   * handed out; otherwise forgets everything read before and continues from `next_` in the log
+   * as it is now.
+   */
+  private resync(): void {
+    const source = this.source
+    const generation = source.generation()
+    // A cursor that has handed out nothing (made before or while the truncate ran) reads `from`
+    // on in the log as it is now; one that handed out a record the truncate removed cannot go on.
+    if (generation !== this.gen) {
+      const cut = source.lowestCutSince(this.gen)
+      if (this.next_ > cut && this.next_ > this.from) {
+        throw new SeglogError('ERR_TRUNCATED',
+          `the log in ${source.dir} was truncated at offset ${cut} while this iterator was at offset ${this.next_}: the records it handed out ` +
+          `from offset ${cut} on no longer exist, and later appends reuse those offsets. Start a new iterate({ from: ${cut} }) to read what the log holds now`,
+          { details: { truncatedAt: cut, offset: this.next_ } })
       }
-      this.handle = undefined
+      this.gen = generation
     }
+    // Blocks and segments read before may hold bytes that are gone: read again from `next_`.
+    this.left = 0
+    this.blockLen = 0
+    this.p = 0
+    this.segment = undefined
+    this.file.close()
+    this.stale = false
+    this.stamp = source.watch.stamp
+  }
+
+  /** Reads through the cursor's handle; for a read-only log, a read the writer raced is discarded. */
+  private readAt(buf: Buffer, length: number, position: number): number {
+    const got = (this.handle as FileHandle).read(buf, 0, length, position)
+    if (this.source.changedSince(this.gen)) {
+      this.stale = true
+      return 0
+    }
+    return got
+  }
+
+  private waited(): Promise<IteratorResult<LogRecord, undefined>> {
+    if (this.source.isClosed()) {
+      // Documented: a follower waiting at the end finishes when the log closes.
+      this.close()
+      return Promise.resolve(DONE)
+    }
+    return this.next()
+  }
+
+  private after(pending: Promise<void>): Promise<IteratorResult<LogRecord, undefined>> {
+    return pending.then(() => this.next(), (err: unknown) => {
+      this.close()
+      throw err
+    })
   }
 
   /** Slow path: moves to the next batch, block, segment, or waits for data. */
@@ -159,6 +250,13 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
       if (this.finished || this.next_ >= this.to || this.signal?.aborted) {
         this.close()
         return Promise.resolve(DONE)
+      }
+      if (this.stale || this.stamp !== source.watch.stamp) {
+        const pending = source.settle()
+        if (pending) return this.after(pending)
+        if (this.follow && source.isClosed()) return this.waited()
+        source.checkReadable()
+        this.resync()
       }
       if (this.left > 0) return this.next()
       if (this.handle) {
@@ -171,8 +269,13 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
         }
       }
       // The segment is used up as far as it is written: find where `next` lives now.
+      if (this.follow && source.isClosed()) return this.waited()
       source.checkReadable()
+      const pending = source.settle()
+      if (pending) return this.after(pending)
+      if (this.stale || this.stamp !== source.watch.stamp) continue
       source.refresh()
+      if (this.stale || this.stamp !== source.watch.stamp) continue
       if (this.next_ < source.firstOffset()) this.next_ = source.firstOffset()
       if (this.next_ >= source.writtenOffset()) {
         if (this.next_ < source.assignedOffset()) {
@@ -183,7 +286,7 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
           this.close()
           return Promise.resolve(DONE)
         }
-        return source.waitForData(this.next_, this.signal).then(() => this.next())
+        return source.waitForData(this.next_, this.signal).then(() => this.waited())
       }
       const lost = source.lostAt(this.next_)
       if (lost) {
@@ -203,16 +306,17 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
   private seek(offset: number): void {
     const { segment, index } = this.source.segmentFor(offset)
     if (segment !== this.segment || !this.handle) {
-      if (this.handle) this.handle.close()
-      this.handle = undefined
-      this.handle = this.source.fsys.open(segment.path, 'read')
+      this.file.close()
+      this.file.handle = this.source.fsys.open(segment.path, 'read')
       this.segment = segment
     }
     const i = index.floor(offset)
     this.blockPos = i < 0 ? 0 : index.batchPosAt(i)
+    this.expect = i < 0 ? segment.base : -1
+    this.mustHold = i < 0 ? segment.base : index.offsetAt(i)
     this.blockLen = 0
     this.p = 0
-    if (!this.readBlockAt(this.blockPos)) {
+    if (!this.readBlockAt(this.blockPos) && !this.stale) {
       // Nothing readable at the position the index names: the segment ended before `offset`.
       const end = index.nextOffset
       if (end <= offset) throw corruptError(segment.path, this.blockPos, `offset ${offset} is missing from its segment`)
@@ -226,7 +330,7 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
     if (position >= limit) return false
     const want = Math.min(READ_BLOCK_BYTES, limit - position)
     const block = Buffer.allocUnsafe(want)
-    const got = (this.handle as FileHandle).read(block, 0, want, position)
+    const got = this.readAt(block, want, position)
     if (got === 0) return false
     this.block = block
     this.blockPos = position
@@ -252,7 +356,8 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
       }
       if (this.p === 0 && length > this.blockLen && position + length <= segment.size) {
         const block = Buffer.allocUnsafe(length)
-        const got = (this.handle as FileHandle).read(block, 0, length, position)
+        const got = this.readAt(block, length, position)
+        if (this.stale) return Take.Partial
         this.block = block
         this.blockLen = got
         status = parseBatch(block, 0, got, header, true)
@@ -277,6 +382,16 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
       const segment = this.segment as Segment
       throw foreignError(segment.path, this.blockPos + this.p, header.tag, this.source.logTag)
     }
+    // Contiguity, as recovery checks it: a checksum-valid batch in the wrong place (a misdirected
+    // or duplicated write) must not make the cursor skip or repeat offsets.
+    const base = header.baseOffset
+    const misplaced = this.expect >= 0 ? base !== this.expect : !(base <= this.mustHold && this.mustHold < base + header.count)
+    if (misplaced) {
+      const segment = this.segment as Segment
+      const wanted = this.expect >= 0 ? `offset ${this.expect}` : `a batch holding offset ${this.mustHold}`
+      throw corruptError(segment.path, this.blockPos + this.p, `batch holds offsets ${base} to ${base + header.count - 1} where ${wanted} was expected`)
+    }
+    this.expect = base + header.count
     let rp = this.p + BATCH_HEADER_BYTES
     let offset = header.baseOffset
     const end = offset + header.count

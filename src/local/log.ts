@@ -15,10 +15,13 @@ import { DirectoryLock, lockHolder } from './lock.js'
 import { repairLocked, repairLog, type RepairOptions, type RepairReport } from './repair.js'
 import { gapAt, mergeGaps, offsetLostError, writeGaps, type Gap } from './gaps.js'
 import type { LogIdentity } from './identity.js'
-import { resolveOptions, type LogOptions, type ResolvedOptions } from './options.js'
+import { resolveOptions, type LogClock, type LogOptions, type ResolvedOptions } from './options.js'
 import { recover, type RecoveryReport } from './recovery.js'
 import { scanSegment } from './scan.js'
-import { type CursorSource, RecordCursor } from './cursor.js'
+import { type CursorSource, type CursorWatch, RecordCursor } from './cursor.js'
+import { CursorRegistry } from './cursor-registry.js'
+import { describeType, recordInputError } from './record-input.js'
+import { beginTruncate, endTruncate, lowestCutSince, NO_TRUNCATIONS, readTruncations, type Truncations, writeTruncations } from './truncations.js'
 import { corruptError, InconsistentIndexError, Segment, type LogRecord } from './segment.js'
 import { SparseIndex } from './sparse-index.js'
 import { applyIntent, recordIntent } from './truncate-intent.js'
@@ -87,6 +90,8 @@ const MAX_APPEND_BATCH_BYTES = 128 << 10
 const CHECKPOINT_EVERY_BYTES = 8 << 20
 /** Sealed segments kept with their index in memory (each up to ~400 KiB at the defaults). */
 const MAX_LOADED_SEALED_SEGMENTS = 16
+/** A read-only read raced by this many truncates in another process gives up (with ERR_IO). */
+const MAX_READ_RETRIES = 16
 
 let bridgeFactory: ((log: Log, limits: WorkerBridgeLimits) => WorkerBridge) | undefined
 
@@ -143,10 +148,21 @@ export class Log implements AsyncDisposable {
   private checkpointPos = 0
   private checkpointBase = -1
 
-  /** Set while truncate() rewrites files; appends and other changes wait for it. */
+  /**
+   * Set while truncate(), deleteBefore() or close() changes files. Appends, reads, cursors and
+   * every background job (timers, retention) wait for it or skip their turn (rule 18).
+   */
   private exclusive: Promise<unknown> | undefined
   private dataWaiters: (() => void)[] = []
-  private timers: NodeJS.Timeout[] = []
+  private stopTimers: (() => void)[] = []
+  private readonly clock: LogClock
+  /** The truncate generation this process's state reflects (see truncations.ts). */
+  private truncations: Truncations = NO_TRUNCATIONS
+  /** Bumped whenever cursors must re-check the log: a truncate starts or ends, close, a reload. */
+  private readonly watch: CursorWatch = { stamp: 0 }
+  private readonly cursors = new CursorRegistry()
+  /** Read-only: a reload of the directory after another process truncated, while it runs. */
+  private reloading: Promise<void> | undefined
   private closing: Promise<void> | undefined
   private bridge: WorkerBridge | undefined
   private readonly cursorSource: CursorSource
@@ -166,6 +182,7 @@ export class Log implements AsyncDisposable {
 
   private constructor(readonly dir: string, private readonly options: ResolvedOptions, recovered: Awaited<ReturnType<typeof recover>>, lock: DirectoryLock | undefined) {
     this.fsys = options.fileSystem
+    this.clock = options.clock
     this.lock = lock
     this.recovery = recovered.report
     this.lostRanges = recovered.gaps
@@ -203,17 +220,26 @@ export class Log implements AsyncDisposable {
       fsys.mkdir(dir)
       lock = DirectoryLock.acquire(dir, fsys)
     }
+    let log: Log | undefined
     try {
       // Repair first, on the whole log: cut out damaged bytes anywhere, keep every intact batch.
       const repaired = resolved.repair ? await repairLocked(dir, { fileSystem: fsys }) : undefined
       const recovered = await recover(fsys, dir, resolved)
       if (repaired && !repaired.clean) recovered.report.repaired = repaired
-      const log = new Log(dir, resolved, recovered, lock)
+      log = new Log(dir, resolved, recovered, lock)
+      if (resolved.readOnly) {
+        const disk = readTruncations(fsys, dir)
+        // Damaged or mid-truncate: an impossible generation makes the first read reload (and wait).
+        log.truncations = disk === 'damaged' ? { generation: -1, cuts: [] } : disk
+      } else {
+        await log.adoptTruncations()
+      }
       log.startTimers()
       if (!resolved.readOnly) log.applyRetention()
       if (channels.recovery.hasSubscribers) channels.recovery.publish({ dir, report: recovered.report })
       return log
     } catch (err) {
+      if (log) await log.close().catch(() => undefined)
       lock?.release()
       if (err instanceof SeglogError) throw err
       throw new SeglogError('ERR_IO', `could not open the log in ${dir}: ${(err as Error).message}`, { cause: err })
@@ -289,6 +315,9 @@ export class Log implements AsyncDisposable {
    * only after the record is on stable storage; otherwise once it is accepted (see {@link SyncMode}).
    */
   append(data: Uint8Array | string): Promise<number> {
+    // Checked first, before waiting or touching any state (rule 20): a bad record rejects only its own call.
+    const bad = recordInputError(data, 'the record passed to append')
+    if (bad) return Promise.reject(bad)
     if (this.exclusive) return this.exclusive.then(() => this.append(data))
     if (this.state !== 'open' || !this.writer) return Promise.reject(this.unusable())
     const buf = this.buf
@@ -298,16 +327,15 @@ export class Log implements AsyncDisposable {
     if (typeof data === 'string') {
       const room = buf.length - this.used - BATCH_HEADER_BYTES - RECORD_HEADER_BYTES
       if (data.length * 3 <= room) {
+        // Encoded into spare buffer space past `used`: nothing counts until `used` moves.
         len = buf.write(data, this.used + (needHeader ? BATCH_HEADER_BYTES : 0) + RECORD_HEADER_BYTES, 'utf8')
       } else {
         bytes = Buffer.from(data, 'utf8')
         len = bytes.byteLength
       }
-    } else if (data instanceof Uint8Array) {
+    } else {
       bytes = data
       len = data.byteLength
-    } else {
-      return Promise.reject(invalidArgument(`append takes a Uint8Array, Buffer or string; got ${describeType(data)}`))
     }
     if (len > this.options.maxRecordBytes) {
       return Promise.reject(new SeglogError('ERR_RECORD_TOO_LARGE',
@@ -326,7 +354,7 @@ export class Log implements AsyncDisposable {
       this.batchStart = this.used
       this.batchBase = this.next
       this.batchCount = 0
-      this.batchTimestamp = Date.now()
+      this.batchTimestamp = this.clock.now()
       this.used += BATCH_HEADER_BYTES
     }
     const at = this.used
@@ -371,28 +399,21 @@ export class Log implements AsyncDisposable {
    * Resolves with the offsets of the first and last record (durable under `sync: 'always'`).
    */
   appendBatch(records: readonly (Uint8Array | string)[]): Promise<AppendBatchResult> {
-    if (this.exclusive) return this.exclusive.then(() => this.appendBatch(records))
-    if (this.state !== 'open' || !this.writer) return Promise.reject(this.unusable())
     if (!Array.isArray(records) || records.length === 0) {
       return Promise.reject(invalidArgument('appendBatch takes a non-empty array of Uint8Array or string records'))
     }
     const n = records.length
-    // Strings are encoded once, into a copy of the array; byte records are used as given.
-    let encoded: Uint8Array[] | undefined
+    // Every record is checked, and read exactly once, into our own array before any state changes
+    // (rule 20): a getter or a record detached later cannot change what was checked.
+    const items = new Array<Uint8Array>(n)
     let total = BATCH_HEADER_BYTES
     for (let i = 0; i < n; i++) {
-      const r = records[i]
-      let len: number
-      if (r instanceof Uint8Array) {
-        len = r.byteLength
-      } else if (typeof r === 'string') {
-        encoded ??= records.slice() as Uint8Array[]
-        const bytes = Buffer.from(r, 'utf8')
-        encoded[i] = bytes
-        len = bytes.byteLength
-      } else {
-        return Promise.reject(invalidArgument(`appendBatch record ${i} must be a Uint8Array, Buffer or string; got ${describeType(r)}`))
-      }
+      const r: unknown = records[i]
+      const bad = recordInputError(r, `appendBatch record ${i}`)
+      if (bad) return Promise.reject(bad)
+      const bytes = typeof r === 'string' ? Buffer.from(r, 'utf8') : r as Uint8Array
+      items[i] = bytes
+      const len = bytes.byteLength
       if (len > this.options.maxRecordBytes) {
         return Promise.reject(new SeglogError('ERR_RECORD_TOO_LARGE',
           `record ${i} of ${len} bytes exceeds maxRecordBytes (${this.options.maxRecordBytes}); nothing was written`,
@@ -405,7 +426,14 @@ export class Log implements AsyncDisposable {
         `batch of ${total} bytes exceeds maxBatchBytes (${this.options.maxBatchBytes}); nothing was written. Split it into smaller batches`,
         { details: { bytes: total, limit: this.options.maxBatchBytes } }))
     }
-    const items = encoded ?? (records as readonly Uint8Array[])
+    return this.appendChecked(items, total)
+  }
+
+  private appendChecked(items: Uint8Array[], total: number): Promise<AppendBatchResult> {
+    // Checked again after the wait: the caller may have transferred a buffer meanwhile.
+    if (this.exclusive) return this.exclusive.then(() => this.appendBatch(items))
+    if (this.state !== 'open' || !this.writer) return Promise.reject(this.unusable())
+    const n = items.length
     this.sealOpenBatch()
     if (this.used + total > this.buf.length) {
       if (!this.writePendingSafe()) return Promise.reject(this.unusable())
@@ -434,7 +462,7 @@ export class Log implements AsyncDisposable {
       }
       p += RECORD_HEADER_BYTES + len
     }
-    const timestamp = Date.now()
+    const timestamp = this.clock.now()
     sealBatch(this.buf, start, total, first, timestamp, n, this.logTag)
     if (timestamp > this.activeIndex.maxTimestamp) this.activeIndex.maxTimestamp = timestamp
     this.used = p
@@ -654,6 +682,10 @@ export class Log implements AsyncDisposable {
     this.applyRetention()
   }
 
+  /**
+   * Deletes the oldest sealed segments that the retention options no longer keep. Runs only
+   * between exclusive operations (its callers check the gate), never deletes the active segment.
+   */
   private applyRetention(): void {
     const { maxBytes, maxAgeMs } = this.options.retention
     if (maxBytes === undefined && maxAgeMs === undefined) return
@@ -661,14 +693,14 @@ export class Log implements AsyncDisposable {
     if (maxBytes !== undefined) {
       let total = 0
       for (const s of this.segments) total += s.size
-      while (this.segments.length > 1 && total > maxBytes) {
+      while (this.segments.length > 1 && this.segments[0] !== this.active && total > maxBytes) {
         total -= this.segments[0].size
         removed.push(this.deleteOldestSegment())
       }
     }
     if (maxAgeMs !== undefined) {
-      const cutoff = Date.now() - maxAgeMs
-      while (this.segments.length > 1) {
+      const cutoff = this.clock.now() - maxAgeMs
+      while (this.segments.length > 1 && this.segments[0] !== this.active) {
         const stat = this.fsys.stat(this.segments[0].path)
         if (!stat || stat.mtimeMs >= cutoff) break
         removed.push(this.deleteOldestSegment())
@@ -680,11 +712,24 @@ export class Log implements AsyncDisposable {
     }
   }
 
+  /** The timer's turn: skipped while an exclusive operation runs (rule 18); the next tick retries. */
+  private retentionTick(): void {
+    if (this.state !== 'open' || this.exclusive) return
+    try {
+      this.applyRetention()
+    } catch {
+      // A segment that could not be deleted stays in the log (still readable); the next tick retries.
+    }
+  }
+
+  /** Unlinks first and forgets the segment only then, so a failed unlink leaves a consistent log. */
   private deleteOldestSegment(): string {
-    const segment = this.segments.shift() as Segment
-    this.loadedSealed = this.loadedSealed.filter((s) => s !== segment)
-    segment.closeHandle()
+    const segment = this.segments[0]
+    if (segment === this.active || this.segments.length < 2) throw new Error('seglog bug: asked to delete the active segment')
     this.fsys.unlink(segment.path)
+    this.segments.shift()
+    this.loadedSealed = this.loadedSealed.filter((s) => s !== segment)
+    closeSegmentQuietly(segment)
     try {
       this.fsys.unlink(segment.indexPath)
     } catch {
@@ -694,39 +739,55 @@ export class Log implements AsyncDisposable {
   }
 
   /**
+   * Runs `job` as the only operation changing files: it waits for the one before, and appends,
+   * reads, cursors and background jobs wait for it (or skip their turn) until it finishes.
+   */
+  private async exclusively<T>(job: () => Promise<T>): Promise<T> {
+    while (this.exclusive) await this.exclusive
+    const run = job()
+    const gate = run.then(() => undefined, () => undefined)
+    this.exclusive = gate
+    try {
+      return await run
+    } finally {
+      if (this.exclusive === gate) this.exclusive = undefined
+    }
+  }
+
+  /**
    * Deletes whole sealed segments whose records all lie below `offset`. Records at or above
    * `offset` are always kept; some below it may remain (deletion is by segment). Resolves with
    * the new first offset.
    */
-  async deleteBefore(offset: number): Promise<number> {
-    while (this.exclusive) await this.exclusive
-    if (this.state !== 'open' || !this.writer) throw this.unusable()
-    checkOffset(offset, 'deleteBefore')
-    const removed: string[] = []
-    while (this.segments.length > 1 && this.segments[1].base <= offset) removed.push(this.deleteOldestSegment())
-    if (removed.length > 0) {
-      await this.fsys.syncDir(this.dir)
-      if (channels.retention.hasSubscribers) channels.retention.publish({ dir: this.dir, files: removed, reason: 'deleteBefore' })
-    }
-    return this.firstOffset
+  deleteBefore(offset: number): Promise<number> {
+    return this.exclusively(async () => {
+      if (this.state !== 'open' || !this.writer) throw this.unusable()
+      checkOffset(offset, 'deleteBefore')
+      const removed: string[] = []
+      try {
+        while (this.segments.length > 1 && this.segments[1].base <= offset) removed.push(this.deleteOldestSegment())
+        if (removed.length > 0) await this.fsys.syncDir(this.dir)
+      } catch (err) {
+        this.fail(err)
+        throw this.unusable()
+      }
+      if (removed.length > 0 && channels.retention.hasSubscribers) channels.retention.publish({ dir: this.dir, files: removed, reason: 'deleteBefore' })
+      return this.firstOffset
+    })
   }
 
   /**
    * Removes every record at or after `offset`; the next append gets `offset`. Crash-safe: once
-   * it resolves the cut is durable, and a crash part-way is completed by the next open.
+   * it resolves the cut is durable, and a crash part-way is completed by the next open. Open
+   * iterators that already handed out a removed record fail with `ERR_TRUNCATED`; the others
+   * continue with what the log holds after the cut.
    */
-  async truncate(offset: number): Promise<void> {
-    while (this.exclusive) await this.exclusive
-    if (this.state !== 'open' || !this.writer) throw this.unusable()
-    checkOffset(offset, 'truncate')
-    const run = this.truncateNow(offset)
-    const gate = run.then(() => undefined, () => undefined)
-    this.exclusive = gate
-    try {
-      await run
-    } finally {
-      if (this.exclusive === gate) this.exclusive = undefined
-    }
+  truncate(offset: number): Promise<void> {
+    return this.exclusively(async () => {
+      if (this.state !== 'open' || !this.writer) throw this.unusable()
+      checkOffset(offset, 'truncate')
+      await this.truncateNow(offset)
+    })
   }
 
   private async truncateNow(offset: number): Promise<void> {
@@ -743,6 +804,8 @@ export class Log implements AsyncDisposable {
     await this.waitDurable(this.written)
     await this.syncSettled()
     if (this.state !== 'open') throw this.unusable()
+    // Derived only now, after the last await before the change; the gate keeps every other job
+    // (retention, rolls, deleteBefore) from changing the segment list until the truncate is done.
     const at = this.segmentIndexFor(offset)
     const segment = this.segments[at]
     const index = this.indexOf(at)
@@ -759,14 +822,21 @@ export class Log implements AsyncDisposable {
       replacement = encodeBatch(records, cut.baseOffset, cut.header.timestamp, this.logTag)
     }
     const intent = { segmentBase: segment.base, cutPosition: cut.position, nextOffset: gapFrom ?? offset, replacement }
+    // Readers learn of the cut before any byte changes (an odd generation: wait), and again once it is done.
+    const begun = beginTruncate(this.truncations, offset)
+    this.truncations = begun
+    this.watch.stamp++
     try {
+      await writeTruncations(this.fsys, this.dir, begun)
       await recordIntent(this.fsys, this.dir, intent)
-      for (const s of this.segments.slice(at)) s.closeHandle()
+      const kept = this.segments.indexOf(segment)
+      if (kept < 0) throw new Error(`the segment ${segment.path} left the log during truncate`)
+      for (const s of this.segments.slice(kept)) closeSegmentQuietly(s)
       if (this.writer && this.active !== segment) closeQuietly(this.writer)
       for (const h of this.unsynced.splice(0)) closeQuietly(h)
       this.writer = undefined
       await applyIntent(this.fsys, this.dir, intent)
-      this.segments = this.segments.slice(0, at + 1)
+      this.segments = this.segments.slice(0, kept + 1)
       this.loadedSealed = this.loadedSealed.filter((s) => s !== segment && s.base < segment.base)
       this.active = segment
       segment.size = cut.position + replacement.length
@@ -779,12 +849,16 @@ export class Log implements AsyncDisposable {
       this.next = this.written = this.durable = intent.nextOffset
       this.checkpointBase = segment.base
       this.checkpointPos = segment.size
-      const kept = this.lostRanges.filter((g) => g.to <= intent.nextOffset)
-      if (gapFrom !== undefined && offset > gapFrom) await this.startAfterGap(kept, gapFrom, offset)
-      else if (kept.length !== this.lostRanges.length) {
-        this.lostRanges = kept
-        await writeGaps(this.fsys, this.dir, kept)
+      const keptGaps = this.lostRanges.filter((g) => g.to <= intent.nextOffset)
+      if (gapFrom !== undefined && offset > gapFrom) await this.startAfterGap(keptGaps, gapFrom, offset)
+      else if (keptGaps.length !== this.lostRanges.length) {
+        this.lostRanges = keptGaps
+        await writeGaps(this.fsys, this.dir, keptGaps)
       }
+      const ended = endTruncate(begun)
+      await writeTruncations(this.fsys, this.dir, ended)
+      this.truncations = ended
+      this.watch.stamp++
     } catch (err) {
       this.fail(err)
       throw this.unusable()
@@ -844,10 +918,38 @@ export class Log implements AsyncDisposable {
    * Throws `ERR_CORRUPT` if the stored batch fails its checksum.
    */
   read(offset: number): Promise<LogRecord | undefined> {
+    // While a truncate rewrites files, the state to read from is being replaced: wait for it.
+    if (this.exclusive) return this.exclusive.then(() => this.read(offset))
+    if (this.options.readOnly) return this.readFollowing(offset)
     try {
       return Promise.resolve(this.readNow(offset))
     } catch (err) {
       return Promise.reject(err)
+    }
+  }
+
+  /**
+   * A read-only read, checked like a sequence lock against the writer's truncates: the truncate
+   * generation must be even and unchanged from before the read to after it, or the result (or
+   * error) may come from files the writer was rewriting, and the read is done again.
+   */
+  private async readFollowing(offset: number): Promise<LogRecord | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      const pending = this.settle()
+      if (pending) await pending
+      const generation = this.truncations.generation
+      let record: LogRecord | undefined
+      try {
+        record = this.readNow(offset)
+      } catch (err) {
+        if (attempt >= MAX_READ_RETRIES || !this.changedSince(generation)) throw err
+        continue
+      }
+      if (!this.changedSince(generation)) return record
+      if (attempt >= MAX_READ_RETRIES) {
+        throw new SeglogError('ERR_IO', `the log in ${this.dir} was truncated ${MAX_READ_RETRIES} times while read(${offset}) ran; read again`,
+          { details: { offset } })
+      }
     }
   }
 
@@ -966,6 +1068,14 @@ export class Log implements AsyncDisposable {
   private makeCursorSource(): CursorSource {
     return {
     fsys: this.fsys,
+    dir: this.dir,
+    watch: this.watch,
+    registry: this.cursors,
+    generation: () => this.truncations.generation,
+    lowestCutSince: (generation) => lowestCutSince(this.truncations, generation),
+    settle: () => this.settle(),
+    changedSince: (generation) => this.changedSince(generation),
+    isClosed: () => this.state === 'closed',
     firstOffset: () => this.firstOffset,
     writtenOffset: () => this.written,
     assignedOffset: () => this.next,
@@ -1025,6 +1135,7 @@ export class Log implements AsyncDisposable {
         if (settled) return
         clearTimeout(timer)
         try {
+          if (this.changedSince(this.truncations.generation)) return done() // the cursor reloads and re-checks its position
           this.refresh()
         } catch {
           return done() // the cursor re-runs refresh and surfaces the error
@@ -1098,24 +1209,97 @@ export class Log implements AsyncDisposable {
     }
   }
 
+  // ---------------------------------------------------------------- truncate generation
+
+  /**
+   * What must finish before this log's in-memory state may be read: an exclusive operation in
+   * this process, or (read-only) a reload because the writer truncated. Undefined when nothing.
+   */
+  private settle(): Promise<void> | undefined {
+    if (this.exclusive) return this.exclusive.then(() => undefined)
+    if (!this.options.readOnly || this.state !== 'open') return undefined
+    if (this.reloading) return this.reloading
+    const disk = readTruncations(this.fsys, this.dir)
+    if (disk !== 'damaged' && disk.generation === this.truncations.generation && disk.generation % 2 === 0) return undefined
+    this.reloading = this.reload().finally(() => {
+      this.reloading = undefined
+    })
+    return this.reloading
+  }
+
+  /** Read-only: true when the writer's truncate generation differs from `generation` (or is unreadable). */
+  private changedSince(generation: number): boolean {
+    if (!this.options.readOnly) return false
+    const disk = readTruncations(this.fsys, this.dir)
+    return disk === 'damaged' || disk.generation !== generation
+  }
+
+  /**
+   * Read-only: reads the directory again after the writer truncated, once its truncate is done
+   * (an odd generation means it is still changing files). A writer that died mid-truncate leaves
+   * the generation odd: that is reported rather than waited on forever.
+   */
+  private async reload(): Promise<void> {
+    for (;;) {
+      const disk = readTruncations(this.fsys, this.dir)
+      if (disk === 'damaged' || disk.generation % 2 === 1) {
+        const holder = lockHolder(this.dir)
+        if (!holder?.alive) {
+          throw new SeglogError('ERR_IO', `a truncate of the log in ${this.dir} was interrupted (its writer is gone), so its files may be half-changed; ` +
+            'open the log for writing once (that completes the truncate), then read again', { details: { file: this.dir } })
+        }
+        // The writer's truncate takes a few fsyncs; there is no event to wait on across processes.
+        await new Promise<void>((resolve) => setTimeout(resolve, this.options.followPollMs))
+        continue
+      }
+      if (this.state !== 'open') return
+      const recovered = await recover(this.fsys, this.dir, this.options)
+      if (this.changedSince(disk.generation) || this.state !== 'open') {
+        for (const s of recovered.segments) closeSegmentQuietly(s)
+        if (this.state !== 'open') return
+        continue
+      }
+      for (const s of this.segments) closeSegmentQuietly(s)
+      this.segments = recovered.segments
+      this.activeIndex = recovered.activeIndex
+      this.active = this.segments[this.segments.length - 1] ?? new Segment(this.dir, recovered.nextOffset, 0)
+      this.loadedSealed = []
+      this.next = this.written = this.durable = recovered.nextOffset
+      this.truncations = disk
+      this.watch.stamp++
+      return
+    }
+  }
+
+  /** Writable open: the generation on disk, made even and readable (a crash mid-truncate leaves it odd; recovery finished the cut). */
+  private async adoptTruncations(): Promise<void> {
+    const disk = readTruncations(this.fsys, this.dir)
+    if (disk === 'damaged') {
+      // The remembered cuts are lost: a fresh generation no reader holds makes every reader reload,
+      // and lowestCutSince() answers 0 (fail) for cursors that cannot be checked.
+      this.truncations = { generation: 2 * (1 + Math.floor(Math.random() * 2 ** 30)), cuts: [] }
+      await writeTruncations(this.fsys, this.dir, this.truncations)
+    } else if (disk.generation % 2 === 1) {
+      this.truncations = endTruncate(disk)
+      await writeTruncations(this.fsys, this.dir, this.truncations)
+    } else {
+      this.truncations = disk
+    }
+  }
+
   // ---------------------------------------------------------------- lifecycle
 
+  /** Background jobs on the log's clock; each skips its turn while an exclusive operation runs (rule 18). */
   private startTimers(): void {
     if (this.options.readOnly) return
     if (this.options.syncIntervalMs > 0) {
-      const timer = setInterval(() => {
-        if (this.state === 'open' && this.writePendingSafe() && this.written > this.durable) this.requestSync()
-      }, this.options.syncIntervalMs)
-      timer.unref()
-      this.timers.push(timer)
+      this.stopTimers.push(this.clock.every(this.options.syncIntervalMs, () => {
+        if (this.state === 'open' && !this.exclusive && this.writePendingSafe() && this.written > this.durable) this.requestSync()
+      }))
     }
     const { maxAgeMs } = this.options.retention
     if (maxAgeMs !== undefined) {
-      const timer = setInterval(() => {
-        if (this.state === 'open') this.applyRetention()
-      }, Math.min(Math.max(Math.floor(maxAgeMs / 4), 10), 60_000))
-      timer.unref()
-      this.timers.push(timer)
+      this.stopTimers.push(this.clock.every(Math.min(Math.max(Math.floor(maxAgeMs / 4), 10), 60_000), () => this.retentionTick()))
     }
   }
 
@@ -1139,44 +1323,73 @@ export class Log implements AsyncDisposable {
     return this.closing
   }
 
+  /**
+   * Always ends with every descriptor closed (cursors' too), the timers stopped and the lock
+   * released; a failure on the way is reported as a SeglogError after that cleanup.
+   */
   private async doClose(): Promise<void> {
     while (this.exclusive) await this.exclusive
-    const wasFailed = this.state === 'failed'
+    // Worker appends drain through appendBatch, so the ring closes before the log stops accepting.
     if (this.bridge) await this.bridge.close().catch(() => undefined)
+    while (this.exclusive) await this.exclusive
+    const wasFailed = this.state === 'failed'
     if (this.state === 'open') this.state = 'closing'
+    // From here no truncate or deleteBefore can start (they see the state), and timers skip their turn.
+    let release: () => void = () => undefined
+    this.exclusive = new Promise<void>((resolve) => {
+      release = resolve
+    })
     let error: unknown
-    if (!wasFailed && this.writer) {
+    try {
+      if (!wasFailed && this.writer) await this.flushForClose()
+    } catch (err) {
+      error = err
+      this.fail(err)
+    }
+    for (const stop of this.stopTimers.splice(0)) {
       try {
-        this.writePending()
-        await this.syncSettled()
-        if (this.state === 'closing') {
-          const segment = this.active
-          await Promise.all([...this.unsynced.splice(0).map(async (h) => { await h.datasync(); h.close() }), this.writer.datasync()])
-          this.durable = this.written
-          this.resolveDurable()
-          this.activeIndex.coveredBytes = segment.size
-          this.activeIndex.nextOffset = this.written
-          this.fsys.writeFile(segment.indexPath, this.activeIndex.encode(), false)
-          writeCheckpoint(this.fsys, this.dir, { segmentBase: segment.base, position: segment.size, nextOffset: this.written, clean: true }, true)
-          await this.fsys.syncDir(this.dir)
-        }
-      } catch (err) {
-        error = err
-        this.fail(err)
+        stop()
+      } catch {
+        // A clock seam that fails to cancel: the tick finds the log closed and does nothing.
       }
     }
-    for (const t of this.timers) clearInterval(t)
-    for (const s of this.segments) if (s !== this.active) s.closeHandle()
+    this.cursors.closeAll()
+    for (const s of this.segments) if (s !== this.active) closeSegmentQuietly(s)
     this.active.adoptHandle(undefined)
     if (this.writer) closeQuietly(this.writer)
-    else this.active.closeHandle()
+    else closeSegmentQuietly(this.active)
     for (const h of this.unsynced.splice(0)) closeQuietly(h)
     this.writer = undefined
-    this.lock?.release()
+    try {
+      this.lock?.release()
+    } catch (err) {
+      error ??= new SeglogError('ERR_IO', `the log in ${this.dir} is closed, but its LOCK file could not be removed (${(err as Error).message}); ` +
+        'the next open reclaims it once this process has exited', { cause: err })
+    }
     const failure = this.failure
     this.state = 'closed'
+    this.watch.stamp++
+    this.exclusive = undefined
+    release()
     this.wakeReaders()
-    if (error !== undefined || (wasFailed && failure)) throw failure ?? error
+    if (error !== undefined || (wasFailed && failure)) throw failure ?? asSeglogError(error, this.dir)
+  }
+
+  /** The clean-close writes: everything appended made durable, index, clean checkpoint. */
+  private async flushForClose(): Promise<void> {
+    const writer = this.writer as FileHandle
+    this.writePending()
+    await this.syncSettled()
+    if (this.state !== 'closing') return
+    const segment = this.active
+    await Promise.all([...this.unsynced.splice(0).map(async (h) => { await h.datasync(); h.close() }), writer.datasync()])
+    this.durable = this.written
+    this.resolveDurable()
+    this.activeIndex.coveredBytes = segment.size
+    this.activeIndex.nextOffset = this.written
+    this.fsys.writeFile(segment.indexPath, this.activeIndex.encode(), false)
+    writeCheckpoint(this.fsys, this.dir, { segmentBase: segment.base, position: segment.size, nextOffset: this.written, clean: true }, true)
+    await this.fsys.syncDir(this.dir)
   }
 
   /** `await using log = await Log.open(...)` closes it at the end of the scope. */
@@ -1196,12 +1409,19 @@ function checkOffset(offset: unknown, what: string): asserts offset is number {
   }
 }
 
-function describeType(value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'number') return String(value)
-  if (typeof value === 'object') return `an object (${(value as object).constructor?.name ?? 'Object'})`
-  return typeof value
+
+function asSeglogError(err: unknown, dir: string): SeglogError {
+  if (err instanceof SeglogError) return err
+  return new SeglogError('ERR_IO', `closing the log in ${dir} failed (${(err as Error)?.message ?? String(err)}); ` +
+    'it is closed and its lock released: open it again, and recovery keeps every record acknowledged as durable', { cause: err })
+}
+
+function closeSegmentQuietly(segment: Segment): void {
+  try {
+    segment.closeHandle()
+  } catch {
+    // Its descriptor was closed already (it was the writer's): nothing left to release.
+  }
 }
 
 function closeQuietly(handle: FileHandle): void {

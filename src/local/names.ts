@@ -19,6 +19,10 @@ export function repairTmpPath(dir: string, base: number): string {
   return path.join(dir, `${padOffset(base)}.log.repair-tmp`)
 }
 
+/** The truncate generation readers check (see truncations.ts); absent until the first truncate. */
+export const TRUNCATIONS_FILE = 'truncations'
+export const TRUNCATIONS_TMP_FILE = 'truncations.tmp'
+
 /** Zero-padded so that name order is offset order. */
 export function padOffset(offset: number): string {
   return String(offset).padStart(DIGITS, '0')

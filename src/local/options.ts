@@ -16,8 +16,35 @@ export type SyncMode = 'always' | 'never' | { intervalMs: number }
 export interface RetentionOptions {
   /** Delete the oldest sealed segments while the log holds more than this many bytes. */
   maxBytes?: number
-  /** Delete sealed segments whose newest record is older than this. */
+  /**
+   * Delete sealed segments last written longer ago than this (file modification time against
+   * the log's clock), checked at open, at each roll and every `maxAgeMs / 4` (10 ms to 60 s).
+   */
   maxAgeMs?: number
+}
+
+/**
+ * Time as the log sees it: batch timestamps, the age-retention cutoff and the log's periodic
+ * timers (age retention, interval sync). Tests pass a manual clock to move time instead of waiting.
+ */
+export interface LogClock {
+  /** Milliseconds since the epoch. */
+  now(): number
+  /**
+   * Calls `fn` every `intervalMs` until the returned function is called. The timer must not keep
+   * the process alive.
+   */
+  every(intervalMs: number, fn: () => void): () => void
+}
+
+/** The real clock: `Date.now()` and unref'd `setInterval`. */
+export const systemClock: LogClock = {
+  now: () => Date.now(),
+  every(intervalMs, fn) {
+    const timer = setInterval(fn, intervalMs)
+    timer.unref()
+    return () => clearInterval(timer)
+  },
 }
 
 export interface LogOptions {
@@ -46,6 +73,8 @@ export interface LogOptions {
   followPollMs?: number
   /** The file-I/O seam; tests pass a fault-injecting one. Default: the real file system. */
   fileSystem?: FileSystem
+  /** The clock and timer seam; default {@link systemClock}. */
+  clock?: LogClock
 }
 
 export interface ResolvedOptions {
@@ -62,6 +91,7 @@ export interface ResolvedOptions {
   writeBufferBytes: number
   followPollMs: number
   fileSystem: FileSystem
+  clock: LogClock
 }
 
 function positiveInt(name: string, value: unknown, fallback: number, min = 1, max = 2 ** 31): number {
@@ -83,8 +113,13 @@ export function resolveOptions(options: LogOptions = {}): ResolvedOptions {
   }
   const maxRecordBytes = positiveInt('maxRecordBytes', options.maxRecordBytes, 16 << 20, 1, 1 << 29)
   const retention = options.retention ?? {}
+  if (typeof retention !== 'object' || retention === null) throw invalidArgument('retention must be an object { maxBytes?, maxAgeMs? }')
   if (retention.maxBytes !== undefined) positiveInt('retention.maxBytes', retention.maxBytes, 0, 1, Number.MAX_SAFE_INTEGER)
   if (retention.maxAgeMs !== undefined) positiveInt('retention.maxAgeMs', retention.maxAgeMs, 0, 1, Number.MAX_SAFE_INTEGER)
+  const clock = options.clock ?? systemClock
+  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function' || typeof clock.every !== 'function') {
+    throw invalidArgument('clock must be an object with now() and every(intervalMs, fn) functions')
+  }
   if (options.readOnly && options.repair) throw invalidArgument('repair needs write access: do not combine it with readOnly')
   return {
     sync,
@@ -100,5 +135,6 @@ export function resolveOptions(options: LogOptions = {}): ResolvedOptions {
     writeBufferBytes: positiveInt('writeBufferBytes', options.writeBufferBytes, 1 << 20, 4096, 1 << 28),
     followPollMs: positiveInt('followPollMs', options.followPollMs, 100, 1, 60_000),
     fileSystem: options.fileSystem ?? nodeFileSystem,
+    clock,
   }
 }

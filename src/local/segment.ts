@@ -219,7 +219,8 @@ export class Segment {
         start += p
         p = 0
         avail = handle.read(scratch, 0, Math.min(batch.end - start, scratch.length), start)
-        if (avail < RECORD_HEADER_BYTES) throw corruptError(this.path, start, 'record header past the end of the data read')
+        // Never hand out bytes that were not read: the file is shorter than its verified batch.
+        if (avail < RECORD_HEADER_BYTES) throw corruptError(this.path, start, 'the file ends inside a verified batch (changed underneath the reader)')
       }
       const len = scratch.readUInt32LE(p)
       const dataAt = start + p + RECORD_HEADER_BYTES
@@ -228,7 +229,9 @@ export class Segment {
       if (current === offset) {
         const data = Buffer.allocUnsafe(len)
         if (p + RECORD_HEADER_BYTES + len <= avail) scratch.copy(data, 0, p + RECORD_HEADER_BYTES, p + RECORD_HEADER_BYTES + len)
-        else if (handle.read(data, 0, len, dataAt) !== len) throw corruptError(this.path, dataAt, 'record bytes past the end of the file')
+        else if (handle.read(data, 0, len, dataAt) !== len) {
+          throw corruptError(this.path, start + p, 'the file ends inside a verified record (changed underneath the reader)')
+        }
         return { offset, timestamp: batch.timestamp, data }
       }
       if (current > offset) throw corruptError(this.path, start + p, `record walk passed offset ${offset}`)

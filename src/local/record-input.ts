@@ -1,0 +1,51 @@
+/**
+ * Checks a record handed to `append`/`appendBatch` before the log changes any state (rule 20):
+ * a bad record must reject its own call and leave every record before and after intact.
+ */
+import { invalidArgument, type SeglogError } from '../errors.js'
+
+const EMPTY = new Uint8Array(0)
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/**
+ * True when `view` cannot be read: its ArrayBuffer was transferred (detached) or shrunk under it.
+ * Such a view reports 0 bytes, and copying from it throws; `set` is the very call that would.
+ */
+export function isUnreadable(view: Uint8Array): boolean {
+  if (view.byteLength !== 0) return false
+  try {
+    EMPTY.set(view)
+    return false
+  } catch {
+    return true
+  }
+}
+
+function hasLoneSurrogate(text: string): boolean {
+  const wellFormed = (text as string & { isWellFormed?: () => boolean }).isWellFormed
+  return wellFormed ? !wellFormed.call(text) : LONE_SURROGATE.test(text)
+}
+
+/** Why `data` cannot be a record (`what` names it in the message), or undefined when it can. */
+export function recordInputError(data: unknown, what: string): SeglogError | undefined {
+  if (typeof data === 'string') {
+    if (!hasLoneSurrogate(data)) return undefined
+    const at = LONE_SURROGATE.exec(data)?.index ?? 0
+    return invalidArgument(`${what} is a string with a lone UTF-16 surrogate at index ${at}; UTF-8 cannot hold it, so it would be stored ` +
+      'changed. Fix the string, or append Buffer.from(text) yourself if replacing it with U+FFFD is acceptable; nothing was written')
+  }
+  if (data instanceof Uint8Array) {
+    if (!isUnreadable(data)) return undefined
+    return invalidArgument(`${what} is a Uint8Array whose ArrayBuffer was transferred (detached) or shrunk, so its bytes cannot be read; ` +
+      'append a copy made before the transfer; nothing was written')
+  }
+  return invalidArgument(`${what} must be a Uint8Array, Buffer or string; got ${describeType(data)}`)
+}
+
+export function describeType(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'number') return String(value)
+  if (typeof value === 'object') return `an object (${(value as object).constructor?.name ?? 'Object'})`
+  return typeof value
+}
