@@ -5,3 +5,5 @@ export {
 } from './journal.js'
 export { decodeSections, type JournalCodec, type Section } from './codec.js'
 export { parseKey, pad, JournalKeys, SEQ_DIGITS } from './keys.js'
+export { ManualClock, systemClock, type JournalClock } from './clock.js'
+export { validateJournalPrefix } from './prefix.js'

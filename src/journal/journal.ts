@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import diagnostics_channel from 'node:diagnostics_channel'
-import { performance } from 'node:perf_hooks'
 import { SeglogError, isSeglogError } from '../errors.js'
-import { validatePrefix } from '../objects/keys.js'
-import { delay, withRetry, type RetryPolicy } from '../objects/retry.js'
+import { withRetry, type RetryPolicy } from '../objects/retry.js'
 import type { ObjectMeta, ObjectStore } from '../objects/types.js'
+import { elapsedSince, readInstant, sleep, systemClock, type Instant, type JournalClock } from './clock.js'
 import { decodeSections, encodeBinarySection, encodeJsonlSection, type JournalCodec, type Section } from './codec.js'
 import { JournalKeys, parseKey } from './keys.js'
+import { firstUncovered, planReads, type JournalObject, type Step } from './plan.js'
+import { validateJournalPrefix } from './prefix.js'
 
 /** `seglog:journal:flush` — one message per flush attempt that ends (success or failure). */
 export const flushChannel = diagnostics_channel.channel('seglog:journal:flush')
@@ -109,6 +110,13 @@ export interface JournalOptions {
   retry?: RetryPolicy
   /** Compaction: merged objects grow up to this size. Default 64 MiB. */
   compactTargetBytes?: number
+  /**
+   * The clocks the journal reads (wall clock for batch timestamps; monotonic clock for timers and
+   * trust windows). Default: `Date.now`, `performance.now`, `setTimeout`. Tests inject a
+   * `ManualClock` to move time instead of waiting. Object ages are always measured on the
+   * store's clock, never on this one.
+   */
+  clock?: JournalClock
 }
 
 /** Options of {@link Journal.read}. */
@@ -149,12 +157,13 @@ export interface CompactResult {
 interface Pending { data: string | Buffer; size: number }
 interface InDoubt { seq: number; bytes: Buffer; count: number; size: number }
 
-/** A journal object as listed. */
-interface Obj { key: string; kind: 'b' | 'c' | 'r'; first: number; last: number; size: number; modifiedMs: number }
-/** A step of a read or merge: read `key` for sequence numbers from..to. */
-interface Step { obj: Obj; from: number; to: number }
+type Obj = JournalObject
 
-interface Snapshot { compacted: Obj[]; markers: Obj[]; marker: number; takenAt: number }
+/** A listing of compacted objects and markers, and when it started (both local clocks). */
+interface Snapshot { compacted: Obj[]; markers: Obj[]; marker: number; takenAt: Instant }
+
+/** An object found damaged, foreign or misnamed: kept, never trusted, reported. */
+interface BadObject { size: number; modifiedMs: number; error: SeglogError }
 
 /** Most bytes of objects fetched ahead of the reader (one object is always allowed). */
 const READ_AHEAD_BYTES = 32 << 20
@@ -204,6 +213,7 @@ export class Journal<T = unknown> {
   readonly #readAhead: number
   readonly #retry: RetryPolicy
   readonly #targetBytes: number
+  readonly #clock: JournalClock
 
   // ---- writer state ----
   /** Events not yet durable, in append order (the in-doubt batch first). */
@@ -212,9 +222,13 @@ export class Journal<T = unknown> {
   #inDoubt: InDoubt | undefined
   /** Highest sequence number known to be taken (-1: none seen yet, undefined: unknown). */
   #lastSeq: number | undefined
-  /** performance.now() at the start of the call that established #lastSeq. */
-  #knownAt = 0
-  #timer: NodeJS.Timeout | undefined
+  /**
+   * When what established #lastSeq began (both local clocks): no object with a higher number that
+   * a compactor could have covered and deleted existed before then.
+   */
+  #knownAt: Instant = { monotonic: -Infinity, wall: -Infinity }
+  /** Cancels the pending linger or backoff timer. */
+  #timer: (() => void) | undefined
   #running: Promise<void> = Promise.resolve()
   #queued: Promise<void> | undefined
   #failures = 0
@@ -226,6 +240,8 @@ export class Journal<T = unknown> {
   readonly #closeController = new AbortController()
   // ---- reader state ----
   #snapshot: Snapshot | undefined
+  /** Objects found damaged, foreign or misnamed, by key (while their size and time are unchanged). */
+  readonly #bad = new Map<string, BadObject>()
 
   private constructor(store: ObjectStore, prefix: string, options: JournalOptions) {
     this.store = store
@@ -244,6 +260,7 @@ export class Journal<T = unknown> {
     this.#readAhead = positiveInt('readAhead', options.readAhead, DEFAULTS.readAhead)
     this.#targetBytes = positiveInt('compactTargetBytes', options.compactTargetBytes, DEFAULTS.compactTargetBytes)
     this.#retry = options.retry ?? {}
+    this.#clock = options.clock ?? systemClock
   }
 
   /**
@@ -255,7 +272,8 @@ export class Journal<T = unknown> {
     if (store === null || typeof store !== 'object' || typeof store.put !== 'function') {
       throw new SeglogError('ERR_INVALID_ARGUMENT', 'Journal.open needs an ObjectStore (MemoryStore, FsStore, S3Store, AzureBlobStore …)')
     }
-    const p = validatePrefix(prefix)
+    const storePrefix = (store as { prefix?: unknown }).prefix
+    const p = validateJournalPrefix(prefix, typeof storePrefix === 'string' ? storePrefix : '')
     const j = new Journal<T>(store, p, options)
     if (!j.readOnly) {
       const enforced = options.probe === true ? await Journal.probe(store, p, options.retry) : store.enforcesCreateOnly
@@ -273,7 +291,7 @@ export class Journal<T = unknown> {
    * probe object under `<prefix>/p/` twice and deleting it.
    */
   static async probe(store: ObjectStore, prefix: string, retry: RetryPolicy = {}): Promise<boolean> {
-    const key = new JournalKeys(validatePrefix(prefix)).probe(`${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`)
+    const key = new JournalKeys(validateJournalPrefix(prefix)).probe(`${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`)
     await withRetry(() => store.put(key, Buffer.from('1'), { mode: 'create' }).catch((err: unknown) => {
       if (isSeglogError(err, 'ERR_CONFLICT')) return { version: undefined }
       throw err
@@ -345,22 +363,26 @@ export class Journal<T = unknown> {
     if (this.#unflushed.length >= this.#flushEvents || this.#unflushedBytes >= this.#flushBytes) {
       this.#background()
     } else if (this.#timer === undefined) {
-      this.#timer = setTimeout(() => { this.#timer = undefined; this.#background() }, this.#lingerMs)
+      this.#timer = this.#clock.setTimer(() => { this.#timer = undefined; this.#background() }, this.#lingerMs)
     }
   }
 
   /** Starts a flush whose failure is only reported (diagnostics), then retried later. */
   #background(): void {
-    if (this.#timer !== undefined) { clearTimeout(this.#timer); this.#timer = undefined }
+    this.#cancelTimer()
     if (this.#queued !== undefined) return
     this.#requestFlush().then(() => { this.#failures = 0 }, () => {
       // Events stay buffered; try again after a backoff, unless a newer flush is pending.
       this.#failures++
       if (this.#timer === undefined && this.#unflushed.length > 0 && !this.#closed) {
         const wait = Math.min(5000, Math.max(this.#lingerMs, 50) * 2 ** Math.min(this.#failures, 7))
-        this.#timer = setTimeout(() => { this.#timer = undefined; this.#background() }, wait)
+        this.#timer = this.#clock.setTimer(() => { this.#timer = undefined; this.#background() }, wait)
       }
     })
+  }
+
+  #cancelTimer(): void {
+    if (this.#timer !== undefined) { this.#timer(); this.#timer = undefined }
   }
 
   /** Queues a flush after the running one; flushes share a queued one. */
@@ -384,12 +406,12 @@ export class Journal<T = unknown> {
   async flush(): Promise<void> {
     if (this.#closed) throw new SeglogError('ERR_CLOSED', `journal ${this.prefix} is closed`)
     if (this.#unflushed.length === 0 && this.#queued === undefined) { await this.#running; return }
-    if (this.#timer !== undefined) { clearTimeout(this.#timer); this.#timer = undefined }
+    this.#cancelTimer()
     await this.#requestFlush()
   }
 
   async #flushNow(): Promise<void> {
-    if (this.#timer !== undefined) { clearTimeout(this.#timer); this.#timer = undefined }
+    this.#cancelTimer()
     if (this.#inDoubt !== undefined) {
       await this.#writeBatch(this.#inDoubt.count, this.#inDoubt)
     }
@@ -398,7 +420,7 @@ export class Journal<T = unknown> {
 
   #encode(count: number, seq: number): Buffer {
     const nonce = randomBytes(8)
-    const ts = Date.now()
+    const ts = this.#clock.now()
     const events = this.#unflushed.slice(0, count)
     if (this.codec === 'binary') return encodeBinarySection(events.map((e) => e.data as Buffer), seq, ts, nonce)
     return encodeJsonlSection(events.map((e) => e.data as string), seq, ts, nonce)
@@ -406,7 +428,7 @@ export class Journal<T = unknown> {
 
   /** Writes the first `count` buffered events as one object; resolves once it is durable. */
   async #writeBatch(count: number, doubt: InDoubt | undefined): Promise<void> {
-    const t0 = performance.now()
+    const t0 = this.#clock.monotonic()
     let conflicts = 0
     let seq: number | undefined
     let bytes: Buffer | undefined
@@ -422,14 +444,15 @@ export class Journal<T = unknown> {
           // From here until we know the outcome, this exact write is in doubt.
           this.#inDoubt = { seq, bytes, count, size }
         }
-        const putStart = performance.now()
-        const knowledgeAt = retryOfDoubt ? 0 : this.#knownAt
+        const putStart = readInstant(this.#clock)
+        // An in-doubt batch's number may have been claimed any time ago: always check it.
+        const knowledgeAt = retryOfDoubt ? undefined : this.#knownAt
         const outcome = await this.#createOnce(seq, bytes, retryOfDoubt)
         retryOfDoubt = false
-        if (outcome === 'mine' && performance.now() - knowledgeAt >= this.#graceMs / 2) {
+        if (outcome === 'mine' && (knowledgeAt === undefined || elapsedSince(this.#clock, knowledgeAt) >= this.#trustMs())) {
           // Our idea of the next free number was old enough that a compactor or retention may
           // have deleted an object with this number before we recreated it: check we are not
-          // shadowed by a compacted object or a retention marker.
+          // shadowed by a compacted object or a retention marker (see #trustMs).
           if (await this.#shadowed(seq, bytes)) {
             conflicts++
             seq = await this.#refresh(seq)
@@ -450,14 +473,14 @@ export class Journal<T = unknown> {
         if (this.#lastSeq === undefined || seq > this.#lastSeq) { this.#lastSeq = seq; this.#knownAt = putStart }
         this.#flushGeneration++
         if (flushChannel.hasSubscribers) {
-          flushChannel.publish({ journal: this.prefix, seq, key: this.#keys.batch(seq), events: count, bytes: bytes.length, conflicts, durationMs: performance.now() - t0, error: undefined } satisfies FlushMessage)
+          flushChannel.publish({ journal: this.prefix, seq, key: this.#keys.batch(seq), events: count, bytes: bytes.length, conflicts, durationMs: this.#clock.monotonic() - t0, error: undefined } satisfies FlushMessage)
         }
         return
       }
     } catch (err) {
       const e = isSeglogError(err) ? err : new SeglogError('ERR_STORE', `journal ${this.prefix}: flush failed: ${(err as Error).message}`, { cause: err })
       if (flushChannel.hasSubscribers) {
-        flushChannel.publish({ journal: this.prefix, seq, key: seq === undefined ? undefined : this.#keys.batch(seq), events: count, bytes: bytes?.length ?? 0, conflicts, durationMs: performance.now() - t0, error: e } satisfies FlushMessage)
+        flushChannel.publish({ journal: this.prefix, seq, key: seq === undefined ? undefined : this.#keys.batch(seq), events: count, bytes: bytes?.length ?? 0, conflicts, durationMs: this.#clock.monotonic() - t0, error: e } satisfies FlushMessage)
       }
       throw e
     } finally {
@@ -508,9 +531,31 @@ export class Journal<T = unknown> {
     return !(await this.#isMine(seq, bytes))
   }
 
+  /**
+   * How long a writer trusts what it knows about taken sequence numbers: graceMs / 2 of its own
+   * clocks, measured from when that knowledge began to when the PUT that relies on it has
+   * *finished*. Why that is safe, whatever the skew between any clocks:
+   *
+   * A writer recreates a deleted batch `b/s` (under a compacted object that hides it) only if it
+   * claims `s` from knowledge K that began at instant k, while some other `b/s` was created after
+   * k (else K would have shown it: a listing reveals it, and our own PUT of s-1 at k means s was
+   * not yet claimable by anyone), merged into `c/..` at instant c > k, and deleted at instant d
+   * before our PUT landed at instant p. The sweeper deletes only when a reference object it has
+   * just written is at least graceMs + the stores' timestamp resolution younger, by the store's
+   * own `lastModified`, than the covering object (see #sweep), so d - c > graceMs on the store's
+   * clock. Hence p - k > d - c > graceMs, and the writer's PUT finished more than graceMs after k.
+   * A writer that sees less than graceMs / 2 pass between k and the end of its PUT skips the
+   * check; one that sees more lists compacted objects and markers again (#shadowed). The only
+   * assumption is about clock *rates*: each writer's clocks advance at least half as fast as the
+   * store's over graceMs (the larger of the monotonic and the wall clock counts, so a machine
+   * asleep or a wall clock stepped back does not stretch the window). Clock *offsets* between
+   * writers, compactors and the store do not enter at all.
+   */
+  #trustMs(): number { return this.#graceMs / 2 }
+
   /** The next sequence number to try: cached while fresh, else from a listing. */
   async #claim(): Promise<number> {
-    if (this.#lastSeq !== undefined && performance.now() - this.#knownAt < this.#graceMs / 2) return this.#lastSeq + 1
+    if (this.#lastSeq !== undefined && elapsedSince(this.#clock, this.#knownAt) < this.#trustMs()) return this.#lastSeq + 1
     return this.#refresh(this.#lastSeq ?? -1)
   }
 
@@ -519,15 +564,21 @@ export class Journal<T = unknown> {
    * and markers, then batches after them (never from zero once anything is known).
    */
   async #refresh(from: number): Promise<number> {
-    const started = performance.now()
-    const snap = await this.#list(false)
+    const { max, snap } = await this.#highestTaken(from, false)
+    this.#lastSeq = max
+    // The knowledge is as old as its oldest part: the (possibly cached) listing of compacted objects.
+    this.#knownAt = snap.takenAt
+    return max + 1
+  }
+
+  /** The highest sequence number any object (or the newest marker) takes, at least `from`. */
+  async #highestTaken(from: number, fresh: boolean): Promise<{ max: number; snap: Snapshot }> {
+    const snap = await this.#list(fresh)
     let max = Math.max(from, snap.marker - 1)
     for (const c of snap.compacted) max = Math.max(max, c.last)
     const startAfter = max >= 0 ? this.#keys.batch(max) : undefined
     for (const o of await this.#listDir('b', startAfter)) max = Math.max(max, o.last)
-    this.#lastSeq = max
-    this.#knownAt = started
-    return max + 1
+    return { max, snap }
   }
 
   async #listDir(kind: 'b' | 'c' | 'r', startAfter?: string): Promise<Obj[]> {
@@ -552,8 +603,8 @@ export class Journal<T = unknown> {
    * grace period: within it no object they would reveal can have had its originals deleted.
    */
   async #list(fresh: boolean): Promise<Snapshot> {
-    const now = performance.now()
-    if (!fresh && this.#snapshot !== undefined && now - this.#snapshot.takenAt < this.#graceMs / 4) return this.#snapshot
+    const now = readInstant(this.#clock)
+    if (!fresh && this.#snapshot !== undefined && elapsedSince(this.#clock, this.#snapshot.takenAt) < this.#graceMs / 4) return this.#snapshot
     const compacted = await this.#listDir('c')
     const markers = (await this.#listDir('r'))
     const marker = markers.reduce((m, o) => Math.max(m, o.first), 0)
@@ -561,48 +612,72 @@ export class Journal<T = unknown> {
     return this.#snapshot
   }
 
+  // ---- damaged, foreign and misnamed objects ----
+
+  /** The error recorded for `o` when it was found bad and has not changed since. */
+  #badError(o: Obj): SeglogError | undefined {
+    const b = this.#bad.get(o.key)
+    if (b === undefined) return undefined
+    if (b.size === o.size && b.modifiedMs === o.modifiedMs) return b.error
+    this.#bad.delete(o.key) // replaced since: judge it again
+    return undefined
+  }
+
+  #markBad(o: Obj, error: SeglogError): SeglogError {
+    const e = error.details.file === o.key ? error : new SeglogError('ERR_CORRUPT', `${o.key}: ${error.message}`, { cause: error, details: { ...error.details, file: o.key } })
+    this.#bad.set(o.key, { size: o.size, modifiedMs: o.modifiedMs, error: e })
+    return e
+  }
+
   /**
-   * Chooses, from `from` upward, which objects to read: at each position the object covering it
-   * that reaches furthest (compacted before batch on ties, then the lower key). Every choice holds
-   * the same bytes for a sequence number, so readers agree whatever they pick; skips gaps.
+   * Plans a read from `from` without the objects known to be bad. Throws the bad object's
+   * `ERR_CORRUPT` when some sequence number it claims is held by no other object: those events
+   * may exist only there, so reading on would silently skip them.
    */
-  #plan(batches: Obj[], compacted: Obj[], from: number, marker: number): Step[] {
-    const steps: Step[] = []
-    let s = Math.max(from, marker)
-    const all = [...compacted, ...batches].filter((o) => o.last >= s)
-    all.sort((a, b) => a.first - b.first || b.last - a.last || (a.kind === b.kind ? (a.key < b.key ? -1 : 1) : a.kind === 'c' ? -1 : 1))
-    let i = 0
-    for (;;) {
-      let best: Obj | undefined
-      // Every object starting at or before s is a candidate; the one reaching furthest wins.
-      // Candidates not chosen end at or before best.last, so none is needed again.
-      while (i < all.length && all[i].first <= s) {
-        const o = all[i++]
-        if (o.last >= s && (best === undefined || o.last > best.last || (o.last === best.last && o.kind === 'c' && best.kind === 'b'))) best = o
+  #planChecked(batches: Obj[], compacted: Obj[], from: number, marker: number): Step[] {
+    const good = (o: Obj): boolean => this.#badError(o) === undefined
+    const steps = planReads(batches.filter(good), compacted.filter(good), from, marker)
+    for (const o of [...compacted, ...batches]) {
+      const error = this.#badError(o)
+      if (error === undefined) continue
+      const gap = firstUncovered(steps, o.first, o.last, Math.max(from, marker))
+      if (gap !== undefined) {
+        throw new SeglogError('ERR_CORRUPT',
+          `${error.message}; no other object holds batch ${gap}, so the journal cannot be read past it. Restore ${o.key} from a copy, or delete it by hand (reads then skip what only it held)`,
+          { cause: error, details: { ...error.details, file: o.key, seq: gap } })
       }
-      if (best === undefined) {
-        // A gap (retention, or objects removed by hand): continue at the next object.
-        if (i >= all.length) break
-        s = all[i].first
-        continue
-      }
-      steps.push({ obj: best, from: s, to: best.last })
-      s = best.last + 1
     }
     return steps
   }
 
-  /** Reads an object and returns its sections for sequence numbers from..to, checked. */
-  async #fetch(step: Step, decodeValues: boolean): Promise<Section[] | undefined> {
-    const got = await withRetry(() => this.store.get(step.obj.key), this.#retry)
+  /**
+   * Reads an object whole and checks it: every section's checksum, and sequence numbers that are
+   * exactly the ones its key names, in order. `ERR_CORRUPT` names the key; undefined when gone.
+   */
+  async #fetchChecked(obj: Obj, decodeValues: boolean): Promise<{ sections: Section[]; data: Buffer } | undefined> {
+    const got = await withRetry(() => this.store.get(obj.key), this.#retry)
     if (got === undefined) return undefined
-    const sections = decodeSections(got.data, step.obj.key, decodeValues)
-    const expected = step.obj.last - step.obj.first + 1
-    if (sections.length !== expected || sections.some((s, k) => s.seq !== step.obj.first + k)) {
-      throw new SeglogError('ERR_CORRUPT', `${step.obj.key}: holds batches ${sections.map((s) => s.seq).join(',')} but its key names ${step.obj.first}..${step.obj.last}`,
-        { details: { file: step.obj.key } })
+    const sections = decodeSections(got.data, obj.key, decodeValues)
+    const expected = obj.last - obj.first + 1
+    if (sections.length !== expected || sections.some((s, k) => s.seq !== obj.first + k)) {
+      const held = sections.length === 0 ? 'nothing' : `${sections.length} batch(es) ${sections[0].seq}..${sections[sections.length - 1].seq}${sections.some((s, k) => k > 0 && s.seq !== sections[k - 1].seq + 1) ? ' (not contiguous)' : ''}`
+      throw new SeglogError('ERR_CORRUPT',
+        `${obj.key}: holds ${held} but its key names batches ${obj.first}..${obj.last} (a misnamed or foreign object); it is not used`,
+        { details: { file: obj.key } })
     }
-    return sections.slice(step.from - step.obj.first, step.to - step.obj.first + 1)
+    return { sections, data: got.data }
+  }
+
+  /** Reads one step's sections, recording the object as bad when its check fails. */
+  async #fetch(step: Step, decodeValues: boolean): Promise<Section[] | undefined> {
+    let got: { sections: Section[] } | undefined
+    try {
+      got = await this.#fetchChecked(step.obj, decodeValues)
+    } catch (err) {
+      if (isSeglogError(err, 'ERR_CORRUPT')) throw this.#markBad(step.obj, err)
+      throw err
+    }
+    return got?.sections.slice(step.from - step.obj.first, step.to - step.obj.first + 1)
   }
 
   /**
@@ -632,7 +707,7 @@ export class Journal<T = unknown> {
       const batches = await this.#listDir('b', next > 0 ? this.#keys.batch(next - 1) : undefined)
       const snap = await this.#list(first || missing > 0)
       first = false
-      const steps = this.#plan(batches, snap.compacted, next, snap.marker)
+      const steps = this.#planChecked(batches, snap.compacted, next, snap.marker)
       let broke = false
       // Fetch ahead (bounded by count and bytes), yield in order.
       const inflight: { p: Promise<Section[] | undefined>; size: number }[] = []
@@ -651,7 +726,16 @@ export class Journal<T = unknown> {
       for (let i = 0; i < steps.length; i++) {
         const head = inflight.shift() as { p: Promise<Section[] | undefined>; size: number }
         inflightBytes -= head.size
-        const sections = await head.p
+        let sections: Section[] | undefined
+        try {
+          sections = await head.p
+        } catch (err) {
+          // A damaged, foreign or misnamed object (now recorded as bad): plan again without it;
+          // the plan throws if nothing else holds what it claims.
+          if (!isSeglogError(err, 'ERR_CORRUPT')) throw err
+          broke = true
+          break
+        }
         fill()
         if (sections === undefined) {
           // Deleted since we listed (compaction or retention): list again from here.
@@ -685,14 +769,14 @@ export class Journal<T = unknown> {
           const cursor = cursorSeq < 0 ? JOURNAL_START : formatCursor(cursorSeq, cursorIndex)
           for (const e of this.#unflushed.slice(skip)) {
             const value = (typeof e.data === 'string' ? JSON.parse(e.data) : Buffer.from(e.data)) as T
-            yield { cursor, value, timestamp: Date.now(), durable: false }
+            yield { cursor, value, timestamp: this.#clock.now(), durable: false }
           }
         }
         return
       }
       try {
         const sig = signal === undefined ? this.#closeController.signal : AbortSignal.any([signal, this.#closeController.signal])
-        await delay(this.#pollMs, sig)
+        await sleep(this.#clock, this.#pollMs, sig)
       } catch {
         return
       }
@@ -703,26 +787,53 @@ export class Journal<T = unknown> {
    * Merges runs of objects into compacted objects `c/<first>-<last>` of up to
    * `compactTargetBytes`, and deletes objects that a compacted object (or a retention marker)
    * has covered for at least `graceMs`. Safe to run in several processes at once, and to crash at
-   * any step: originals are deleted only after the merged object is durable and the grace period
-   * has passed, so readers never see a gap or a duplicate. Run it periodically.
+   * any step: originals are deleted only after the merged object is durable, the grace period
+   * has passed, and the merged object has been read back and found to hold exactly their bytes,
+   * so readers never see a gap or a duplicate. Run it periodically.
+   *
+   * A damaged, foreign or misnamed object is never trusted: nothing it claims to cover is
+   * deleted, it is left in place, and once the rest of the work is done `compact()` rejects with
+   * `ERR_CORRUPT` naming it (`details.keys` lists every such key, `details.result` what was done).
    */
   async compact(options: { graceMs?: number } = {}): Promise<CompactResult> {
     if (this.#closed) throw new SeglogError('ERR_CLOSED', `journal ${this.prefix} is closed`)
     if (this.readOnly) throw new SeglogError('ERR_INVALID_ARGUMENT', `journal ${this.prefix} was opened read-only; compaction writes`)
     const grace = options.graceMs ?? this.#graceMs
-    const t0 = performance.now()
+    const t0 = this.#clock.monotonic()
     const result: CompactResult = { merged: [], deleted: [] }
-    result.deleted.push(...await this.#sweep(grace))
+    const problems = new Map<string, SeglogError>()
+    result.deleted.push(...await this.#sweep(grace, problems))
     // Batches first, then compacted objects: anything a batch listing misses was deleted because
     // a compacted object covered it, which the later listing then shows.
     const batches = await this.#listDir('b')
     const snap = await this.#list(true)
-    const covered = (o: Obj): boolean => snap.compacted.some((c) => c.first <= o.first && o.last <= c.last)
-    const steps = this.#plan(batches.filter((b) => !covered(b)), snap.compacted, 0, snap.marker)
-    // Group contiguous steps into runs of ≥ 2 objects within the size target.
+    const good = (o: Obj): boolean => {
+      const e = this.#badError(o)
+      if (e !== undefined) problems.set(o.key, e)
+      return e === undefined
+    }
+    const compacted = snap.compacted.filter(good)
+    const covered = (o: Obj): boolean => compacted.some((c) => c.first <= o.first && o.last <= c.last)
+    const steps = planReads(batches.filter(good).filter((b) => !covered(b)), compacted, 0, snap.marker)
+    for (const r of this.#runs(steps)) {
+      const merged = await this.#merge(r, problems)
+      if (merged !== undefined) result.merged.push(merged)
+    }
+    this.#snapshot = undefined
+    if (grace === 0 && result.merged.length > 0) result.deleted.push(...await this.#sweep(0, problems))
+    if (compactChannel.hasSubscribers) {
+      compactChannel.publish({ journal: this.prefix, merged: result.merged, deleted: result.deleted.length, durationMs: this.#clock.monotonic() - t0 } satisfies CompactMessage)
+    }
+    if (problems.size > 0) throw this.#problemsError('compaction', problems, result)
+    return result
+  }
+
+  /** Groups contiguous steps into runs of ≥ 2 objects within the size target. */
+  #runs(steps: Step[]): Step[][] {
     const runs: Step[][] = []
     let run: Step[] = []
     let runBytes = 0
+    const stepBytes = (st: Step): number => st.obj.size * ((st.to - st.from + 1) / (st.obj.last - st.obj.first + 1))
     const close = (): void => {
       // Do not rewrite a large compacted object to append a little: leave it as the run's head
       // until what follows is at least a quarter of its size (bounds write amplification).
@@ -734,7 +845,6 @@ export class Journal<T = unknown> {
       run = []
       runBytes = 0
     }
-    const stepBytes = (st: Step): number => st.obj.size * ((st.to - st.from + 1) / (st.obj.last - st.obj.first + 1))
     for (const st of steps) {
       const bytes = stepBytes(st)
       const prev = run[run.length - 1]
@@ -744,61 +854,110 @@ export class Journal<T = unknown> {
       runBytes += bytes
     }
     close()
-    for (const r of runs) {
-      const parts: Buffer[] = []
-      let ok = true
-      for (let i = 0; i < r.length && ok; i += this.#readAhead) {
-        const got = await Promise.all(r.slice(i, i + this.#readAhead).map((st) => this.#fetch(st, false)))
-        for (const sections of got) {
-          if (sections === undefined) { ok = false; break } // another compactor moved it: next run
-          for (const s of sections) parts.push(s.raw)
-        }
+    return runs
+  }
+
+  /** Writes one run as a compacted object; undefined when it could not (moved, or a bad part). */
+  async #merge(r: Step[], problems: Map<string, SeglogError>): Promise<CompactResult['merged'][number] | undefined> {
+    const parts: Buffer[] = []
+    for (let i = 0; i < r.length; i += this.#readAhead) {
+      const got = await Promise.all(r.slice(i, i + this.#readAhead).map((st) => this.#fetch(st, false).catch((err: unknown) => {
+        if (!isSeglogError(err, 'ERR_CORRUPT')) throw err
+        problems.set(st.obj.key, err)
+        return null
+      })))
+      for (const sections of got) {
+        // undefined: another compactor moved it (next run); null: a bad object (reported).
+        if (sections === undefined || sections === null) return undefined
+        for (const s of sections) parts.push(s.raw)
       }
-      if (!ok) continue
-      const first = r[0].from
-      const last = r[r.length - 1].to
-      const key = this.#keys.compacted(first, last)
-      const data = Buffer.concat(parts)
-      await withRetry(() => this.store.put(key, data, { mode: 'create' }).catch((err: unknown) => {
-        // Same range, same key: another compactor wrote the same bytes already.
-        if (isSeglogError(err, 'ERR_CONFLICT')) return { version: undefined }
-        throw err
-      }), this.#retry)
-      result.merged.push({ key, objects: r.length, bytes: data.length })
     }
-    this.#snapshot = undefined
-    if (grace === 0 && result.merged.length > 0) result.deleted.push(...await this.#sweep(0))
-    if (compactChannel.hasSubscribers) {
-      compactChannel.publish({ journal: this.prefix, merged: result.merged, deleted: result.deleted.length, durationMs: performance.now() - t0 } satisfies CompactMessage)
+    const first = r[0].from
+    const last = r[r.length - 1].to
+    const key = this.#keys.compacted(first, last)
+    const data = Buffer.concat(parts)
+    const written = await withRetry(() => this.store.put(key, data, { mode: 'create' }).then(() => true, (err: unknown) => {
+      if (isSeglogError(err, 'ERR_CONFLICT')) return false
+      throw err
+    }), this.#retry)
+    if (!written) {
+      // The key exists: another compactor wrote these bytes already, or it is something else,
+      // which must not be counted as the merge (its originals stay; the sweep reports it).
+      const there = await withRetry(() => this.store.get(key), this.#retry)
+      if (there === undefined || !there.data.equals(data)) {
+        if (there !== undefined) {
+          const obj = this.#toObj(there.meta) as Obj
+          problems.set(key, this.#markBad(obj, new SeglogError('ERR_CORRUPT', `${key}: holds other bytes than the batches ${first}..${last} it names (a damaged or foreign object); it is not used`, { details: { file: key } })))
+        }
+        return undefined
+      }
     }
-    return result
+    return { key, objects: r.length, bytes: data.length }
+  }
+
+  /** The store's clock now: the `lastModified` of an object written for the purpose. */
+  async #storeNow(): Promise<number> {
+    const key = this.#keys.probe(`clock-${randomBytes(8).toString('hex')}`)
+    await withRetry(() => this.store.put(key, Buffer.alloc(0), { mode: 'create' }).catch((err: unknown) => {
+      // Our own earlier attempt landed: its time is older, which only makes ages look younger.
+      if (isSeglogError(err, 'ERR_CONFLICT')) return { version: undefined }
+      throw err
+    }), this.#retry)
+    const meta = await withRetry(() => this.store.head(key), this.#retry)
+    await withRetry(() => this.store.delete(key), this.#retry).catch(() => undefined)
+    if (meta === undefined) throw new SeglogError('ERR_STORE', `${this.store.name}: the object ${key} just written is not there; the store is not consistent for read-after-write, which the journal needs`)
+    return meta.lastModified.getTime()
   }
 
   /**
-   * Deletes objects that are covered, for at least `grace` ms by the store's clock, by a
-   * compacted object or a retention marker: batches inside a compacted range, compacted objects
-   * inside a larger one, anything wholly below the highest marker, and lower markers.
+   * Deletes objects that are covered by a compacted object (or a retention marker) that has
+   * existed for at least `grace` ms: batches inside a compacted range, compacted objects inside a
+   * larger one, anything wholly below the highest marker, and lower markers.
+   *
+   * Age is measured on the store's clock alone: `lastModified` of a reference object written now
+   * minus `lastModified` of the covering object, which must reach grace plus the stores'
+   * one-second timestamp resolution (S3 and Azure report whole seconds, so the two readings can
+   * each be up to a second early: the true age then exceeds grace). No local clock enters, so
+   * skew between this process and the store or the writers does not matter (see #trustMs).
+   *
+   * Before deleting anything a compacted object covers, that object is read whole and checked
+   * (every section's checksum; sequence numbers exactly those its key names) and the covered
+   * object's bytes are compared with its sections: a damaged, foreign or misnamed object never
+   * causes a deletion. Such objects are added to `problems`.
    */
-  async #sweep(grace: number): Promise<string[]> {
+  async #sweep(grace: number, problems: Map<string, SeglogError>): Promise<string[]> {
     const batches = await this.#listDir('b')
     const snap = await this.#list(true)
-    const now = Date.now()
-    // Stores report Last-Modified in whole seconds (HTTP dates), so an object can look up to a
-    // second older than it is: without this slack a short grace period could delete originals
-    // that a writer's fresh listing still relies on (seen as lost events under compaction).
-    const slack = grace === 0 ? 0 : STORE_TIME_RESOLUTION_MS
-    const old = (o: { modifiedMs: number }): boolean => now - o.modifiedMs >= grace + slack
     const doomed: string[] = []
-    const markerOld = snap.markers.find((m) => m.first === snap.marker && old(m)) !== undefined
-    for (const b of batches) {
-      if (markerOld && b.last < snap.marker && old(b)) { doomed.push(b.key); continue }
-      if (snap.compacted.some((c) => c.first <= b.first && b.last <= c.last && old(c))) doomed.push(b.key)
-    }
-    for (const c of snap.compacted) {
-      if (markerOld && c.last < snap.marker && old(c)) { doomed.push(c.key); continue }
-      if (snap.compacted.some((o) => o !== c && o.first <= c.first && c.last <= o.last && (o.first !== c.first || o.last !== c.last) && old(o))) doomed.push(c.key)
-    }
     for (const m of snap.markers) if (m.first < snap.marker) doomed.push(m.key)
+    const compacted = snap.compacted.filter((c) => this.#badError(c) === undefined)
+    const below = (o: Obj): boolean => o.last < snap.marker
+    const inside = (o: Obj, c: Obj): boolean => o !== c && c.first <= o.first && o.last <= c.last && (o.kind === 'b' || o.first !== c.first || o.last !== c.last)
+    const candidates = [...batches, ...snap.compacted].filter((o) => below(o) || compacted.some((c) => inside(o, c)))
+    if (candidates.length > 0) {
+      const ref = grace === 0 ? undefined : await this.#storeNow()
+      const old = (o: Obj): boolean => ref === undefined || ref - o.modifiedMs >= grace + STORE_TIME_RESOLUTION_MS
+      const newest = snap.markers.find((m) => m.first === snap.marker)
+      const markerOld = newest !== undefined && old(newest)
+      const checked = new Map<string, Map<number, Buffer> | undefined>()
+      for (const o of candidates) {
+        if (markerOld && below(o) && old(o)) { doomed.push(o.key); continue }
+        // The covering object readers use first: the one reaching furthest.
+        const covers = compacted.filter((c) => inside(o, c) && old(c)).sort((a, b) => b.last - a.last || a.first - b.first)
+        for (const c of covers) {
+          const sections = await this.#checkedSections(c, checked, problems)
+          if (sections === undefined) continue
+          const verdict = await this.#sameBytes(o, sections)
+          if (verdict === 'same') doomed.push(o.key)
+          else if (verdict === 'different') {
+            problems.set(o.key, new SeglogError('ERR_CORRUPT',
+              `${o.key}: its bytes differ from batches ${o.first}..${o.last} in ${c.key}, which claims to cover it; neither is deleted. One of them is damaged or foreign: compare them, and delete the wrong one by hand`,
+              { details: { file: o.key, other: c.key } }))
+          }
+          break
+        }
+      }
+    }
     if (doomed.length > 0) {
       await withRetry(() => this.store.deleteMany(doomed), this.#retry)
       this.#snapshot = undefined
@@ -806,37 +965,87 @@ export class Journal<T = unknown> {
     return doomed
   }
 
+  /** The checked sections of compacted object `c` by sequence number (cached per sweep). */
+  async #checkedSections(c: Obj, cache: Map<string, Map<number, Buffer> | undefined>, problems: Map<string, SeglogError>): Promise<Map<number, Buffer> | undefined> {
+    if (cache.has(c.key)) return cache.get(c.key)
+    let out: Map<number, Buffer> | undefined
+    try {
+      const got = await this.#fetchChecked(c, false)
+      if (got !== undefined) out = new Map(got.sections.map((s) => [s.seq, s.raw]))
+    } catch (err) {
+      if (!isSeglogError(err, 'ERR_CORRUPT')) throw err
+      problems.set(c.key, this.#markBad(c, err))
+    }
+    cache.set(c.key, out)
+    return out
+  }
+
+  /** Whether object `o` holds exactly the sections `c` holds for its range ('gone': deleted since). */
+  async #sameBytes(o: Obj, sections: Map<number, Buffer>): Promise<'same' | 'different' | 'gone'> {
+    const got = await withRetry(() => this.store.get(o.key), this.#retry)
+    if (got === undefined) return 'gone'
+    const parts: Buffer[] = []
+    for (let s = o.first; s <= o.last; s++) {
+      const raw = sections.get(s)
+      if (raw === undefined) return 'different' // cannot happen for a checked c covering o
+      parts.push(raw)
+    }
+    return got.data.equals(Buffer.concat(parts)) ? 'same' : 'different'
+  }
+
+  /** The `ERR_CORRUPT` that compaction and retention end with when they met bad objects. */
+  #problemsError(what: string, problems: Map<string, SeglogError>, result: unknown): SeglogError {
+    const keys = [...problems.keys()]
+    const first = problems.get(keys[0]) as SeglogError
+    return new SeglogError('ERR_CORRUPT',
+      `journal ${this.prefix}: ${what} found ${keys.length} damaged, foreign or misnamed object(s), kept and not trusted (nothing they claim to cover was deleted): ${first.message}${keys.length > 1 ? ` (and ${keys.slice(1, 4).join(', ')}${keys.length > 4 ? ', …' : ''})` : ''}`,
+      { cause: first, details: { file: keys[0], keys, result } })
+  }
+
   /**
    * Retention: drops every batch that lies wholly before `cursor`'s batch. Readers skip them at
    * once (a marker object `r/<seq>` is written first); the objects themselves are deleted once
-   * they are older than `graceMs` (now, or by a later `deleteBefore`/`compact`). Returns the keys
-   * deleted now.
+   * the marker and they are older than `graceMs` on the store's clock (now, or by a later
+   * `deleteBefore`/`compact`). Returns the keys deleted now. A cursor beyond the journal's end is
+   * refused with `ERR_INVALID_ARGUMENT`: a marker there would hide events written after it by
+   * writers that had not seen it yet. Rejects with `ERR_CORRUPT` (after doing its work) when the
+   * sweep met damaged, foreign or misnamed objects, as {@link Journal.compact} does.
    */
   async deleteBefore(cursor: JournalCursor, options: { graceMs?: number } = {}): Promise<string[]> {
     if (this.#closed) throw new SeglogError('ERR_CLOSED', `journal ${this.prefix} is closed`)
     if (this.readOnly) throw new SeglogError('ERR_INVALID_ARGUMENT', `journal ${this.prefix} was opened read-only; retention deletes`)
     const { seq } = parseCursor(cursor)
-    if (seq === 0) return []
+    if (seq <= 0) return []
+    const { max } = await this.#highestTaken(-1, true)
+    if (seq > max + 1) {
+      throw new SeglogError('ERR_INVALID_ARGUMENT',
+        `deleteBefore(${JSON.stringify(cursor)}): batch ${seq} is beyond the journal's end (the last batch is ${max < 0 ? 'none' : max}); pass a cursor that read() returned`)
+    }
     const key = this.#keys.marker(seq)
     await withRetry(() => this.store.put(key, Buffer.alloc(0), { mode: 'create' }).catch((err: unknown) => {
       if (isSeglogError(err, 'ERR_CONFLICT')) return { version: undefined }
       throw err
     }), this.#retry)
     this.#snapshot = undefined
-    return this.#sweep(options.graceMs ?? this.#graceMs)
+    const problems = new Map<string, SeglogError>()
+    const deleted = await this.#sweep(options.graceMs ?? this.#graceMs, problems)
+    if (problems.size > 0) throw this.#problemsError('retention', problems, { deleted })
+    return deleted
   }
 
   /**
    * Age-based retention: drops the oldest objects whose last modification is older than
-   * `maxAgeMs` (a compacted object counts from when it was written, so it is kept at least as
-   * long as its newest batch). Returns the keys deleted now (see {@link Journal.deleteBefore}).
+   * `maxAgeMs` on the store's clock (a compacted object counts from when it was written, so it is
+   * kept at least as long as its newest batch). Returns the keys deleted now (see
+   * {@link Journal.deleteBefore}).
    */
   async retain(options: { maxAgeMs: number; graceMs?: number }): Promise<string[]> {
     const maxAge = positiveInt('maxAgeMs', options?.maxAgeMs, 0, 0)
     const batches = await this.#listDir('b')
     const snap = await this.#list(true)
-    const steps = this.#plan(batches, snap.compacted, 0, snap.marker)
-    const now = Date.now()
+    const steps = planReads(batches, snap.compacted, 0, snap.marker)
+    if (steps.length === 0) return []
+    const now = await this.#storeNow()
     let cut = -1
     for (const st of steps) {
       if (now - st.obj.modifiedMs < maxAge) break
@@ -854,7 +1063,7 @@ export class Journal<T = unknown> {
     if (this.#closed) return
     if (this.#closing !== undefined) return this.#closing
     this.#closing = (async () => {
-      if (this.#timer !== undefined) { clearTimeout(this.#timer); this.#timer = undefined }
+      this.#cancelTimer()
       try {
         if (!this.readOnly && (this.#unflushed.length > 0 || this.#queued !== undefined)) await this.#requestFlush()
         await this.#running
