@@ -420,7 +420,7 @@ export class Journal<T = unknown> {
 
   #encode(count: number, seq: number): Buffer {
     const nonce = randomBytes(8)
-    const ts = this.#clock.now()
+    const ts = Math.floor(this.#clock.now()) // the formats store whole milliseconds
     const events = this.#unflushed.slice(0, count)
     if (this.codec === 'binary') return encodeBinarySection(events.map((e) => e.data as Buffer), seq, ts, nonce)
     return encodeJsonlSection(events.map((e) => e.data as string), seq, ts, nonce)
@@ -769,7 +769,7 @@ export class Journal<T = unknown> {
           const cursor = cursorSeq < 0 ? JOURNAL_START : formatCursor(cursorSeq, cursorIndex)
           for (const e of this.#unflushed.slice(skip)) {
             const value = (typeof e.data === 'string' ? JSON.parse(e.data) : Buffer.from(e.data)) as T
-            yield { cursor, value, timestamp: this.#clock.now(), durable: false }
+            yield { cursor, value, timestamp: Math.floor(this.#clock.now()), durable: false }
           }
         }
         return
