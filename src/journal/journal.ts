@@ -454,6 +454,11 @@ export class Journal<T = unknown> {
           // have deleted an object with this number before we recreated it: check we are not
           // shadowed by a compacted object or a retention marker (see #trustMs).
           if (await this.#shadowed(seq, bytes)) {
+            // Our object is hidden (readers use the compacted object or skip below the marker)
+            // and our events go to a new number: remove it, so that no one ever finds two
+            // different batches under one number (the sweep would report that as damage).
+            const orphan = this.#keys.batch(seq)
+            await withRetry(() => this.store.delete(orphan), this.#retry).catch(() => undefined)
             conflicts++
             seq = await this.#refresh(seq)
             bytes = undefined
@@ -949,10 +954,10 @@ export class Journal<T = unknown> {
           if (sections === undefined) continue
           const verdict = await this.#sameBytes(o, sections)
           if (verdict === 'same') doomed.push(o.key)
-          else if (verdict === 'different') {
-            problems.set(o.key, new SeglogError('ERR_CORRUPT',
-              `${o.key}: its bytes differ from batches ${o.first}..${o.last} in ${c.key}, which claims to cover it; neither is deleted. One of them is damaged or foreign: compare them, and delete the wrong one by hand`,
-              { details: { file: o.key, other: c.key } }))
+          else if (verdict === 'different' && !problems.has(c.key)) {
+            problems.set(c.key, new SeglogError('ERR_CORRUPT',
+              `${c.key}: holds other bytes for batches ${o.first}..${o.last} than ${o.key}, which it claims to cover; neither is deleted. One of them is damaged or foreign (a compacted object made here holds its originals' exact bytes): compare them, and delete the wrong one by hand`,
+              { details: { file: c.key, other: o.key } }))
           }
           break
         }
