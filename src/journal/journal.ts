@@ -821,7 +821,7 @@ export class Journal<T = unknown> {
     const covered = (o: Obj): boolean => compacted.some((c) => c.first <= o.first && o.last <= c.last)
     const steps = planReads(batches.filter(good).filter((b) => !covered(b)), compacted, 0, snap.marker)
     for (const r of this.#runs(steps)) {
-      const merged = await this.#merge(r, problems)
+      const merged = await this.#merge(r, problems, batches)
       if (merged !== undefined) result.merged.push(merged)
     }
     this.#snapshot = undefined
@@ -863,7 +863,12 @@ export class Journal<T = unknown> {
   }
 
   /** Writes one run as a compacted object; undefined when it could not (moved, or a bad part). */
-  async #merge(r: Step[], problems: Map<string, SeglogError>): Promise<CompactResult['merged'][number] | undefined> {
+  async #merge(r: Step[], problems: Map<string, SeglogError>, batches: Obj[]): Promise<CompactResult['merged'][number] | undefined> {
+    // A compacted object is only carried into a larger one once it matches the originals that
+    // are still there: a foreign one must not spread into objects that look like our own merges.
+    for (const st of r) {
+      if (st.obj.kind === 'c' && !(await this.#matchesOriginals(st.obj, batches, problems))) return undefined
+    }
     const parts: Buffer[] = []
     for (let i = 0; i < r.length; i += this.#readAhead) {
       const got = await Promise.all(r.slice(i, i + this.#readAhead).map((st) => this.#fetch(st, false).catch((err: unknown) => {
@@ -898,6 +903,26 @@ export class Journal<T = unknown> {
       }
     }
     return { key, objects: r.length, bytes: data.length }
+  }
+
+  /**
+   * Whether compacted object `c` holds exactly the bytes of the original batches of its range that
+   * are still listed (true when none are). A mismatch or a damaged `c` is recorded as bad.
+   */
+  async #matchesOriginals(c: Obj, batches: Obj[], problems: Map<string, SeglogError>): Promise<boolean> {
+    const inside = batches.filter((b) => c.first <= b.first && b.last <= c.last)
+    if (inside.length === 0) return true
+    const sections = await this.#checkedSections(c, new Map(), problems)
+    if (sections === undefined) return false
+    for (const b of inside) {
+      if (await this.#sameBytes(b, sections) === 'different') {
+        problems.set(c.key, this.#markBad(c, new SeglogError('ERR_CORRUPT',
+          `${c.key}: holds other bytes for batch ${b.first} than ${b.key}, which it claims to cover; it is not used and nothing it covers is deleted. It is damaged or foreign (a compacted object made here holds its originals' exact bytes): delete it by hand`,
+          { details: { file: c.key, other: b.key } })))
+        return false
+      }
+    }
+    return true
   }
 
   /** The store's clock now: the `lastModified` of an object written for the purpose. */
@@ -954,10 +979,17 @@ export class Journal<T = unknown> {
           if (sections === undefined) continue
           const verdict = await this.#sameBytes(o, sections)
           if (verdict === 'same') doomed.push(o.key)
-          else if (verdict === 'different' && !problems.has(c.key)) {
-            problems.set(c.key, new SeglogError('ERR_CORRUPT',
-              `${c.key}: holds other bytes for batches ${o.first}..${o.last} than ${o.key}, which it claims to cover; neither is deleted. One of them is damaged or foreign (a compacted object made here holds its originals' exact bytes): compare them, and delete the wrong one by hand`,
-              { details: { file: c.key, other: o.key } }))
+          else if (verdict === 'different') {
+            // An original batch is the journal's own record, so a compacted object that differs
+            // from it is the suspect; of two compacted objects, the smaller one (the larger one
+            // has just passed its checks).
+            const suspect = o.kind === 'b' ? c : o
+            const other = suspect === c ? o : c
+            if (!problems.has(suspect.key)) {
+              problems.set(suspect.key, new SeglogError('ERR_CORRUPT',
+                `${suspect.key}: holds other bytes for batches ${o.first}..${o.last} than ${other.key}; neither is deleted. One of them is damaged or foreign (a compacted object made here holds its originals' exact bytes): compare them, and delete the wrong one by hand`,
+                { details: { file: suspect.key, other: other.key } }))
+            }
           }
           break
         }
