@@ -517,23 +517,40 @@ export class Journal<T = unknown> {
   async #isMine(seq: number, bytes: Buffer): Promise<boolean> {
     const got = await withRetry(() => this.store.get(this.#keys.batch(seq)), this.#retry)
     if (got !== undefined) return got.data.equals(bytes)
-    const snap = await this.#list(true)
-    for (const c of snap.compacted) {
-      if (c.first > seq || c.last < seq) continue
-      const obj = await withRetry(() => this.store.get(c.key), this.#retry)
-      if (obj === undefined) continue
-      const s = decodeSections(obj.data, c.key, false).find((x) => x.seq === seq)
-      if (s !== undefined) return s.raw.equals(bytes)
-    }
-    return false
+    const held = await this.#compactedSection(seq, await this.#list(true))
+    return held !== undefined && held.equals(bytes)
   }
 
-  /** True when `b/<seq>` (ours) is hidden by a compacted object or a retention marker. */
+  /**
+   * The bytes of batch `seq` in the compacted object readers use for it (the sound one reaching
+   * furthest), or undefined when no sound compacted object covers it.
+   */
+  async #compactedSection(seq: number, snap: Snapshot): Promise<Buffer | undefined> {
+    const covering = snap.compacted
+      .filter((c) => c.first <= seq && seq <= c.last && this.#badError(c) === undefined)
+      .sort((a, b) => b.last - a.last || a.first - b.first)
+    for (const c of covering) {
+      try {
+        const got = await this.#fetchChecked(c, false)
+        if (got !== undefined) return got.sections[seq - c.first].raw
+      } catch (err) {
+        if (!isSeglogError(err, 'ERR_CORRUPT')) throw err
+        this.#markBad(c, err) // readers skip it too, so it hides nothing
+      }
+    }
+    return undefined
+  }
+
+  /**
+   * True when `b/<seq>` (ours, just written) is hidden from readers: below the newest retention
+   * marker, or covered by a compacted object that holds other bytes for `seq` (readers read the
+   * compacted object, not our batch).
+   */
   async #shadowed(seq: number, bytes: Buffer): Promise<boolean> {
     const snap = await this.#list(true)
     if (seq < snap.marker) return true
-    if (!snap.compacted.some((c) => c.first <= seq && seq <= c.last)) return false
-    return !(await this.#isMine(seq, bytes))
+    const held = await this.#compactedSection(seq, snap)
+    return held !== undefined && !held.equals(bytes)
   }
 
   /**

@@ -115,6 +115,40 @@ describe('journal grace period on the store clock', () => {
     await Promise.all([a.close(), b.close(), c.close()])
   })
 
+  test('a PUT that finishes after the trust window is checked against the merge that covers it', async () => {
+    // The writer's number was fresh when it claimed it, but its PUT was held until another
+    // writer's batch with that number had been merged, covered for the grace period and deleted.
+    // The PUT then succeeds; readers would read the merge instead. The writer must notice,
+    // remove its hidden batch and write the events again under a new number.
+    const world = new ManualClock()
+    let hold: Promise<void> | undefined
+    let release!: () => void
+    let held!: () => void
+    const isHeld = new Promise<void>((res) => { held = res })
+    const store = new ClockedStore({
+      now: () => world.now(), resolutionMs: 1000,
+      gate: async (what) => {
+        if (hold !== undefined && what === 'put late/b/00000000000000000001') { const h = hold; hold = undefined; held(); await h }
+      },
+    })
+    const a = await Journal.open<Ev>(store, 'late', options(world, 10_000))
+    const b = await Journal.open<Ev>(store, 'late', options(world, 10_000))
+    await write(a, { w: 'a', i: 0 })
+    await write(b, { w: 'b', i: 0 })
+    hold = new Promise<void>((res) => { release = res })
+    await a.append({ w: 'a', i: 1 })
+    const flushing = a.flush() // claims 1 from its fresh cache; the PUT waits
+    await isHeld
+    await b.compact()
+    await world.advance(12_000)
+    assert.equal((await b.compact()).deleted.length, 2) // b/0 and b/1 are gone: only c/0-1 holds them
+    release()
+    await flushing
+    assert.deepEqual(await values(store, 'late', world), [{ w: 'a', i: 0 }, { w: 'b', i: 0 }, { w: 'a', i: 1 }])
+    assert.deepEqual(await store.keys('late/b/'), ['late/b/00000000000000000002'], 'the hidden batch was removed')
+    await Promise.all([a.close(), b.close()])
+  })
+
   test('age retention measures age on the store clock, not the caller\'s', async () => {
     const world = new ManualClock()
     const store = new ClockedStore({ now: () => world.now(), resolutionMs: 1000 })
