@@ -14,6 +14,7 @@ export {
   Journal, JOURNAL_START, parseCursor, formatCursor, compareCursors,
   type JournalOptions, type ReadOptions, type JournalEntry, type JournalCursor, type CompactResult,
   type FlushMessage, type CompactMessage, type JournalCodec,
+  type FlushResult, type JournalIterateOptions, type JournalClock,
 } from './journal/index.js'
 export {
   MemoryStore, FsStore, S3Store, AzureBlobStore, PrefixStore, FaultStore, validateKey,

@@ -117,6 +117,24 @@ export interface JournalOptions {
    * store's clock, never on this one.
    */
   clock?: JournalClock
+  /**
+   * Called with the error of every background flush that fails (the events stay buffered and the
+   * flush is retried with a backoff). Without it, failures show only on `seglog:journal:flush`
+   * and at the next `flush()`/`close()`.
+   */
+  onError?: (error: SeglogError) => void
+}
+
+/** What {@link Journal.flush} made durable (the events durable since the call, in order). */
+export interface FlushResult {
+  /** Sequence number of the last batch written. */
+  seq: number
+  /** Cursor of the first event made durable. */
+  first: JournalCursor
+  /** Cursor of the last event made durable. */
+  last: JournalCursor
+  /** How many events were made durable. */
+  events: number
 }
 
 /** Options of {@link Journal.read}. */
@@ -132,6 +150,12 @@ export interface ReadOptions {
    * Default true without `follow`; always false with `follow`.
    */
   pending?: boolean
+}
+
+/** Options of {@link Journal.iterate}: {@link ReadOptions} plus an end. */
+export interface JournalIterateOptions extends ReadOptions {
+  /** Stop after this cursor (inclusive); buffered events are then not yielded. */
+  to?: JournalCursor
 }
 
 /** One event read from a journal. */
@@ -235,6 +259,14 @@ export class Journal<T = unknown> {
   #flushGeneration = 0
   /** Set while a batch write is under way: how many leading events it holds, and its end. */
   #active: { count: number; done: Promise<void> } | undefined
+  /** Events ever appended by this handle, and how many of them are durable (both in order). */
+  #appended = 0
+  #durable = 0
+  /** The last batches written: which appended events (from `start`) each holds. */
+  readonly #written: { start: number; count: number; seq: number }[] = []
+  /** appendDurable() calls waiting for event `index` to become durable. */
+  #waiters: { index: number; resolve: (cursor: JournalCursor) => void }[] = []
+  readonly #onError: ((error: SeglogError) => void) | undefined
   #closed = false
   #closing: Promise<void> | undefined
   readonly #closeController = new AbortController()
@@ -261,6 +293,8 @@ export class Journal<T = unknown> {
     this.#targetBytes = positiveInt('compactTargetBytes', options.compactTargetBytes, DEFAULTS.compactTargetBytes)
     this.#retry = options.retry ?? {}
     this.#clock = options.clock ?? systemClock
+    if (options.onError !== undefined && typeof options.onError !== 'function') throw new SeglogError('ERR_INVALID_ARGUMENT', 'journal option onError must be a function')
+    this.#onError = options.onError
   }
 
   /**
@@ -317,7 +351,7 @@ export class Journal<T = unknown> {
 
   #assertWritable(): void {
     if (this.#closed || this.#closing !== undefined) throw new SeglogError('ERR_CLOSED', `journal ${this.prefix} is closed; open it again to append`)
-    if (this.readOnly) throw new SeglogError('ERR_INVALID_ARGUMENT', `journal ${this.prefix} was opened read-only; open it without { readOnly: true } to append`)
+    if (this.readOnly) throw new SeglogError('ERR_READ_ONLY', `journal ${this.prefix} was opened read-only; open it without { readOnly: true } to append`)
   }
 
   #encodeEvent(event: T): Pending {
@@ -343,6 +377,21 @@ export class Journal<T = unknown> {
    * `ERR_STORE` if the flush it waited for failed.
    */
   async append(event: T): Promise<void> {
+    await this.#push(event)
+  }
+
+  /**
+   * Appends one event and resolves with its cursor once it is durable (after the flush that
+   * carries it, triggered as for {@link Journal.append}). A failing flush is retried in the
+   * background (see `onError`); the promise waits for the retry that succeeds.
+   */
+  async appendDurable(event: T): Promise<JournalCursor> {
+    const index = await this.#push(event)
+    return new Promise<JournalCursor>((resolve) => { this.#waiters.push({ index, resolve }) })
+  }
+
+  /** Buffers one event; resolves with its index among the events this handle appended. */
+  async #push(event: T): Promise<number> {
     this.#assertWritable()
     const p = this.#encodeEvent(event)
     if (p.size > this.#maxBuffered) {
@@ -360,20 +409,27 @@ export class Journal<T = unknown> {
     }
     this.#unflushed.push(p)
     this.#unflushedBytes += p.size
+    const index = this.#appended++
     if (this.#unflushed.length >= this.#flushEvents || this.#unflushedBytes >= this.#flushBytes) {
       this.#background()
     } else if (this.#timer === undefined) {
       this.#timer = this.#clock.setTimer(() => { this.#timer = undefined; this.#background() }, this.#lingerMs)
     }
+    return index
   }
 
   /** Starts a flush whose failure is only reported (diagnostics), then retried later. */
   #background(): void {
     this.#cancelTimer()
     if (this.#queued !== undefined) return
-    this.#requestFlush().then(() => { this.#failures = 0 }, () => {
+    this.#requestFlush().then(() => { this.#failures = 0 }, (err: unknown) => {
       // Events stay buffered; try again after a backoff, unless a newer flush is pending.
       this.#failures++
+      if (this.#onError !== undefined) {
+        try {
+          this.#onError(isSeglogError(err) ? err : new SeglogError('ERR_STORE', `journal ${this.prefix}: flush failed: ${String(err)}`, { cause: err }))
+        } catch { /* a throwing handler must not stop the retries */ }
+      }
       if (this.#timer === undefined && this.#unflushed.length > 0 && !this.#closed) {
         const wait = Math.min(5000, Math.max(this.#lingerMs, 50) * 2 ** Math.min(this.#failures, 7))
         this.#timer = this.#clock.setTimer(() => { this.#timer = undefined; this.#background() }, wait)
@@ -402,12 +458,41 @@ export class Journal<T = unknown> {
    * batch whose write is in doubt is first written again exactly as before (same sequence number
    * and bytes), so it cannot land twice; events appended since then go in a second object.
    * Rejects with `ERR_STORE` when the store stays unavailable; the events stay buffered.
+   * Resolves with what became durable since the call (cursors of the first and last such event,
+   * their number, the last batch's sequence number), or undefined when nothing was buffered.
    */
-  async flush(): Promise<void> {
+  async flush(): Promise<FlushResult | undefined> {
     if (this.#closed) throw new SeglogError('ERR_CLOSED', `journal ${this.prefix} is closed`)
-    if (this.#unflushed.length === 0 && this.#queued === undefined) { await this.#running; return }
-    this.#cancelTimer()
-    await this.#requestFlush()
+    const from = this.#durable
+    if (this.#unflushed.length === 0 && this.#queued === undefined) {
+      await this.#running
+    } else {
+      this.#cancelTimer()
+      await this.#requestFlush()
+    }
+    return this.#flushResult(from, this.#durable)
+  }
+
+  /** What batches hold this handle's events from..to-1 (undefined when none, or forgotten). */
+  #flushResult(from: number, to: number): FlushResult | undefined {
+    if (to <= from) return undefined
+    const first = this.#written.find((b) => b.start <= from && from < b.start + b.count)
+    const last = this.#written.find((b) => b.start <= to - 1 && to - 1 < b.start + b.count)
+    if (first === undefined || last === undefined) return undefined
+    return { seq: last.seq, first: formatCursor(first.seq, from - first.start), last: formatCursor(last.seq, to - 1 - last.start), events: to - from }
+  }
+
+  /** Records a durable batch of the next `count` events and settles appendDurable() waiters. */
+  #recordDurable(seq: number, count: number): void {
+    const start = this.#durable
+    this.#durable += count
+    this.#written.push({ start, count, seq })
+    // A flush() spans at most the running flush and its own (two batches each).
+    if (this.#written.length > 16) this.#written.splice(0, this.#written.length - 16)
+    if (this.#waiters.length === 0) return
+    const done = this.#waiters.filter((w) => w.index < this.#durable)
+    this.#waiters = this.#waiters.filter((w) => w.index >= this.#durable)
+    for (const w of done) w.resolve(formatCursor(seq, w.index - start))
   }
 
   async #flushNow(): Promise<void> {
@@ -475,6 +560,7 @@ export class Journal<T = unknown> {
         this.#inDoubt = undefined
         this.#unflushed.splice(0, count)
         this.#unflushedBytes -= size
+        this.#recordDurable(seq, count)
         if (this.#lastSeq === undefined || seq > this.#lastSeq) { this.#lastSeq = seq; this.#knownAt = putStart }
         this.#flushGeneration++
         if (flushChannel.hasSubscribers) {
@@ -806,6 +892,49 @@ export class Journal<T = unknown> {
   }
 
   /**
+   * Yields events in journal order after `after`, as {@link Journal.read} does (which stays as
+   * an alias), and ends after the event at `to` when given (buffered events are then left out).
+   * With `follow` and `to`, it waits for `to` and ends there.
+   */
+  async *iterate(options: JournalIterateOptions = {}): AsyncGenerator<JournalEntry<T>, void, undefined> {
+    const { to, ...rest } = options
+    if (to === undefined) { yield* this.read(rest); return }
+    parseCursor(to)
+    for await (const e of this.read({ ...rest, pending: false })) {
+      const c = compareCursors(e.cursor, to)
+      if (c > 0) return
+      yield e
+      if (c === 0) return
+    }
+  }
+
+  /**
+   * The cursor of the last durable event in the store, or {@link JOURNAL_START} when there is
+   * none: `iterate({ after: await j.endCursor(), follow: true })` sees only what comes after now,
+   * and a mirror can compare it with its own position without reading the journal.
+   */
+  async endCursor(): Promise<JournalCursor> {
+    if (this.#closed) throw new SeglogError('ERR_CLOSED', `journal ${this.prefix} is closed`)
+    for (let attempt = 0; attempt < 20; attempt++) {
+      // Batches first, then compacted objects (see read()).
+      const batches = await this.#listDir('b')
+      const snap = await this.#list(true)
+      const steps = this.#planChecked(batches, snap.compacted, 0, snap.marker)
+      const last = steps[steps.length - 1]
+      if (last === undefined) return JOURNAL_START
+      try {
+        const sections = await this.#fetch({ obj: last.obj, from: last.to, to: last.to }, true)
+        if (sections === undefined) continue // moved by compaction since the listing
+        const s = sections[sections.length - 1]
+        return formatCursor(s.seq, s.values.length - 1)
+      } catch (err) {
+        if (!isSeglogError(err, 'ERR_CORRUPT')) throw err // now recorded as bad: plan again without it
+      }
+    }
+    throw new SeglogError('ERR_STORE', `journal ${this.prefix}: objects keep disappearing while looking for the end; is graceMs the same for every process?`)
+  }
+
+  /**
    * Merges runs of objects into compacted objects `c/<first>-<last>` of up to
    * `compactTargetBytes`, and deletes objects that a compacted object (or a retention marker)
    * has covered for at least `graceMs`. Safe to run in several processes at once, and to crash at
@@ -819,7 +948,7 @@ export class Journal<T = unknown> {
    */
   async compact(options: { graceMs?: number } = {}): Promise<CompactResult> {
     if (this.#closed) throw new SeglogError('ERR_CLOSED', `journal ${this.prefix} is closed`)
-    if (this.readOnly) throw new SeglogError('ERR_INVALID_ARGUMENT', `journal ${this.prefix} was opened read-only; compaction writes`)
+    if (this.readOnly) throw new SeglogError('ERR_READ_ONLY', `journal ${this.prefix} was opened read-only; compaction writes, open it without { readOnly: true }`)
     const grace = options.graceMs ?? this.#graceMs
     const t0 = this.#clock.monotonic()
     const result: CompactResult = { merged: [], deleted: [] }
@@ -1067,7 +1196,7 @@ export class Journal<T = unknown> {
    */
   async deleteBefore(cursor: JournalCursor, options: { graceMs?: number } = {}): Promise<string[]> {
     if (this.#closed) throw new SeglogError('ERR_CLOSED', `journal ${this.prefix} is closed`)
-    if (this.readOnly) throw new SeglogError('ERR_INVALID_ARGUMENT', `journal ${this.prefix} was opened read-only; retention deletes`)
+    if (this.readOnly) throw new SeglogError('ERR_READ_ONLY', `journal ${this.prefix} was opened read-only; retention deletes, open it without { readOnly: true }`)
     const { seq } = parseCursor(cursor)
     if (seq <= 0) return []
     const { max } = await this.#highestTaken(-1, true)
