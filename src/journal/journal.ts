@@ -1061,7 +1061,9 @@ export class Journal<T = unknown> {
     const sections = await this.#checkedSections(c, new Map(), problems)
     if (sections === undefined) return false
     for (const b of inside) {
-      if (await this.#sameBytes(b, sections) === 'different') {
+      const verdict = await this.#sameBytes(b, sections)
+      if (verdict instanceof SeglogError) { problems.set(b.key, verdict); continue }
+      if (verdict === 'different') {
         problems.set(c.key, this.#markBad(c, new SeglogError('ERR_CORRUPT',
           `${c.key}: holds other bytes for batch ${b.first} than ${b.key}, which it claims to cover; it is not used and nothing it covers is deleted. It is damaged or foreign (a compacted object made here holds its originals' exact bytes): delete it by hand`,
           { details: { file: c.key, other: b.key } })))
@@ -1125,6 +1127,7 @@ export class Journal<T = unknown> {
           if (sections === undefined) continue
           const verdict = await this.#sameBytes(o, sections)
           if (verdict === 'same') doomed.push(o.key)
+          else if (verdict instanceof SeglogError) problems.set(o.key, verdict) // kept: deleting damage is for a person to decide
           else if (verdict === 'different') {
             // An original batch is the journal's own record, so a compacted object that differs
             // from it is the suspect; of two compacted objects, the smaller one (the larger one
@@ -1164,7 +1167,7 @@ export class Journal<T = unknown> {
   }
 
   /** Whether object `o` holds exactly the sections `c` holds for its range ('gone': deleted since). */
-  async #sameBytes(o: Obj, sections: Map<number, Buffer>): Promise<'same' | 'different' | 'gone'> {
+  async #sameBytes(o: Obj, sections: Map<number, Buffer>): Promise<'same' | 'different' | 'gone' | SeglogError> {
     const got = await withRetry(() => this.store.get(o.key), this.#retry)
     if (got === undefined) return 'gone'
     const parts: Buffer[] = []
@@ -1173,7 +1176,15 @@ export class Journal<T = unknown> {
       if (raw === undefined) return 'different' // cannot happen for a checked c covering o
       parts.push(raw)
     }
-    return got.data.equals(Buffer.concat(parts)) ? 'same' : 'different'
+    if (got.data.equals(Buffer.concat(parts))) return 'same'
+    // Different: is the covered object itself damaged (then it, not the cover, is the suspect)?
+    try {
+      await this.#fetchChecked({ ...o, size: got.data.length }, false)
+    } catch (err) {
+      if (isSeglogError(err, 'ERR_CORRUPT')) return this.#markBad(o, err)
+      throw err
+    }
+    return 'different'
   }
 
   /** The `ERR_CORRUPT` that compaction and retention end with when they met bad objects. */

@@ -193,6 +193,24 @@ describe('hostile objects against every journal operation', () => {
     })
   }
 
+  test('an original damaged after a sound merge covers it: the original is blamed, the merge still serves', async () => {
+    const world = new ManualClock()
+    const store = new ClockedStore({ now: () => world.now(), resolutionMs: 1000 })
+    const j = await Journal.open<Ev>(store, P, { clock: world, graceMs: G, flushEvents: 1000, lingerMs: 0x7fff_ffff })
+    for (let i = 0; i < 10; i++) { await j.append({ w: 'a', i }); await j.flush() }
+    assert.equal((await j.compact()).merged.length, 1)
+    const b3 = (await store.inner.get(bkey(3)))?.data as Buffer
+    await store.plant(bkey(3), flipBody(b3))
+    await world.advance(2 * G + 2000)
+    await assert.rejects(j.compact(), (e) => namesKey(e, bkey(3)) && !namesKey(e, ckey(0, 9)))
+    assert.deepEqual(await store.keys(`${P}/b/`), [bkey(3)], 'the sound originals went, the damaged one is kept for a person')
+    const all = Array.from({ length: 10 }, (_, i) => ({ w: 'a', i }))
+    assert.deepEqual((await readAll(j)).map((e) => e.value), all, 'the merge holds batch 3 intact')
+    await store.inner.delete(bkey(3))
+    await j.compact()
+    assert.deepEqual((await readAll(await Journal.open<Ev>(store, P, { readOnly: true, clock: world }))).map((e) => e.value), all)
+  })
+
   test('deleteBefore past the end is refused and loses nothing', async () => {
     const store = new MemoryStore()
     const j = await Journal.open<Ev>(store, P, { graceMs: 0, flushEvents: 1 })
