@@ -185,71 +185,99 @@ describe('journal grace period on the store clock', () => {
 
 describe('journal skew suite (fast-check: skews, clock rates and interleavings)', () => {
   const G = 10_000
+  const skewProperty = fc.asyncProperty(
+    fc.scheduler(),
+    fc.record({
+      // Offsets well beyond graceMs: no offset between any two clocks enters the mechanism.
+      storeOffsetMs: fc.integer({ min: -3 * G, max: 3 * G }),
+      offsetsMs: fc.array(fc.integer({ min: -3 * G, max: 3 * G }), { minLength: 4, maxLength: 4 }),
+      // Rates inside the documented bound (at least half the store's speed).
+      rates: fc.array(fc.double({ min: 0.5, max: 2, noNaN: true }), { minLength: 4, maxLength: 4 }),
+      flushes: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 2, maxLength: 2 }),
+      compactions: fc.integer({ min: 1, max: 6 }),
+      // Steps around the interesting lengths: within the trust window, past it, past grace + 1 s.
+      stepsMs: fc.array(fc.oneof(fc.integer({ min: 0, max: 2 * G }), fc.constantFrom(G / 2, G + 1000, 2 * G)), { minLength: 1, maxLength: 8 }),
+      reads: fc.integer({ min: 0, max: 2 }),
+      // Batch PUTs (counted across writers) that land but whose response is lost: the writer's
+      // retry then meets its own object, or, after a merge and sweep, a hole it must not refill.
+      lostPuts: fc.uniqueArray(fc.nat(12), { maxLength: 3 }),
+      // How many scheduling turns each writer's PUTs wait: a slow PUT spans merges and sweeps.
+      putDelays: fc.array(fc.nat(120), { minLength: 2, maxLength: 2 }),
+    }),
+    async (s, p) => {
+      const world = new ManualClock()
+      const storeClock = world.view({ wallOffsetMs: p.storeOffsetMs })
+      let batchPuts = 0
+      const store = new ClockedStore({
+        now: () => storeClock.now(), resolutionMs: 1000,
+        gate: async (what) => { await s.schedule(Promise.resolve(what)) },
+        loseResponse: (key) => key.includes('/b/') && p.lostPuts.includes(batchPuts++),
+      })
+      const clocks = p.offsetsMs.map((o, k) => world.view({ wallOffsetMs: o, rate: p.rates[k] }))
+      const slow = (turns: number): ObjectStore => ({
+        name: store.name, enforcesCreateOnly: true,
+        put: async (key, data, o) => {
+          for (let t = 0; t < turns; t++) await s.schedule(Promise.resolve('slow put'))
+          return store.put(key, data, o)
+        },
+        get: (key, o) => store.get(key, o), head: (key) => store.head(key), list: (prefix, o) => store.list(prefix, o),
+        delete: (key) => store.delete(key), deleteMany: (keys) => store.deleteMany(keys),
+      })
+      const writers = await Promise.all([0, 1].map((k) => Journal.open<Ev>(slow(p.putDelays[k]), 's', options(clocks[k], G))))
+      const compactor = await Journal.open<Ev>(store, 's', options(clocks[2], G))
+      const reader = await Journal.open<Ev>(store, 's', { readOnly: true, clock: clocks[3], graceMs: G })
+      const acked: Ev[] = []
+      const snapshots: Ev[][] = []
+      const chains = [
+        ...writers.map(async (j, w) => {
+          let i = 0
+          for (let f = 0; f < p.flushes[w]; f++) {
+            const batch = [{ w, i: i++ }, { w, i: i++ }]
+            for (const e of batch) await j.append(e)
+            // A failed flush keeps its events; the next one writes them (and the in-doubt batch) once.
+            for (let attempt = 0; ; attempt++) {
+              try { await j.flush(); break } catch (err) { if (attempt > 5) throw err }
+            }
+            acked.push(...batch)
+          }
+        }),
+        (async () => { for (let k = 0; k < p.compactions; k++) await compactor.compact() })(),
+        (async () => {
+          for (const ms of p.stepsMs) {
+            await s.schedule(Promise.resolve('tick'))
+            await world.advance(ms)
+          }
+        })(),
+        (async () => { for (let k = 0; k < p.reads; k++) snapshots.push((await readAll(reader)).map((e) => e.value)) })(),
+      ]
+      await s.waitFor(Promise.all(chains))
+      // Let every grace period run out, finish compaction, and read with a fresh handle.
+      await world.advance(3 * G)
+      await s.waitFor(compactor.compact())
+      await world.advance(3 * G)
+      await s.waitFor(compactor.compact())
+      const final = await s.waitFor(values(store, 's', world))
+      const ids = final.map((v) => `${v.w}/${v.i}`)
+      assert.equal(new Set(ids).size, ids.length, 'no event twice')
+      for (const w of [0, 1]) {
+        assert.deepEqual(final.filter((v) => v.w === w), acked.filter((v) => v.w === w), `writer ${w}: ${s.report().map((r) => r.label).join(' | ')}`)
+      }
+      assert.equal(final.length, acked.length)
+      for (const snap of snapshots) assert.deepEqual(snap, final.slice(0, snap.length))
+      // Compaction finished: no original is left that a compacted object covers.
+      const ranges = (await store.keys('s/c/')).map((k) => k.slice(4).split('-').map(Number))
+      const covered = (await store.keys('s/b/')).filter((k) => ranges.some(([a, b]) => a <= Number(k.slice(4)) && Number(k.slice(4)) <= b))
+      assert.deepEqual(covered, [])
+    },
+  )
   test('every acknowledged event is read back exactly once, in order, for any clock offset', async () => {
-    await fc.assert(fc.asyncProperty(
-      fc.scheduler(),
-      fc.record({
-        // Offsets well beyond graceMs: no offset between any two clocks enters the mechanism.
-        storeOffsetMs: fc.integer({ min: -3 * G, max: 3 * G }),
-        offsetsMs: fc.array(fc.integer({ min: -3 * G, max: 3 * G }), { minLength: 4, maxLength: 4 }),
-        // Rates inside the documented bound (at least half the store's speed).
-        rates: fc.array(fc.double({ min: 0.5, max: 2, noNaN: true }), { minLength: 4, maxLength: 4 }),
-        flushes: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 2, maxLength: 2 }),
-        compactions: fc.integer({ min: 1, max: 4 }),
-        stepsMs: fc.array(fc.integer({ min: 0, max: 2 * G }), { minLength: 1, maxLength: 6 }),
-        reads: fc.integer({ min: 0, max: 2 }),
-      }),
-      async (s, p) => {
-        const world = new ManualClock()
-        const storeClock = world.view({ wallOffsetMs: p.storeOffsetMs })
-        const store = new ClockedStore({
-          now: () => storeClock.now(), resolutionMs: 1000,
-          gate: async (what) => { await s.schedule(Promise.resolve(what)) },
-        })
-        const clocks = p.offsetsMs.map((o, k) => world.view({ wallOffsetMs: o, rate: p.rates[k] }))
-        const writers = await Promise.all([0, 1].map((k) => Journal.open<Ev>(store, 's', options(clocks[k], G))))
-        const compactor = await Journal.open<Ev>(store, 's', options(clocks[2], G))
-        const reader = await Journal.open<Ev>(store, 's', { readOnly: true, clock: clocks[3], graceMs: G })
-        const acked: Ev[] = []
-        const snapshots: Ev[][] = []
-        const chains = [
-          ...writers.map(async (j, w) => {
-            let i = 0
-            for (let f = 0; f < p.flushes[w]; f++) {
-              const batch = [{ w, i: i++ }, { w, i: i++ }]
-              await write(j, ...batch)
-              acked.push(...batch)
-            }
-          }),
-          (async () => { for (let k = 0; k < p.compactions; k++) await compactor.compact() })(),
-          (async () => {
-            for (const ms of p.stepsMs) {
-              await s.schedule(Promise.resolve('tick'))
-              await world.advance(ms)
-            }
-          })(),
-          (async () => { for (let k = 0; k < p.reads; k++) snapshots.push((await readAll(reader)).map((e) => e.value)) })(),
-        ]
-        await s.waitFor(Promise.all(chains))
-        // Let every grace period run out, finish compaction, and read with a fresh handle.
-        await world.advance(3 * G)
-        await s.waitFor(compactor.compact())
-        await world.advance(3 * G)
-        await s.waitFor(compactor.compact())
-        const final = await s.waitFor(values(store, 's', world))
-        const ids = final.map((v) => `${v.w}/${v.i}`)
-        assert.equal(new Set(ids).size, ids.length, 'no event twice')
-        for (const w of [0, 1]) {
-          assert.deepEqual(final.filter((v) => v.w === w), acked.filter((v) => v.w === w), `writer ${w}: ${s.report().map((r) => r.label).join(' | ')}`)
-        }
-        assert.equal(final.length, acked.length)
-        for (const snap of snapshots) assert.deepEqual(snap, final.slice(0, snap.length))
-        // Compaction finished: no original is left that a compacted object covers.
-        const ranges = (await store.keys('s/c/')).map((k) => k.slice(4).split('-').map(Number))
-        const covered = (await store.keys('s/b/')).filter((k) => ranges.some(([a, b]) => a <= Number(k.slice(4)) && Number(k.slice(4)) <= b))
-        assert.deepEqual(covered, [])
-      },
-    ), { numRuns: Number(process.env.SEGLOG_SKEW_RUNS ?? 60), ...(process.env.SEGLOG_SKEW_SEED === undefined ? {} : { seed: Number(process.env.SEGLOG_SKEW_SEED) }) }).catch((err: unknown) => { console.error((err as Error).cause); throw err })
+    await fc.assert(skewProperty, { numRuns: Number(process.env.SEGLOG_SKEW_RUNS ?? 60), ...(process.env.SEGLOG_SKEW_SEED === undefined ? {} : { seed: Number(process.env.SEGLOG_SKEW_SEED) }) })
+      .catch((err: unknown) => { console.error((err as Error).cause); throw err })
+  })
+  test('replay: a slow PUT spanning a merge and a sweep (found with the post-PUT check reverted)', async () => {
+    // Seed 1368641838, run 545, shrunk: lost an event when the check after a slow PUT compared
+    // the batch with itself.
+    await fc.assert(skewProperty, { seed: 1368641838, path: '545:0:0:0:0:0:0:0:0:0', endOnFailure: true })
   })
 })
 

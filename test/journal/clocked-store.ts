@@ -1,3 +1,4 @@
+import { storeError } from '../../src/objects/errors.js'
 import { MemoryStore, type ObjectMeta, type ObjectStore } from '../../src/objects/index.js'
 import type { GetOptions, GetResult, ListOptions, PutOptions, PutResult } from '../../src/objects/types.js'
 
@@ -9,6 +10,8 @@ export interface ClockedStoreOptions {
   resolutionMs?: number
   /** Awaited before every operation: lets a scheduler interleave the calls of several handles. */
   gate?: (what: string) => Promise<void>
+  /** When it says so for a put, the object is stored but the caller gets a transient error (a lost response). */
+  loseResponse?: (key: string) => boolean
 }
 
 /**
@@ -39,6 +42,7 @@ export class ClockedStore implements ObjectStore {
     const r = await this.inner.put(key, data, options)
     const res = this.#options.resolutionMs ?? 1
     this.#times.set(key, Math.floor(this.#options.now() / res) * res)
+    if (this.#options.loseResponse?.(key) === true) throw storeError(this.name, 'put', key, new Error('response lost (injected)'), true, 503)
     return r
   }
 
