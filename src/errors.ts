@@ -28,7 +28,7 @@ export type SeglogErrorCode =
   | 'ERR_STORE'
   /** An argument has the wrong type or value. */
   | 'ERR_INVALID_ARGUMENT'
-  /** A write was attempted on a log opened with `readOnly: true`. */
+  /** A write was attempted on a log or journal opened with `readOnly: true`. */
   | 'ERR_READ_ONLY'
   /**
    * `truncate()` removed records an open iterator had already handed out; start a new iterator

@@ -25,6 +25,7 @@ export {
   Journal, JOURNAL_START, parseCursor, formatCursor, compareCursors,
   type JournalOptions, type ReadOptions, type JournalEntry, type JournalCursor, type CompactResult,
   type FlushMessage, type CompactMessage, type JournalCodec,
+  type FlushResult, type JournalIterateOptions, type JournalClock,
 } from './journal/index.js'
 export type {
   ObjectStore, ObjectMeta, PutMode, PutOptions, PutResult, GetOptions, GetResult, ListOptions, ByteRange,

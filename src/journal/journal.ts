@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import diagnostics_channel from 'node:diagnostics_channel'
-import { performance } from 'node:perf_hooks'
 import { SeglogError, isSeglogError } from '../errors.js'
-import { validatePrefix } from '../objects/keys.js'
-import { delay, withRetry, type RetryPolicy } from '../objects/retry.js'
+import { withRetry, type RetryPolicy } from '../objects/retry.js'
 import type { ObjectMeta, ObjectStore } from '../objects/types.js'
+import { elapsedSince, readInstant, sleep, systemClock, type Instant, type JournalClock } from './clock.js'
 import { decodeSections, encodeBinarySection, encodeJsonlSection, type JournalCodec, type Section } from './codec.js'
 import { JournalKeys, parseKey } from './keys.js'
+import { firstUncovered, planReads, type JournalObject, type Step } from './plan.js'
+import { validateJournalPrefix } from './prefix.js'
 
 /** `seglog:journal:flush` — one message per flush attempt that ends (success or failure). */
 export const flushChannel = diagnostics_channel.channel('seglog:journal:flush')
@@ -109,6 +110,31 @@ export interface JournalOptions {
   retry?: RetryPolicy
   /** Compaction: merged objects grow up to this size. Default 64 MiB. */
   compactTargetBytes?: number
+  /**
+   * The clocks the journal reads (wall clock for batch timestamps; monotonic clock for timers and
+   * trust windows). Default: `Date.now`, `performance.now`, `setTimeout`. Tests inject a
+   * `ManualClock` to move time instead of waiting. Object ages are always measured on the
+   * store's clock, never on this one.
+   */
+  clock?: JournalClock
+  /**
+   * Called with the error of every background flush that fails (the events stay buffered and the
+   * flush is retried with a backoff). Without it, failures show only on `seglog:journal:flush`
+   * and at the next `flush()`/`close()`.
+   */
+  onError?: (error: SeglogError) => void
+}
+
+/** What {@link Journal.flush} made durable (the events durable since the call, in order). */
+export interface FlushResult {
+  /** Sequence number of the last batch written. */
+  seq: number
+  /** Cursor of the first event made durable. */
+  first: JournalCursor
+  /** Cursor of the last event made durable. */
+  last: JournalCursor
+  /** How many events were made durable. */
+  events: number
 }
 
 /** Options of {@link Journal.read}. */
@@ -124,6 +150,12 @@ export interface ReadOptions {
    * Default true without `follow`; always false with `follow`.
    */
   pending?: boolean
+}
+
+/** Options of {@link Journal.iterate}: {@link ReadOptions} plus an end. */
+export interface JournalIterateOptions extends ReadOptions {
+  /** Stop after this cursor (inclusive); buffered events are then not yielded. */
+  to?: JournalCursor
 }
 
 /** One event read from a journal. */
@@ -149,12 +181,13 @@ export interface CompactResult {
 interface Pending { data: string | Buffer; size: number }
 interface InDoubt { seq: number; bytes: Buffer; count: number; size: number }
 
-/** A journal object as listed. */
-interface Obj { key: string; kind: 'b' | 'c' | 'r'; first: number; last: number; size: number; modifiedMs: number }
-/** A step of a read or merge: read `key` for sequence numbers from..to. */
-interface Step { obj: Obj; from: number; to: number }
+type Obj = JournalObject
 
-interface Snapshot { compacted: Obj[]; markers: Obj[]; marker: number; takenAt: number }
+/** A listing of compacted objects and markers, and when it started (both local clocks). */
+interface Snapshot { compacted: Obj[]; markers: Obj[]; marker: number; takenAt: Instant }
+
+/** An object found damaged, foreign or misnamed: kept, never trusted, reported. */
+interface BadObject { size: number; modifiedMs: number; error: SeglogError }
 
 /** Most bytes of objects fetched ahead of the reader (one object is always allowed). */
 const READ_AHEAD_BYTES = 32 << 20
@@ -204,6 +237,7 @@ export class Journal<T = unknown> {
   readonly #readAhead: number
   readonly #retry: RetryPolicy
   readonly #targetBytes: number
+  readonly #clock: JournalClock
 
   // ---- writer state ----
   /** Events not yet durable, in append order (the in-doubt batch first). */
@@ -212,20 +246,34 @@ export class Journal<T = unknown> {
   #inDoubt: InDoubt | undefined
   /** Highest sequence number known to be taken (-1: none seen yet, undefined: unknown). */
   #lastSeq: number | undefined
-  /** performance.now() at the start of the call that established #lastSeq. */
-  #knownAt = 0
-  #timer: NodeJS.Timeout | undefined
+  /**
+   * When what established #lastSeq began (both local clocks): no object with a higher number that
+   * a compactor could have covered and deleted existed before then.
+   */
+  #knownAt: Instant = { monotonic: -Infinity, wall: -Infinity }
+  /** Cancels the pending linger or backoff timer. */
+  #timer: (() => void) | undefined
   #running: Promise<void> = Promise.resolve()
   #queued: Promise<void> | undefined
   #failures = 0
   #flushGeneration = 0
   /** Set while a batch write is under way: how many leading events it holds, and its end. */
   #active: { count: number; done: Promise<void> } | undefined
+  /** Events ever appended by this handle, and how many of them are durable (both in order). */
+  #appended = 0
+  #durable = 0
+  /** The last batches written: which appended events (from `start`) each holds. */
+  readonly #written: { start: number; count: number; seq: number }[] = []
+  /** appendDurable() calls waiting for event `index` to become durable. */
+  #waiters: { index: number; resolve: (cursor: JournalCursor) => void }[] = []
+  readonly #onError: ((error: SeglogError) => void) | undefined
   #closed = false
   #closing: Promise<void> | undefined
   readonly #closeController = new AbortController()
   // ---- reader state ----
   #snapshot: Snapshot | undefined
+  /** Objects found damaged, foreign or misnamed, by key (while their size and time are unchanged). */
+  readonly #bad = new Map<string, BadObject>()
 
   private constructor(store: ObjectStore, prefix: string, options: JournalOptions) {
     this.store = store
@@ -244,6 +292,9 @@ export class Journal<T = unknown> {
     this.#readAhead = positiveInt('readAhead', options.readAhead, DEFAULTS.readAhead)
     this.#targetBytes = positiveInt('compactTargetBytes', options.compactTargetBytes, DEFAULTS.compactTargetBytes)
     this.#retry = options.retry ?? {}
+    this.#clock = options.clock ?? systemClock
+    if (options.onError !== undefined && typeof options.onError !== 'function') throw new SeglogError('ERR_INVALID_ARGUMENT', 'journal option onError must be a function')
+    this.#onError = options.onError
   }
 
   /**
@@ -255,7 +306,8 @@ export class Journal<T = unknown> {
     if (store === null || typeof store !== 'object' || typeof store.put !== 'function') {
       throw new SeglogError('ERR_INVALID_ARGUMENT', 'Journal.open needs an ObjectStore (MemoryStore, FsStore, S3Store, AzureBlobStore …)')
     }
-    const p = validatePrefix(prefix)
+    const storePrefix = (store as { prefix?: unknown }).prefix
+    const p = validateJournalPrefix(prefix, typeof storePrefix === 'string' ? storePrefix : '')
     const j = new Journal<T>(store, p, options)
     if (!j.readOnly) {
       const enforced = options.probe === true ? await Journal.probe(store, p, options.retry) : store.enforcesCreateOnly
@@ -273,7 +325,7 @@ export class Journal<T = unknown> {
    * probe object under `<prefix>/p/` twice and deleting it.
    */
   static async probe(store: ObjectStore, prefix: string, retry: RetryPolicy = {}): Promise<boolean> {
-    const key = new JournalKeys(validatePrefix(prefix)).probe(`${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`)
+    const key = new JournalKeys(validateJournalPrefix(prefix)).probe(`${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`)
     await withRetry(() => store.put(key, Buffer.from('1'), { mode: 'create' }).catch((err: unknown) => {
       if (isSeglogError(err, 'ERR_CONFLICT')) return { version: undefined }
       throw err
@@ -299,7 +351,7 @@ export class Journal<T = unknown> {
 
   #assertWritable(): void {
     if (this.#closed || this.#closing !== undefined) throw new SeglogError('ERR_CLOSED', `journal ${this.prefix} is closed; open it again to append`)
-    if (this.readOnly) throw new SeglogError('ERR_INVALID_ARGUMENT', `journal ${this.prefix} was opened read-only; open it without { readOnly: true } to append`)
+    if (this.readOnly) throw new SeglogError('ERR_READ_ONLY', `journal ${this.prefix} was opened read-only; open it without { readOnly: true } to append`)
   }
 
   #encodeEvent(event: T): Pending {
@@ -325,6 +377,21 @@ export class Journal<T = unknown> {
    * `ERR_STORE` if the flush it waited for failed.
    */
   async append(event: T): Promise<void> {
+    await this.#push(event)
+  }
+
+  /**
+   * Appends one event and resolves with its cursor once it is durable (after the flush that
+   * carries it, triggered as for {@link Journal.append}). A failing flush is retried in the
+   * background (see `onError`); the promise waits for the retry that succeeds.
+   */
+  async appendDurable(event: T): Promise<JournalCursor> {
+    const index = await this.#push(event)
+    return new Promise<JournalCursor>((resolve) => { this.#waiters.push({ index, resolve }) })
+  }
+
+  /** Buffers one event; resolves with its index among the events this handle appended. */
+  async #push(event: T): Promise<number> {
     this.#assertWritable()
     const p = this.#encodeEvent(event)
     if (p.size > this.#maxBuffered) {
@@ -342,25 +409,36 @@ export class Journal<T = unknown> {
     }
     this.#unflushed.push(p)
     this.#unflushedBytes += p.size
+    const index = this.#appended++
     if (this.#unflushed.length >= this.#flushEvents || this.#unflushedBytes >= this.#flushBytes) {
       this.#background()
     } else if (this.#timer === undefined) {
-      this.#timer = setTimeout(() => { this.#timer = undefined; this.#background() }, this.#lingerMs)
+      this.#timer = this.#clock.setTimer(() => { this.#timer = undefined; this.#background() }, this.#lingerMs)
     }
+    return index
   }
 
   /** Starts a flush whose failure is only reported (diagnostics), then retried later. */
   #background(): void {
-    if (this.#timer !== undefined) { clearTimeout(this.#timer); this.#timer = undefined }
+    this.#cancelTimer()
     if (this.#queued !== undefined) return
-    this.#requestFlush().then(() => { this.#failures = 0 }, () => {
+    this.#requestFlush().then(() => { this.#failures = 0 }, (err: unknown) => {
       // Events stay buffered; try again after a backoff, unless a newer flush is pending.
       this.#failures++
+      if (this.#onError !== undefined) {
+        try {
+          this.#onError(isSeglogError(err) ? err : new SeglogError('ERR_STORE', `journal ${this.prefix}: flush failed: ${String(err)}`, { cause: err }))
+        } catch { /* a throwing handler must not stop the retries */ }
+      }
       if (this.#timer === undefined && this.#unflushed.length > 0 && !this.#closed) {
         const wait = Math.min(5000, Math.max(this.#lingerMs, 50) * 2 ** Math.min(this.#failures, 7))
-        this.#timer = setTimeout(() => { this.#timer = undefined; this.#background() }, wait)
+        this.#timer = this.#clock.setTimer(() => { this.#timer = undefined; this.#background() }, wait)
       }
     })
+  }
+
+  #cancelTimer(): void {
+    if (this.#timer !== undefined) { this.#timer(); this.#timer = undefined }
   }
 
   /** Queues a flush after the running one; flushes share a queued one. */
@@ -380,16 +458,45 @@ export class Journal<T = unknown> {
    * batch whose write is in doubt is first written again exactly as before (same sequence number
    * and bytes), so it cannot land twice; events appended since then go in a second object.
    * Rejects with `ERR_STORE` when the store stays unavailable; the events stay buffered.
+   * Resolves with what became durable since the call (cursors of the first and last such event,
+   * their number, the last batch's sequence number), or undefined when nothing was buffered.
    */
-  async flush(): Promise<void> {
+  async flush(): Promise<FlushResult | undefined> {
     if (this.#closed) throw new SeglogError('ERR_CLOSED', `journal ${this.prefix} is closed`)
-    if (this.#unflushed.length === 0 && this.#queued === undefined) { await this.#running; return }
-    if (this.#timer !== undefined) { clearTimeout(this.#timer); this.#timer = undefined }
-    await this.#requestFlush()
+    const from = this.#durable
+    if (this.#unflushed.length === 0 && this.#queued === undefined) {
+      await this.#running
+    } else {
+      this.#cancelTimer()
+      await this.#requestFlush()
+    }
+    return this.#flushResult(from, this.#durable)
+  }
+
+  /** What batches hold this handle's events from..to-1 (undefined when none, or forgotten). */
+  #flushResult(from: number, to: number): FlushResult | undefined {
+    if (to <= from) return undefined
+    const first = this.#written.find((b) => b.start <= from && from < b.start + b.count)
+    const last = this.#written.find((b) => b.start <= to - 1 && to - 1 < b.start + b.count)
+    if (first === undefined || last === undefined) return undefined
+    return { seq: last.seq, first: formatCursor(first.seq, from - first.start), last: formatCursor(last.seq, to - 1 - last.start), events: to - from }
+  }
+
+  /** Records a durable batch of the next `count` events and settles appendDurable() waiters. */
+  #recordDurable(seq: number, count: number): void {
+    const start = this.#durable
+    this.#durable += count
+    this.#written.push({ start, count, seq })
+    // A flush() spans at most the running flush and its own (two batches each).
+    if (this.#written.length > 16) this.#written.splice(0, this.#written.length - 16)
+    if (this.#waiters.length === 0) return
+    const done = this.#waiters.filter((w) => w.index < this.#durable)
+    this.#waiters = this.#waiters.filter((w) => w.index >= this.#durable)
+    for (const w of done) w.resolve(formatCursor(seq, w.index - start))
   }
 
   async #flushNow(): Promise<void> {
-    if (this.#timer !== undefined) { clearTimeout(this.#timer); this.#timer = undefined }
+    this.#cancelTimer()
     if (this.#inDoubt !== undefined) {
       await this.#writeBatch(this.#inDoubt.count, this.#inDoubt)
     }
@@ -398,7 +505,7 @@ export class Journal<T = unknown> {
 
   #encode(count: number, seq: number): Buffer {
     const nonce = randomBytes(8)
-    const ts = Date.now()
+    const ts = Math.floor(this.#clock.now()) // the formats store whole milliseconds
     const events = this.#unflushed.slice(0, count)
     if (this.codec === 'binary') return encodeBinarySection(events.map((e) => e.data as Buffer), seq, ts, nonce)
     return encodeJsonlSection(events.map((e) => e.data as string), seq, ts, nonce)
@@ -406,7 +513,7 @@ export class Journal<T = unknown> {
 
   /** Writes the first `count` buffered events as one object; resolves once it is durable. */
   async #writeBatch(count: number, doubt: InDoubt | undefined): Promise<void> {
-    const t0 = performance.now()
+    const t0 = this.#clock.monotonic()
     let conflicts = 0
     let seq: number | undefined
     let bytes: Buffer | undefined
@@ -422,15 +529,21 @@ export class Journal<T = unknown> {
           // From here until we know the outcome, this exact write is in doubt.
           this.#inDoubt = { seq, bytes, count, size }
         }
-        const putStart = performance.now()
-        const knowledgeAt = retryOfDoubt ? 0 : this.#knownAt
+        const putStart = readInstant(this.#clock)
+        // An in-doubt batch's number may have been claimed any time ago: always check it.
+        const knowledgeAt = retryOfDoubt ? undefined : this.#knownAt
         const outcome = await this.#createOnce(seq, bytes, retryOfDoubt)
         retryOfDoubt = false
-        if (outcome === 'mine' && performance.now() - knowledgeAt >= this.#graceMs / 2) {
+        if (outcome === 'mine' && (knowledgeAt === undefined || elapsedSince(this.#clock, knowledgeAt) >= this.#trustMs())) {
           // Our idea of the next free number was old enough that a compactor or retention may
           // have deleted an object with this number before we recreated it: check we are not
-          // shadowed by a compacted object or a retention marker.
+          // shadowed by a compacted object or a retention marker (see #trustMs).
           if (await this.#shadowed(seq, bytes)) {
+            // Our object is hidden (readers use the compacted object or skip below the marker)
+            // and our events go to a new number: remove it, so that no one ever finds two
+            // different batches under one number (the sweep would report that as damage).
+            const orphan = this.#keys.batch(seq)
+            await withRetry(() => this.store.delete(orphan), this.#retry).catch(() => undefined)
             conflicts++
             seq = await this.#refresh(seq)
             bytes = undefined
@@ -447,17 +560,18 @@ export class Journal<T = unknown> {
         this.#inDoubt = undefined
         this.#unflushed.splice(0, count)
         this.#unflushedBytes -= size
+        this.#recordDurable(seq, count)
         if (this.#lastSeq === undefined || seq > this.#lastSeq) { this.#lastSeq = seq; this.#knownAt = putStart }
         this.#flushGeneration++
         if (flushChannel.hasSubscribers) {
-          flushChannel.publish({ journal: this.prefix, seq, key: this.#keys.batch(seq), events: count, bytes: bytes.length, conflicts, durationMs: performance.now() - t0, error: undefined } satisfies FlushMessage)
+          flushChannel.publish({ journal: this.prefix, seq, key: this.#keys.batch(seq), events: count, bytes: bytes.length, conflicts, durationMs: this.#clock.monotonic() - t0, error: undefined } satisfies FlushMessage)
         }
         return
       }
     } catch (err) {
       const e = isSeglogError(err) ? err : new SeglogError('ERR_STORE', `journal ${this.prefix}: flush failed: ${(err as Error).message}`, { cause: err })
       if (flushChannel.hasSubscribers) {
-        flushChannel.publish({ journal: this.prefix, seq, key: seq === undefined ? undefined : this.#keys.batch(seq), events: count, bytes: bytes?.length ?? 0, conflicts, durationMs: performance.now() - t0, error: e } satisfies FlushMessage)
+        flushChannel.publish({ journal: this.prefix, seq, key: seq === undefined ? undefined : this.#keys.batch(seq), events: count, bytes: bytes?.length ?? 0, conflicts, durationMs: this.#clock.monotonic() - t0, error: e } satisfies FlushMessage)
       }
       throw e
     } finally {
@@ -489,28 +603,67 @@ export class Journal<T = unknown> {
   async #isMine(seq: number, bytes: Buffer): Promise<boolean> {
     const got = await withRetry(() => this.store.get(this.#keys.batch(seq)), this.#retry)
     if (got !== undefined) return got.data.equals(bytes)
-    const snap = await this.#list(true)
-    for (const c of snap.compacted) {
-      if (c.first > seq || c.last < seq) continue
-      const obj = await withRetry(() => this.store.get(c.key), this.#retry)
-      if (obj === undefined) continue
-      const s = decodeSections(obj.data, c.key, false).find((x) => x.seq === seq)
-      if (s !== undefined) return s.raw.equals(bytes)
-    }
-    return false
+    const held = await this.#compactedSection(seq, await this.#list(true))
+    return held !== undefined && held.equals(bytes)
   }
 
-  /** True when `b/<seq>` (ours) is hidden by a compacted object or a retention marker. */
+  /**
+   * The bytes of batch `seq` in the compacted object readers use for it (the sound one reaching
+   * furthest), or undefined when no sound compacted object covers it.
+   */
+  async #compactedSection(seq: number, snap: Snapshot): Promise<Buffer | undefined> {
+    const covering = snap.compacted
+      .filter((c) => c.first <= seq && seq <= c.last && this.#badError(c) === undefined)
+      .sort((a, b) => b.last - a.last || a.first - b.first)
+    for (const c of covering) {
+      try {
+        const got = await this.#fetchChecked(c, false)
+        if (got !== undefined) return got.sections[seq - c.first].raw
+      } catch (err) {
+        if (!isSeglogError(err, 'ERR_CORRUPT')) throw err
+        this.#markBad(c, err) // readers skip it too, so it hides nothing
+      }
+    }
+    return undefined
+  }
+
+  /**
+   * True when `b/<seq>` (ours, just written) is hidden from readers: below the newest retention
+   * marker, or covered by a compacted object that holds other bytes for `seq` (readers read the
+   * compacted object, not our batch).
+   */
   async #shadowed(seq: number, bytes: Buffer): Promise<boolean> {
     const snap = await this.#list(true)
     if (seq < snap.marker) return true
-    if (!snap.compacted.some((c) => c.first <= seq && seq <= c.last)) return false
-    return !(await this.#isMine(seq, bytes))
+    const held = await this.#compactedSection(seq, snap)
+    return held !== undefined && !held.equals(bytes)
   }
+
+  /**
+   * How long a writer trusts what it knows about taken sequence numbers: graceMs / 2 of its own
+   * clocks, measured from when that knowledge began to when the PUT that relies on it has
+   * *finished*. Why that is safe, whatever the skew between any clocks:
+   *
+   * A writer recreates a deleted batch `b/s` (under a compacted object that hides it) only if it
+   * claims `s` from knowledge K that began at instant k, while some other `b/s` was created after
+   * k (else K would have shown it: a listing reveals it, and our own PUT of s-1 at k means s was
+   * not yet claimable by anyone), merged into `c/..` at instant c > k, and deleted at instant d
+   * before our PUT landed at instant p. The sweeper deletes only when a reference object it has
+   * just written is at least graceMs + the stores' timestamp resolution younger, by the store's
+   * own `lastModified`, than the covering object (see #sweep), so d - c > graceMs on the store's
+   * clock. Hence p - k > d - c > graceMs, and the writer's PUT finished more than graceMs after k.
+   * A writer that sees less than graceMs / 2 pass between k and the end of its PUT skips the
+   * check; one that sees more lists compacted objects and markers again (#shadowed). The only
+   * assumption is about clock *rates*: each writer's clocks advance at least half as fast as the
+   * store's over graceMs (the larger of the monotonic and the wall clock counts, so a machine
+   * asleep or a wall clock stepped back does not stretch the window). Clock *offsets* between
+   * writers, compactors and the store do not enter at all.
+   */
+  #trustMs(): number { return this.#graceMs / 2 }
 
   /** The next sequence number to try: cached while fresh, else from a listing. */
   async #claim(): Promise<number> {
-    if (this.#lastSeq !== undefined && performance.now() - this.#knownAt < this.#graceMs / 2) return this.#lastSeq + 1
+    if (this.#lastSeq !== undefined && elapsedSince(this.#clock, this.#knownAt) < this.#trustMs()) return this.#lastSeq + 1
     return this.#refresh(this.#lastSeq ?? -1)
   }
 
@@ -519,15 +672,21 @@ export class Journal<T = unknown> {
    * and markers, then batches after them (never from zero once anything is known).
    */
   async #refresh(from: number): Promise<number> {
-    const started = performance.now()
-    const snap = await this.#list(false)
+    const { max, snap } = await this.#highestTaken(from, false)
+    this.#lastSeq = max
+    // The knowledge is as old as its oldest part: the (possibly cached) listing of compacted objects.
+    this.#knownAt = snap.takenAt
+    return max + 1
+  }
+
+  /** The highest sequence number any object (or the newest marker) takes, at least `from`. */
+  async #highestTaken(from: number, fresh: boolean): Promise<{ max: number; snap: Snapshot }> {
+    const snap = await this.#list(fresh)
     let max = Math.max(from, snap.marker - 1)
     for (const c of snap.compacted) max = Math.max(max, c.last)
     const startAfter = max >= 0 ? this.#keys.batch(max) : undefined
     for (const o of await this.#listDir('b', startAfter)) max = Math.max(max, o.last)
-    this.#lastSeq = max
-    this.#knownAt = started
-    return max + 1
+    return { max, snap }
   }
 
   async #listDir(kind: 'b' | 'c' | 'r', startAfter?: string): Promise<Obj[]> {
@@ -552,8 +711,8 @@ export class Journal<T = unknown> {
    * grace period: within it no object they would reveal can have had its originals deleted.
    */
   async #list(fresh: boolean): Promise<Snapshot> {
-    const now = performance.now()
-    if (!fresh && this.#snapshot !== undefined && now - this.#snapshot.takenAt < this.#graceMs / 4) return this.#snapshot
+    const now = readInstant(this.#clock)
+    if (!fresh && this.#snapshot !== undefined && elapsedSince(this.#clock, this.#snapshot.takenAt) < this.#graceMs / 4) return this.#snapshot
     const compacted = await this.#listDir('c')
     const markers = (await this.#listDir('r'))
     const marker = markers.reduce((m, o) => Math.max(m, o.first), 0)
@@ -561,48 +720,72 @@ export class Journal<T = unknown> {
     return this.#snapshot
   }
 
+  // ---- damaged, foreign and misnamed objects ----
+
+  /** The error recorded for `o` when it was found bad and has not changed since. */
+  #badError(o: Obj): SeglogError | undefined {
+    const b = this.#bad.get(o.key)
+    if (b === undefined) return undefined
+    if (b.size === o.size && b.modifiedMs === o.modifiedMs) return b.error
+    this.#bad.delete(o.key) // replaced since: judge it again
+    return undefined
+  }
+
+  #markBad(o: Obj, error: SeglogError): SeglogError {
+    const e = error.details.file === o.key ? error : new SeglogError('ERR_CORRUPT', `${o.key}: ${error.message}`, { cause: error, details: { ...error.details, file: o.key } })
+    this.#bad.set(o.key, { size: o.size, modifiedMs: o.modifiedMs, error: e })
+    return e
+  }
+
   /**
-   * Chooses, from `from` upward, which objects to read: at each position the object covering it
-   * that reaches furthest (compacted before batch on ties, then the lower key). Every choice holds
-   * the same bytes for a sequence number, so readers agree whatever they pick; skips gaps.
+   * Plans a read from `from` without the objects known to be bad. Throws the bad object's
+   * `ERR_CORRUPT` when some sequence number it claims is held by no other object: those events
+   * may exist only there, so reading on would silently skip them.
    */
-  #plan(batches: Obj[], compacted: Obj[], from: number, marker: number): Step[] {
-    const steps: Step[] = []
-    let s = Math.max(from, marker)
-    const all = [...compacted, ...batches].filter((o) => o.last >= s)
-    all.sort((a, b) => a.first - b.first || b.last - a.last || (a.kind === b.kind ? (a.key < b.key ? -1 : 1) : a.kind === 'c' ? -1 : 1))
-    let i = 0
-    for (;;) {
-      let best: Obj | undefined
-      // Every object starting at or before s is a candidate; the one reaching furthest wins.
-      // Candidates not chosen end at or before best.last, so none is needed again.
-      while (i < all.length && all[i].first <= s) {
-        const o = all[i++]
-        if (o.last >= s && (best === undefined || o.last > best.last || (o.last === best.last && o.kind === 'c' && best.kind === 'b'))) best = o
+  #planChecked(batches: Obj[], compacted: Obj[], from: number, marker: number): Step[] {
+    const good = (o: Obj): boolean => this.#badError(o) === undefined
+    const steps = planReads(batches.filter(good), compacted.filter(good), from, marker)
+    for (const o of [...compacted, ...batches]) {
+      const error = this.#badError(o)
+      if (error === undefined) continue
+      const gap = firstUncovered(steps, o.first, o.last, Math.max(from, marker))
+      if (gap !== undefined) {
+        throw new SeglogError('ERR_CORRUPT',
+          `${error.message}; no other object holds batch ${gap}, so the journal cannot be read past it. Restore ${o.key} from a copy, or delete it by hand (reads then skip what only it held)`,
+          { cause: error, details: { ...error.details, file: o.key, seq: gap } })
       }
-      if (best === undefined) {
-        // A gap (retention, or objects removed by hand): continue at the next object.
-        if (i >= all.length) break
-        s = all[i].first
-        continue
-      }
-      steps.push({ obj: best, from: s, to: best.last })
-      s = best.last + 1
     }
     return steps
   }
 
-  /** Reads an object and returns its sections for sequence numbers from..to, checked. */
-  async #fetch(step: Step, decodeValues: boolean): Promise<Section[] | undefined> {
-    const got = await withRetry(() => this.store.get(step.obj.key), this.#retry)
+  /**
+   * Reads an object whole and checks it: every section's checksum, and sequence numbers that are
+   * exactly the ones its key names, in order. `ERR_CORRUPT` names the key; undefined when gone.
+   */
+  async #fetchChecked(obj: Obj, decodeValues: boolean): Promise<{ sections: Section[]; data: Buffer } | undefined> {
+    const got = await withRetry(() => this.store.get(obj.key), this.#retry)
     if (got === undefined) return undefined
-    const sections = decodeSections(got.data, step.obj.key, decodeValues)
-    const expected = step.obj.last - step.obj.first + 1
-    if (sections.length !== expected || sections.some((s, k) => s.seq !== step.obj.first + k)) {
-      throw new SeglogError('ERR_CORRUPT', `${step.obj.key}: holds batches ${sections.map((s) => s.seq).join(',')} but its key names ${step.obj.first}..${step.obj.last}`,
-        { details: { file: step.obj.key } })
+    const sections = decodeSections(got.data, obj.key, decodeValues)
+    const expected = obj.last - obj.first + 1
+    if (sections.length !== expected || sections.some((s, k) => s.seq !== obj.first + k)) {
+      const held = sections.length === 0 ? 'nothing' : `${sections.length} batch(es) ${sections[0].seq}..${sections[sections.length - 1].seq}${sections.some((s, k) => k > 0 && s.seq !== sections[k - 1].seq + 1) ? ' (not contiguous)' : ''}`
+      throw new SeglogError('ERR_CORRUPT',
+        `${obj.key}: holds ${held} but its key names batches ${obj.first}..${obj.last} (a misnamed or foreign object); it is not used`,
+        { details: { file: obj.key } })
     }
-    return sections.slice(step.from - step.obj.first, step.to - step.obj.first + 1)
+    return { sections, data: got.data }
+  }
+
+  /** Reads one step's sections, recording the object as bad when its check fails. */
+  async #fetch(step: Step, decodeValues: boolean): Promise<Section[] | undefined> {
+    let got: { sections: Section[] } | undefined
+    try {
+      got = await this.#fetchChecked(step.obj, decodeValues)
+    } catch (err) {
+      if (isSeglogError(err, 'ERR_CORRUPT')) throw this.#markBad(step.obj, err)
+      throw err
+    }
+    return got?.sections.slice(step.from - step.obj.first, step.to - step.obj.first + 1)
   }
 
   /**
@@ -632,7 +815,7 @@ export class Journal<T = unknown> {
       const batches = await this.#listDir('b', next > 0 ? this.#keys.batch(next - 1) : undefined)
       const snap = await this.#list(first || missing > 0)
       first = false
-      const steps = this.#plan(batches, snap.compacted, next, snap.marker)
+      const steps = this.#planChecked(batches, snap.compacted, next, snap.marker)
       let broke = false
       // Fetch ahead (bounded by count and bytes), yield in order.
       const inflight: { p: Promise<Section[] | undefined>; size: number }[] = []
@@ -651,7 +834,16 @@ export class Journal<T = unknown> {
       for (let i = 0; i < steps.length; i++) {
         const head = inflight.shift() as { p: Promise<Section[] | undefined>; size: number }
         inflightBytes -= head.size
-        const sections = await head.p
+        let sections: Section[] | undefined
+        try {
+          sections = await head.p
+        } catch (err) {
+          // A damaged, foreign or misnamed object (now recorded as bad): plan again without it;
+          // the plan throws if nothing else holds what it claims.
+          if (!isSeglogError(err, 'ERR_CORRUPT')) throw err
+          broke = true
+          break
+        }
         fill()
         if (sections === undefined) {
           // Deleted since we listed (compaction or retention): list again from here.
@@ -685,14 +877,14 @@ export class Journal<T = unknown> {
           const cursor = cursorSeq < 0 ? JOURNAL_START : formatCursor(cursorSeq, cursorIndex)
           for (const e of this.#unflushed.slice(skip)) {
             const value = (typeof e.data === 'string' ? JSON.parse(e.data) : Buffer.from(e.data)) as T
-            yield { cursor, value, timestamp: Date.now(), durable: false }
+            yield { cursor, value, timestamp: Math.floor(this.#clock.now()), durable: false }
           }
         }
         return
       }
       try {
         const sig = signal === undefined ? this.#closeController.signal : AbortSignal.any([signal, this.#closeController.signal])
-        await delay(this.#pollMs, sig)
+        await sleep(this.#clock, this.#pollMs, sig)
       } catch {
         return
       }
@@ -700,29 +892,99 @@ export class Journal<T = unknown> {
   }
 
   /**
+   * Yields events in journal order after `after`, as {@link Journal.read} does (which stays as
+   * an alias), and ends after the event at `to` when given (buffered events are then left out).
+   * With `follow` and `to`, it waits for `to` and ends there.
+   */
+  async *iterate(options: JournalIterateOptions = {}): AsyncGenerator<JournalEntry<T>, void, undefined> {
+    const { to, ...rest } = options
+    if (to === undefined) { yield* this.read(rest); return }
+    parseCursor(to)
+    for await (const e of this.read({ ...rest, pending: false })) {
+      const c = compareCursors(e.cursor, to)
+      if (c > 0) return
+      yield e
+      if (c === 0) return
+    }
+  }
+
+  /**
+   * The cursor of the last durable event in the store, or {@link JOURNAL_START} when there is
+   * none: `iterate({ after: await j.endCursor(), follow: true })` sees only what comes after now,
+   * and a mirror can compare it with its own position without reading the journal.
+   */
+  async endCursor(): Promise<JournalCursor> {
+    if (this.#closed) throw new SeglogError('ERR_CLOSED', `journal ${this.prefix} is closed`)
+    for (let attempt = 0; attempt < 20; attempt++) {
+      // Batches first, then compacted objects (see read()).
+      const batches = await this.#listDir('b')
+      const snap = await this.#list(true)
+      const steps = this.#planChecked(batches, snap.compacted, 0, snap.marker)
+      const last = steps[steps.length - 1]
+      if (last === undefined) return JOURNAL_START
+      try {
+        const sections = await this.#fetch({ obj: last.obj, from: last.to, to: last.to }, true)
+        if (sections === undefined) continue // moved by compaction since the listing
+        const s = sections[sections.length - 1]
+        return formatCursor(s.seq, s.values.length - 1)
+      } catch (err) {
+        if (!isSeglogError(err, 'ERR_CORRUPT')) throw err // now recorded as bad: plan again without it
+      }
+    }
+    throw new SeglogError('ERR_STORE', `journal ${this.prefix}: objects keep disappearing while looking for the end; is graceMs the same for every process?`)
+  }
+
+  /**
    * Merges runs of objects into compacted objects `c/<first>-<last>` of up to
    * `compactTargetBytes`, and deletes objects that a compacted object (or a retention marker)
    * has covered for at least `graceMs`. Safe to run in several processes at once, and to crash at
-   * any step: originals are deleted only after the merged object is durable and the grace period
-   * has passed, so readers never see a gap or a duplicate. Run it periodically.
+   * any step: originals are deleted only after the merged object is durable, the grace period
+   * has passed, and the merged object has been read back and found to hold exactly their bytes,
+   * so readers never see a gap or a duplicate. Run it periodically.
+   *
+   * A damaged, foreign or misnamed object is never trusted: nothing it claims to cover is
+   * deleted, it is left in place, and once the rest of the work is done `compact()` rejects with
+   * `ERR_CORRUPT` naming it (`details.keys` lists every such key, `details.result` what was done).
    */
   async compact(options: { graceMs?: number } = {}): Promise<CompactResult> {
     if (this.#closed) throw new SeglogError('ERR_CLOSED', `journal ${this.prefix} is closed`)
-    if (this.readOnly) throw new SeglogError('ERR_INVALID_ARGUMENT', `journal ${this.prefix} was opened read-only; compaction writes`)
+    if (this.readOnly) throw new SeglogError('ERR_READ_ONLY', `journal ${this.prefix} was opened read-only; compaction writes, open it without { readOnly: true }`)
     const grace = options.graceMs ?? this.#graceMs
-    const t0 = performance.now()
+    const t0 = this.#clock.monotonic()
     const result: CompactResult = { merged: [], deleted: [] }
-    result.deleted.push(...await this.#sweep(grace))
+    const problems = new Map<string, SeglogError>()
+    result.deleted.push(...await this.#sweep(grace, problems))
     // Batches first, then compacted objects: anything a batch listing misses was deleted because
     // a compacted object covered it, which the later listing then shows.
     const batches = await this.#listDir('b')
     const snap = await this.#list(true)
-    const covered = (o: Obj): boolean => snap.compacted.some((c) => c.first <= o.first && o.last <= c.last)
-    const steps = this.#plan(batches.filter((b) => !covered(b)), snap.compacted, 0, snap.marker)
-    // Group contiguous steps into runs of ≥ 2 objects within the size target.
+    const good = (o: Obj): boolean => {
+      const e = this.#badError(o)
+      if (e !== undefined) problems.set(o.key, e)
+      return e === undefined
+    }
+    const compacted = snap.compacted.filter(good)
+    const covered = (o: Obj): boolean => compacted.some((c) => c.first <= o.first && o.last <= c.last)
+    const steps = planReads(batches.filter(good).filter((b) => !covered(b)), compacted, 0, snap.marker)
+    for (const r of this.#runs(steps)) {
+      const merged = await this.#merge(r, problems, batches)
+      if (merged !== undefined) result.merged.push(merged)
+    }
+    this.#snapshot = undefined
+    if (grace === 0 && result.merged.length > 0) result.deleted.push(...await this.#sweep(0, problems))
+    if (compactChannel.hasSubscribers) {
+      compactChannel.publish({ journal: this.prefix, merged: result.merged, deleted: result.deleted.length, durationMs: this.#clock.monotonic() - t0 } satisfies CompactMessage)
+    }
+    if (problems.size > 0) throw this.#problemsError('compaction', problems, result)
+    return result
+  }
+
+  /** Groups contiguous steps into runs of ≥ 2 objects within the size target. */
+  #runs(steps: Step[]): Step[][] {
     const runs: Step[][] = []
     let run: Step[] = []
     let runBytes = 0
+    const stepBytes = (st: Step): number => st.obj.size * ((st.to - st.from + 1) / (st.obj.last - st.obj.first + 1))
     const close = (): void => {
       // Do not rewrite a large compacted object to append a little: leave it as the run's head
       // until what follows is at least a quarter of its size (bounds write amplification).
@@ -734,7 +996,6 @@ export class Journal<T = unknown> {
       run = []
       runBytes = 0
     }
-    const stepBytes = (st: Step): number => st.obj.size * ((st.to - st.from + 1) / (st.obj.last - st.obj.first + 1))
     for (const st of steps) {
       const bytes = stepBytes(st)
       const prev = run[run.length - 1]
@@ -744,61 +1005,145 @@ export class Journal<T = unknown> {
       runBytes += bytes
     }
     close()
-    for (const r of runs) {
-      const parts: Buffer[] = []
-      let ok = true
-      for (let i = 0; i < r.length && ok; i += this.#readAhead) {
-        const got = await Promise.all(r.slice(i, i + this.#readAhead).map((st) => this.#fetch(st, false)))
-        for (const sections of got) {
-          if (sections === undefined) { ok = false; break } // another compactor moved it: next run
-          for (const s of sections) parts.push(s.raw)
-        }
+    return runs
+  }
+
+  /** Writes one run as a compacted object; undefined when it could not (moved, or a bad part). */
+  async #merge(r: Step[], problems: Map<string, SeglogError>, batches: Obj[]): Promise<CompactResult['merged'][number] | undefined> {
+    // A compacted object is only carried into a larger one once it matches the originals that
+    // are still there: a foreign one must not spread into objects that look like our own merges.
+    for (const st of r) {
+      if (st.obj.kind === 'c' && !(await this.#matchesOriginals(st.obj, batches, problems))) return undefined
+    }
+    const parts: Buffer[] = []
+    for (let i = 0; i < r.length; i += this.#readAhead) {
+      const got = await Promise.all(r.slice(i, i + this.#readAhead).map((st) => this.#fetch(st, false).catch((err: unknown) => {
+        if (!isSeglogError(err, 'ERR_CORRUPT')) throw err
+        problems.set(st.obj.key, err)
+        return null
+      })))
+      for (const sections of got) {
+        // undefined: another compactor moved it (next run); null: a bad object (reported).
+        if (sections === undefined || sections === null) return undefined
+        for (const s of sections) parts.push(s.raw)
       }
-      if (!ok) continue
-      const first = r[0].from
-      const last = r[r.length - 1].to
-      const key = this.#keys.compacted(first, last)
-      const data = Buffer.concat(parts)
-      await withRetry(() => this.store.put(key, data, { mode: 'create' }).catch((err: unknown) => {
-        // Same range, same key: another compactor wrote the same bytes already.
-        if (isSeglogError(err, 'ERR_CONFLICT')) return { version: undefined }
-        throw err
-      }), this.#retry)
-      result.merged.push({ key, objects: r.length, bytes: data.length })
     }
-    this.#snapshot = undefined
-    if (grace === 0 && result.merged.length > 0) result.deleted.push(...await this.#sweep(0))
-    if (compactChannel.hasSubscribers) {
-      compactChannel.publish({ journal: this.prefix, merged: result.merged, deleted: result.deleted.length, durationMs: performance.now() - t0 } satisfies CompactMessage)
+    const first = r[0].from
+    const last = r[r.length - 1].to
+    const key = this.#keys.compacted(first, last)
+    const data = Buffer.concat(parts)
+    const written = await withRetry(() => this.store.put(key, data, { mode: 'create' }).then(() => true, (err: unknown) => {
+      if (isSeglogError(err, 'ERR_CONFLICT')) return false
+      throw err
+    }), this.#retry)
+    if (!written) {
+      // The key exists: another compactor wrote these bytes already, or it is something else,
+      // which must not be counted as the merge (its originals stay; the sweep reports it).
+      const there = await withRetry(() => this.store.get(key), this.#retry)
+      if (there === undefined || !there.data.equals(data)) {
+        if (there !== undefined) {
+          const obj = this.#toObj(there.meta) as Obj
+          problems.set(key, this.#markBad(obj, new SeglogError('ERR_CORRUPT', `${key}: holds other bytes than the batches ${first}..${last} it names (a damaged or foreign object); it is not used`, { details: { file: key } })))
+        }
+        return undefined
+      }
     }
-    return result
+    return { key, objects: r.length, bytes: data.length }
   }
 
   /**
-   * Deletes objects that are covered, for at least `grace` ms by the store's clock, by a
-   * compacted object or a retention marker: batches inside a compacted range, compacted objects
-   * inside a larger one, anything wholly below the highest marker, and lower markers.
+   * Whether compacted object `c` holds exactly the bytes of the original batches of its range that
+   * are still listed (true when none are). A mismatch or a damaged `c` is recorded as bad.
    */
-  async #sweep(grace: number): Promise<string[]> {
+  async #matchesOriginals(c: Obj, batches: Obj[], problems: Map<string, SeglogError>): Promise<boolean> {
+    const inside = batches.filter((b) => c.first <= b.first && b.last <= c.last)
+    if (inside.length === 0) return true
+    const sections = await this.#checkedSections(c, new Map(), problems)
+    if (sections === undefined) return false
+    for (const b of inside) {
+      const verdict = await this.#sameBytes(b, sections)
+      if (verdict instanceof SeglogError) { problems.set(b.key, verdict); continue }
+      if (verdict === 'different') {
+        problems.set(c.key, this.#markBad(c, new SeglogError('ERR_CORRUPT',
+          `${c.key}: holds other bytes for batch ${b.first} than ${b.key}, which it claims to cover; it is not used and nothing it covers is deleted. It is damaged or foreign (a compacted object made here holds its originals' exact bytes): delete it by hand`,
+          { details: { file: c.key, other: b.key } })))
+        return false
+      }
+    }
+    return true
+  }
+
+  /** The store's clock now: the `lastModified` of an object written for the purpose. */
+  async #storeNow(): Promise<number> {
+    const key = this.#keys.probe(`clock-${randomBytes(8).toString('hex')}`)
+    await withRetry(() => this.store.put(key, Buffer.alloc(0), { mode: 'create' }).catch((err: unknown) => {
+      // Our own earlier attempt landed: its time is older, which only makes ages look younger.
+      if (isSeglogError(err, 'ERR_CONFLICT')) return { version: undefined }
+      throw err
+    }), this.#retry)
+    const meta = await withRetry(() => this.store.head(key), this.#retry)
+    await withRetry(() => this.store.delete(key), this.#retry).catch(() => undefined)
+    if (meta === undefined) throw new SeglogError('ERR_STORE', `${this.store.name}: the object ${key} just written is not there; the store is not consistent for read-after-write, which the journal needs`)
+    return meta.lastModified.getTime()
+  }
+
+  /**
+   * Deletes objects that are covered by a compacted object (or a retention marker) that has
+   * existed for at least `grace` ms: batches inside a compacted range, compacted objects inside a
+   * larger one, anything wholly below the highest marker, and lower markers.
+   *
+   * Age is measured on the store's clock alone: `lastModified` of a reference object written now
+   * minus `lastModified` of the covering object, which must reach grace plus the stores'
+   * one-second timestamp resolution (S3 and Azure report whole seconds, so the two readings can
+   * each be up to a second early: the true age then exceeds grace). No local clock enters, so
+   * skew between this process and the store or the writers does not matter (see #trustMs).
+   *
+   * Before deleting anything a compacted object covers, that object is read whole and checked
+   * (every section's checksum; sequence numbers exactly those its key names) and the covered
+   * object's bytes are compared with its sections: a damaged, foreign or misnamed object never
+   * causes a deletion. Such objects are added to `problems`.
+   */
+  async #sweep(grace: number, problems: Map<string, SeglogError>): Promise<string[]> {
     const batches = await this.#listDir('b')
     const snap = await this.#list(true)
-    const now = Date.now()
-    // Stores report Last-Modified in whole seconds (HTTP dates), so an object can look up to a
-    // second older than it is: without this slack a short grace period could delete originals
-    // that a writer's fresh listing still relies on (seen as lost events under compaction).
-    const slack = grace === 0 ? 0 : STORE_TIME_RESOLUTION_MS
-    const old = (o: { modifiedMs: number }): boolean => now - o.modifiedMs >= grace + slack
     const doomed: string[] = []
-    const markerOld = snap.markers.find((m) => m.first === snap.marker && old(m)) !== undefined
-    for (const b of batches) {
-      if (markerOld && b.last < snap.marker && old(b)) { doomed.push(b.key); continue }
-      if (snap.compacted.some((c) => c.first <= b.first && b.last <= c.last && old(c))) doomed.push(b.key)
-    }
-    for (const c of snap.compacted) {
-      if (markerOld && c.last < snap.marker && old(c)) { doomed.push(c.key); continue }
-      if (snap.compacted.some((o) => o !== c && o.first <= c.first && c.last <= o.last && (o.first !== c.first || o.last !== c.last) && old(o))) doomed.push(c.key)
-    }
     for (const m of snap.markers) if (m.first < snap.marker) doomed.push(m.key)
+    const compacted = snap.compacted.filter((c) => this.#badError(c) === undefined)
+    const below = (o: Obj): boolean => o.last < snap.marker
+    const inside = (o: Obj, c: Obj): boolean => o !== c && c.first <= o.first && o.last <= c.last && (o.kind === 'b' || o.first !== c.first || o.last !== c.last)
+    const candidates = [...batches, ...snap.compacted].filter((o) => below(o) || compacted.some((c) => inside(o, c)))
+    if (candidates.length > 0) {
+      const ref = grace === 0 ? undefined : await this.#storeNow()
+      const old = (o: Obj): boolean => ref === undefined || ref - o.modifiedMs >= grace + STORE_TIME_RESOLUTION_MS
+      const newest = snap.markers.find((m) => m.first === snap.marker)
+      const markerOld = newest !== undefined && old(newest)
+      const checked = new Map<string, Map<number, Buffer> | undefined>()
+      for (const o of candidates) {
+        if (markerOld && below(o) && old(o)) { doomed.push(o.key); continue }
+        // The covering object readers use first: the one reaching furthest.
+        const covers = compacted.filter((c) => inside(o, c) && old(c)).sort((a, b) => b.last - a.last || a.first - b.first)
+        for (const c of covers) {
+          const sections = await this.#checkedSections(c, checked, problems)
+          if (sections === undefined) continue
+          const verdict = await this.#sameBytes(o, sections)
+          if (verdict === 'same') doomed.push(o.key)
+          else if (verdict instanceof SeglogError) problems.set(o.key, verdict) // kept: deleting damage is for a person to decide
+          else if (verdict === 'different') {
+            // An original batch is the journal's own record, so a compacted object that differs
+            // from it is the suspect; of two compacted objects, the smaller one (the larger one
+            // has just passed its checks).
+            const suspect = o.kind === 'b' ? c : o
+            const other = suspect === c ? o : c
+            if (!problems.has(suspect.key)) {
+              problems.set(suspect.key, new SeglogError('ERR_CORRUPT',
+                `${suspect.key}: holds other bytes for batches ${o.first}..${o.last} than ${other.key}; neither is deleted. One of them is damaged or foreign (a compacted object made here holds its originals' exact bytes): compare them, and delete the wrong one by hand`,
+                { details: { file: suspect.key, other: other.key } }))
+            }
+          }
+          break
+        }
+      }
+    }
     if (doomed.length > 0) {
       await withRetry(() => this.store.deleteMany(doomed), this.#retry)
       this.#snapshot = undefined
@@ -806,37 +1151,95 @@ export class Journal<T = unknown> {
     return doomed
   }
 
+  /** The checked sections of compacted object `c` by sequence number (cached per sweep). */
+  async #checkedSections(c: Obj, cache: Map<string, Map<number, Buffer> | undefined>, problems: Map<string, SeglogError>): Promise<Map<number, Buffer> | undefined> {
+    if (cache.has(c.key)) return cache.get(c.key)
+    let out: Map<number, Buffer> | undefined
+    try {
+      const got = await this.#fetchChecked(c, false)
+      if (got !== undefined) out = new Map(got.sections.map((s) => [s.seq, s.raw]))
+    } catch (err) {
+      if (!isSeglogError(err, 'ERR_CORRUPT')) throw err
+      problems.set(c.key, this.#markBad(c, err))
+    }
+    cache.set(c.key, out)
+    return out
+  }
+
+  /** Whether object `o` holds exactly the sections `c` holds for its range ('gone': deleted since). */
+  async #sameBytes(o: Obj, sections: Map<number, Buffer>): Promise<'same' | 'different' | 'gone' | SeglogError> {
+    const got = await withRetry(() => this.store.get(o.key), this.#retry)
+    if (got === undefined) return 'gone'
+    const parts: Buffer[] = []
+    for (let s = o.first; s <= o.last; s++) {
+      const raw = sections.get(s)
+      if (raw === undefined) return 'different' // cannot happen for a checked c covering o
+      parts.push(raw)
+    }
+    if (got.data.equals(Buffer.concat(parts))) return 'same'
+    // Different: is the covered object itself damaged (then it, not the cover, is the suspect)?
+    try {
+      await this.#fetchChecked({ ...o, size: got.data.length }, false)
+    } catch (err) {
+      if (isSeglogError(err, 'ERR_CORRUPT')) return this.#markBad(o, err)
+      throw err
+    }
+    return 'different'
+  }
+
+  /** The `ERR_CORRUPT` that compaction and retention end with when they met bad objects. */
+  #problemsError(what: string, problems: Map<string, SeglogError>, result: unknown): SeglogError {
+    const keys = [...problems.keys()]
+    const first = problems.get(keys[0]) as SeglogError
+    return new SeglogError('ERR_CORRUPT',
+      `journal ${this.prefix}: ${what} found ${keys.length} damaged, foreign or misnamed object(s), kept and not trusted (nothing they claim to cover was deleted): ${first.message}${keys.length > 1 ? ` (and ${keys.slice(1, 4).join(', ')}${keys.length > 4 ? ', …' : ''})` : ''}`,
+      { cause: first, details: { file: keys[0], keys, result } })
+  }
+
   /**
    * Retention: drops every batch that lies wholly before `cursor`'s batch. Readers skip them at
    * once (a marker object `r/<seq>` is written first); the objects themselves are deleted once
-   * they are older than `graceMs` (now, or by a later `deleteBefore`/`compact`). Returns the keys
-   * deleted now.
+   * the marker and they are older than `graceMs` on the store's clock (now, or by a later
+   * `deleteBefore`/`compact`). Returns the keys deleted now. A cursor beyond the journal's end is
+   * refused with `ERR_INVALID_ARGUMENT`: a marker there would hide events written after it by
+   * writers that had not seen it yet. Rejects with `ERR_CORRUPT` (after doing its work) when the
+   * sweep met damaged, foreign or misnamed objects, as {@link Journal.compact} does.
    */
   async deleteBefore(cursor: JournalCursor, options: { graceMs?: number } = {}): Promise<string[]> {
     if (this.#closed) throw new SeglogError('ERR_CLOSED', `journal ${this.prefix} is closed`)
-    if (this.readOnly) throw new SeglogError('ERR_INVALID_ARGUMENT', `journal ${this.prefix} was opened read-only; retention deletes`)
+    if (this.readOnly) throw new SeglogError('ERR_READ_ONLY', `journal ${this.prefix} was opened read-only; retention deletes, open it without { readOnly: true }`)
     const { seq } = parseCursor(cursor)
-    if (seq === 0) return []
+    if (seq <= 0) return []
+    const { max } = await this.#highestTaken(-1, true)
+    if (seq > max + 1) {
+      throw new SeglogError('ERR_INVALID_ARGUMENT',
+        `deleteBefore(${JSON.stringify(cursor)}): batch ${seq} is beyond the journal's end (the last batch is ${max < 0 ? 'none' : max}); pass a cursor that read() returned`)
+    }
     const key = this.#keys.marker(seq)
     await withRetry(() => this.store.put(key, Buffer.alloc(0), { mode: 'create' }).catch((err: unknown) => {
       if (isSeglogError(err, 'ERR_CONFLICT')) return { version: undefined }
       throw err
     }), this.#retry)
     this.#snapshot = undefined
-    return this.#sweep(options.graceMs ?? this.#graceMs)
+    const problems = new Map<string, SeglogError>()
+    const deleted = await this.#sweep(options.graceMs ?? this.#graceMs, problems)
+    if (problems.size > 0) throw this.#problemsError('retention', problems, { deleted })
+    return deleted
   }
 
   /**
    * Age-based retention: drops the oldest objects whose last modification is older than
-   * `maxAgeMs` (a compacted object counts from when it was written, so it is kept at least as
-   * long as its newest batch). Returns the keys deleted now (see {@link Journal.deleteBefore}).
+   * `maxAgeMs` on the store's clock (a compacted object counts from when it was written, so it is
+   * kept at least as long as its newest batch). Returns the keys deleted now (see
+   * {@link Journal.deleteBefore}).
    */
   async retain(options: { maxAgeMs: number; graceMs?: number }): Promise<string[]> {
     const maxAge = positiveInt('maxAgeMs', options?.maxAgeMs, 0, 0)
     const batches = await this.#listDir('b')
     const snap = await this.#list(true)
-    const steps = this.#plan(batches, snap.compacted, 0, snap.marker)
-    const now = Date.now()
+    const steps = planReads(batches, snap.compacted, 0, snap.marker)
+    if (steps.length === 0) return []
+    const now = await this.#storeNow()
     let cut = -1
     for (const st of steps) {
       if (now - st.obj.modifiedMs < maxAge) break
@@ -854,7 +1257,7 @@ export class Journal<T = unknown> {
     if (this.#closed) return
     if (this.#closing !== undefined) return this.#closing
     this.#closing = (async () => {
-      if (this.#timer !== undefined) { clearTimeout(this.#timer); this.#timer = undefined }
+      this.#cancelTimer()
       try {
         if (!this.readOnly && (this.#unflushed.length > 0 || this.#queued !== undefined)) await this.#requestFlush()
         await this.#running

@@ -27,7 +27,8 @@ const RATES = Object.fromEntries(Object.entries({ error500: 0.04, error503: 0.03
 async function flushHard(j: Journal<Ev>): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await j.flush()
+      await j.flush()
+      return
     } catch (err) {
       assert.ok(isSeglogError(err, 'ERR_STORE') || isSeglogError(err, 'ERR_CONFLICT'), String(err))
       if (attempt > 50) throw err

@@ -38,7 +38,7 @@ describe('Journal basics', () => {
     const all = await readAll(r)
     assert.deepEqual(all.map((e) => e.cursor), ['0:0', '0:1', '1:0'])
     assert.ok(all.every((e) => e.durable && typeof e.timestamp === 'number'))
-    await assert.rejects(r.append({ w: 'x', i: 0 }), (e) => isSeglogError(e, 'ERR_INVALID_ARGUMENT'))
+    await assert.rejects(r.append({ w: 'x', i: 0 }), (e) => isSeglogError(e, 'ERR_READ_ONLY'))
   })
 
   test('flushEvents, flushBytes and lingerMs trigger flushes', async () => {
