@@ -13,7 +13,7 @@
  *
  * @internal
  */
-import { SeglogError, type SeglogErrorCode } from '../errors.js'
+import { SeglogError } from '../errors.js'
 
 /** 'SGRT' */
 export const RING_MAGIC = 0x54524753
@@ -29,7 +29,7 @@ export const C_MAX_RECORD = 3
 export const C_MAX_PRODUCERS = 4
 /** Outstanding (appended, not yet durable) records allowed per producer; a power of two. */
 export const C_WINDOW = 5
-/** 0 while open; otherwise 1 + the index in {@link ERROR_CODES} of the reason. New appends fail. */
+/** 0 while open; otherwise the reason's number from codes.ts. New appends fail. */
 export const C_CLOSED = 6
 /** 1 once the drainer has stopped for good: everything not yet durable will never be. */
 export const C_FINISHED = 7
@@ -85,22 +85,6 @@ export const LEN_MASK = ~7
 
 export const MIN_RING_BYTES = 4096
 export const MAX_RING_BYTES = 1 << 30
-
-/** The codes that can travel through shared memory, by index. Order is part of the layout. */
-export const ERROR_CODES: readonly SeglogErrorCode[] = [
-  'ERR_CLOSED', 'ERR_LOCKED', 'ERR_RECORD_TOO_LARGE', 'ERR_CORRUPT', 'ERR_FORMAT_VERSION',
-  'ERR_OFFSET_OUT_OF_RANGE', 'ERR_IO', 'ERR_CONFLICT', 'ERR_STORE', 'ERR_INVALID_ARGUMENT',
-]
-
-/** Index+1 of a code (0 is reserved for "no error"). Unknown codes map to ERR_IO. */
-export function codeNumber(code: SeglogErrorCode): number {
-  const i = ERROR_CODES.indexOf(code)
-  return (i < 0 ? ERROR_CODES.indexOf('ERR_IO') : i) + 1
-}
-
-export function codeFromNumber(n: number): SeglogErrorCode {
-  return ERROR_CODES[n - 1] ?? 'ERR_IO'
-}
 
 /** Frame length for a payload: header + payload, rounded up to {@link FRAME_ALIGN}. */
 export function frameBytes(payloadBytes: number): number {
