@@ -27,67 +27,13 @@
  * @internal
  */
 import {
-  C_CAPACITY, C_CLOSED, C_FINISHED, C_HEAD, C_MAGIC, C_MAX_PRODUCERS, C_MAX_RECORD, C_PARKED,
-  C_PRODUCER_HIGH, C_SIGNAL, C_TAIL, C_VERSION, C_WINDOW, FLAG_PAD, FRAME_HEADER_BYTES, P_DURABLE,
-  P_LEN, P_POS, P_RESV, P_SLOT, PHASE_IDLE, PHASE_INTENT, PHASE_MASK, PHASE_RESERVED, PHASE_REVOKED,
-  PHASE_WRITING, PRODUCER_WORDS, RING_MAGIC, RING_VERSION, SLOT_FREE, SLOT_IN_USE, SLOT_RELEASED,
-  waitAsync, type RingGeometry, type WaitAsyncResult,
+  C_CLOSED, C_FINISHED, C_HEAD, C_MAX_RECORD, C_PARKED, C_PRODUCER_HIGH, C_SIGNAL, C_TAIL, FLAG_PAD,
+  FRAME_HEADER_BYTES, P_DURABLE, P_LEN, P_POS, P_RESV, P_SLOT, PHASE_IDLE, PHASE_INTENT, PHASE_MASK,
+  PHASE_RESERVED, PHASE_REVOKED, PHASE_WRITING, SLOT_FREE, SLOT_IN_USE, SLOT_RELEASED, producerRecord,
+  waitAsync, wordAt, type Ring, type WaitAsyncResult,
 } from './layout.js'
 
-/** Typed views of one ring's shared memory and the word indexes every transition needs. */
-export interface Ring {
-  readonly buffer: SharedArrayBuffer
-  readonly geometry: RingGeometry
-  readonly i32: Int32Array
-  readonly u8: Uint8Array
-  /** Result slots of every producer: offset (≥ 0) or minus an error number. */
-  readonly results: Float64Array
-  readonly capacity: number
-  /** `capacity - 1`: `pos & mask` is the byte index of ring position `pos`. */
-  readonly mask: number
-  /** Int32 index of the ring's first byte. */
-  readonly ringWord: number
-  /** Int32 index of producer 0's record. */
-  readonly producerWord: number
-}
-
-/** Views over an existing ring buffer (geometry already checked). */
-export function ringView(buffer: SharedArrayBuffer, geometry: RingGeometry): Ring {
-  return {
-    buffer,
-    geometry,
-    i32: new Int32Array(buffer),
-    u8: new Uint8Array(buffer),
-    results: new Float64Array(buffer, geometry.resultsOffset, geometry.maxProducers * geometry.window),
-    capacity: geometry.capacity,
-    mask: geometry.capacity - 1,
-    ringWord: geometry.ringOffset >> 2,
-    producerWord: geometry.producersOffset >> 2,
-  }
-}
-
-/** Allocates and initialises a ring; the magic is stored last, so a half-made ring never validates. */
-export function createRing(geometry: RingGeometry, maxRecordBytes: number): Ring {
-  const ring = ringView(new SharedArrayBuffer(geometry.totalBytes), geometry)
-  const i = ring.i32
-  i[C_CAPACITY] = geometry.capacity
-  i[C_MAX_RECORD] = maxRecordBytes
-  i[C_MAX_PRODUCERS] = geometry.maxProducers
-  i[C_WINDOW] = geometry.window
-  i[C_VERSION] = RING_VERSION
-  Atomics.store(i, C_MAGIC, RING_MAGIC)
-  return ring
-}
-
-/** Int32 index of the word holding ring position `pos`. */
-export function wordAt(ring: Ring, pos: number): number {
-  return ring.ringWord + ((pos & ring.mask) >> 2)
-}
-
-/** Int32 index of producer `id`'s record. */
-export function producerRecord(ring: Ring, id: number): number {
-  return ring.producerWord + id * PRODUCER_WORDS
-}
+export { createRing, producerRecord, ringView, wordAt, type Ring } from './layout.js'
 
 /** One past the highest producer slot ever claimed, capped at the slot count. */
 export function producerHigh(ring: Ring): number {
