@@ -9,7 +9,7 @@
  *
  * @internal
  */
-import type { SeglogErrorCode } from '../errors.js'
+import { SeglogError, type SeglogErrorCode } from '../errors.js'
 import { invariantViolated } from '../invariant.js'
 
 /** Wire number of every code; 0 means "no error". */
@@ -44,4 +44,19 @@ export function codeNumber(code: SeglogErrorCode): number {
 /** The code behind a wire number; numbers this release does not know read as ERR_IO. */
 export function codeFromNumber(n: number): SeglogErrorCode {
   return CODES_BY_NUMBER[n] ?? 'ERR_IO'
+}
+
+/** The error a producer gets once the ring is closed; `n` is the close reason's number. */
+export function ringClosedError(n: number): SeglogError {
+  const c = codeFromNumber(n)
+  return c === 'ERR_CLOSED'
+    ? new SeglogError('ERR_CLOSED', 'the log is closed; worker appends are no longer accepted (reopen the log and send a new handle)')
+    : new SeglogError(c, `the log failed (${c}); worker appends are no longer accepted (reopen the log and send a new handle)`)
+}
+
+/** The error of one append the log refused; `n` is the number the drainer put in its result slot. */
+export function appendRejectedError(n: number): SeglogError {
+  const c = codeFromNumber(n)
+  if (c === 'ERR_CLOSED') return ringClosedError(n)
+  return new SeglogError(c, `the log rejected this worker append (${c}); see the log's thread for details`)
 }

@@ -5,7 +5,7 @@
  */
 import { Buffer } from 'node:buffer'
 import { SeglogError, invalidArgument } from '../errors.js'
-import { codeFromNumber } from './codes.js'
+import { appendRejectedError, ringClosedError } from './codes.js'
 import { frameBytes, readGeometry, type WorkerHandle } from './layout.js'
 import {
   beginWrite, claimProducerSlot, closedReason, crossesRingEnd, durableCount, endReservation, hasRoom,
@@ -22,13 +22,6 @@ interface PendingAppend {
 }
 
 const noop = (): void => {}
-
-function closedError(code: number): SeglogError {
-  const c = codeFromNumber(code)
-  return c === 'ERR_CLOSED'
-    ? new SeglogError('ERR_CLOSED', 'the log is closed; worker appends are no longer accepted (reopen the log and send a new handle)')
-    : new SeglogError(c, `the log failed (${c}); worker appends are no longer accepted (reopen the log and send a new handle)`)
-}
 
 /**
  * Appends to a log from a worker thread through shared memory. Get one with
@@ -74,7 +67,7 @@ export class LogWriter {
     this.#maxRecord = maxRecordBytesOf(ring)
     this.#window = g.window
     this.#inflight = new Array<PendingAppend | undefined>(g.window).fill(undefined)
-    if (closedReason(ring) !== 0) throw closedError(closedReason(ring))
+    if (closedReason(ring) !== 0) throw ringClosedError(closedReason(ring))
     const id = claimProducerSlot(ring)
     if (id < 0) {
       throw new SeglogError('ERR_INVALID_ARGUMENT', `all ${g.maxProducers} producer slots of this log's worker ring are taken; close unused LogWriters or raise maxProducers`)
@@ -123,7 +116,7 @@ export class LogWriter {
     if (bytes === 0 && typeof data !== 'string' && isUnreadable(data)) return Promise.reject(unreadableError())
     if (this.#closed) return Promise.reject(new SeglogError('ERR_CLOSED', 'this LogWriter is closed; connect a new one'))
     const closed = closedReason(this.#ring)
-    if (closed !== 0) return Promise.reject(closedError(closed))
+    if (closed !== 0) return Promise.reject(ringClosedError(closed))
     if (bytes > this.#maxRecord) {
       return Promise.reject(new SeglogError('ERR_RECORD_TOO_LARGE', `record of ${bytes} bytes exceeds the worker ring's limit of ${this.#maxRecord} bytes; nothing was written (append it from the log's thread, or open the log with a larger worker ring)`))
     }
@@ -168,7 +161,7 @@ export class LogWriter {
       let pos = this.#resvPos
       if (pos < 0) {
         const closed = closedReason(ring)
-        if (closed !== 0) { e.reject(closedError(closed)); return true }
+        if (closed !== 0) { e.reject(ringClosedError(closed)); return true }
         // Space check against a cached head (the head only moves forward); reload when short.
         const tail = tailOf(ring)
         if (!hasRoom(ring, tail, this.#head, len)) {
@@ -261,7 +254,7 @@ export class LogWriter {
       acked = (acked + 1) | 0
       if (e === undefined) continue
       if (off >= 0) e.resolve(off)
-      else e.reject(closedErrorOrCode(-off))
+      else e.reject(appendRejectedError(-off))
     }
     this.#acked = acked
     if (finished) { this.#failAll(closedReason(ring)); return }
@@ -286,7 +279,7 @@ export class LogWriter {
 
   /** The drainer stopped: nothing outstanding can become durable any more. */
   #failAll(code: number): void {
-    const err = closedError(code === 0 ? 1 : code)
+    const err = ringClosedError(code === 0 ? 1 : code)
     const wmask = this.#window - 1
     while (this.#acked !== this.#seq) {
       const slot = this.#acked & wmask
@@ -330,10 +323,4 @@ function isUnreadable(view: Uint8Array): boolean {
 function unreadableError(): SeglogError {
   return invalidArgument('LogWriter.append got a Uint8Array whose ArrayBuffer was transferred (detached) or shrunk before it was copied into the ring; ' +
     'keep the buffer until the append settles, or append a copy; nothing was written')
-}
-
-function closedErrorOrCode(code: number): SeglogError {
-  const c = codeFromNumber(code)
-  if (c === 'ERR_CLOSED') return closedError(code)
-  return new SeglogError(c, `the log rejected this worker append (${c}); see the log's thread for details`)
 }
