@@ -9,8 +9,8 @@
 import { SeglogError } from '../errors.js'
 import { BATCH_HEADER_BYTES, RECORD_HEADER_BYTES } from '../format/batch.js'
 import { invariantViolated } from '../invariant.js'
-import { FLAG_PAD, FRAME_HEADER_BYTES, LEN_MASK, P_DURABLE, frameBytes } from './layout.js'
-import { producerRecord, wordAt, type Ring } from './protocol.js'
+import { FLAG_PAD, FRAME_HEADER_BYTES, LEN_MASK, frameBytes } from './layout.js'
+import { wordAt, type Ring } from './protocol.js'
 
 /** A batch taken from the ring: [from, to) of the ring holds its frames (and any padding). */
 export interface CollectedBatch {
@@ -30,13 +30,20 @@ export class Collector {
   #meta = new Int32Array(1024)
   /** Per producer: the sequence its next published frame must carry. */
   readonly #nextSeq: Int32Array
+  /** Per producer: results published so far (the completer's copy of DURABLE, in local memory). */
+  readonly #durable: Int32Array
 
-  /** `maxBytes` counts the log's framing (batch header, a length per record), as the sink will. */
-  constructor(ring: Ring, maxRecords: number, maxBytes: number) {
+  /**
+   * `maxBytes` counts the log's framing (batch header, a length per record), as the sink will.
+   * `durable` is {@link Completer.durableCounts}: reading it instead of the shared DURABLE word
+   * keeps the producer's cache line out of this loop.
+   */
+  constructor(ring: Ring, maxRecords: number, maxBytes: number, durable: Int32Array) {
     this.#ring = ring
     this.#maxRecords = maxRecords
     this.#maxBytes = maxBytes
     this.#nextSeq = new Int32Array(ring.geometry.maxProducers)
+    this.#durable = durable
   }
 
   /**
@@ -53,6 +60,7 @@ export class Collector {
     const window = ring.geometry.window
     const dataBase = (ring.ringWord << 2) + FRAME_HEADER_BYTES
     const nextSeq = this.#nextSeq
+    const durable = this.#durable
     let pos = scan
     let bytes = BATCH_HEADER_BYTES
     let n = 0
@@ -75,7 +83,7 @@ export class Collector {
       if (n > 0 && (n >= this.#maxRecords || bytes + RECORD_HEADER_BYTES + dataLen > this.#maxBytes)) break
       if (seq !== nextSeq[producer]) throw invariantViolated('each producer publishes consecutive sequences', { producer, sequence: seq, expected: nextSeq[producer] })
       // The writer waits while `window` results are unread, so this result slot is free.
-      if (((seq - i[producerRecord(ring, producer) + P_DURABLE]) | 0) >= window) {
+      if (((seq - durable[producer]) | 0) >= window) {
         throw invariantViolated('a producer has at most `window` results outstanding', { producer, sequence: seq })
       }
       nextSeq[producer] = (seq + 1) | 0

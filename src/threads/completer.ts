@@ -27,7 +27,7 @@ export interface CompletionHooks {
 export class Completer {
   readonly #ring: Ring
   readonly #hooks: CompletionHooks
-  /** Per producer: the sequence after its last record in the batch being published, and whether it has one. */
+  /** Per producer: the DURABLE count last published (the sequence after its last completed record). */
   readonly #nextSeq: Int32Array
   readonly #touchedFlag: Uint8Array
   readonly #touched: number[] = []
@@ -41,6 +41,9 @@ export class Completer {
     this.#nextSeq = new Int32Array(ring.geometry.maxProducers)
     this.#touchedFlag = new Uint8Array(ring.geometry.maxProducers)
   }
+
+  /** Per producer, the DURABLE count as last published (read-only for others). */
+  get durableCounts(): Int32Array { return this.#nextSeq }
 
   /**
    * Waits for the sink's answer for `batch` and then for `previous` (every earlier completion),

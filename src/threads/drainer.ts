@@ -91,13 +91,13 @@ export class RingDrainer extends EventEmitter {
     this.#sink = sink
     this.#maxInflight = s.maxInflightBatches
     this.#ring = createRing(s.geometry, s.maxRecordBytes)
-    this.#collector = new Collector(this.#ring, s.maxBatchRecords, s.maxBatchBytes)
     this.#reaper = new Reaper(this.#ring, s.deadProducerTimeoutMs, s.clock, (e) => this.#reportSkip(e))
     this.#completer = new Completer(this.#ring, headOf(this.#ring), {
       sinkFailed: (e) => this.#sinkFailed(e),
       released: () => this.#reaper.progressed(),
       completed: () => this.#batchCompleted(),
     })
+    this.#collector = new Collector(this.#ring, s.maxBatchRecords, s.maxBatchBytes, this.#completer.durableCounts)
     // A pending Atomics.waitAsync does not keep the event loop alive; this timer does, while
     // something is owed to a producer (a reserved frame we wait on, a close in progress).
     this.#keepAlive = setInterval(noop, 1 << 30)

@@ -170,13 +170,13 @@ export class SimDrainer {
     const g = geometry(options.ringBytes ?? 4096, options.maxProducers ?? 8, options.window ?? 8)
     this.ring = createRing(g, g.capacity / 4 - 16)
     this.deadMs = options.deadMs ?? 1000
-    this.collector = new Collector(this.ring, options.maxBatchRecords ?? 8192, 4 << 20)
     this.reaper = new Reaper(this.ring, this.deadMs, this.clock.now, (e) => this.skips.push(e))
     this.completer = new Completer(this.ring, 0, {
       sinkFailed: (e) => { throw e },
       released: () => this.reaper.progressed(),
       completed: () => {},
     })
+    this.collector = new Collector(this.ring, options.maxBatchRecords ?? 8192, 4 << 20, this.completer.durableCounts)
   }
 
   /** One pass of the drain loop; returns true when it moved (drained, released or skipped). */
