@@ -92,7 +92,7 @@ export class RingDrainer extends EventEmitter {
     this.#maxInflight = s.maxInflightBatches
     this.#ring = createRing(s.geometry, s.maxRecordBytes)
     this.#reaper = new Reaper(this.#ring, s.deadProducerTimeoutMs, s.clock, (e) => this.#reportSkip(e))
-    this.#completer = new Completer(this.#ring, headOf(this.#ring), {
+    this.#completer = new Completer(this.#ring, headOf(this.#ring.i32), {
       sinkFailed: (e) => this.#sinkFailed(e),
       released: () => this.#reaper.progressed(),
       completed: () => this.#batchCompleted(),
@@ -119,7 +119,7 @@ export class RingDrainer extends EventEmitter {
   stats(): RingDrainerStats {
     return {
       ringBytes: this.#ring.capacity,
-      usedBytes: (tailOf(this.#ring) - headOf(this.#ring)) >>> 0,
+      usedBytes: (tailOf(this.#ring.i32) - headOf(this.#ring.i32)) >>> 0,
       producers: producerHigh(this.#ring),
       batches: this.#batches,
       records: this.#records,
@@ -143,7 +143,7 @@ export class RingDrainer extends EventEmitter {
       this.#closeError = err
       setClosedReason(this.#ring, codeNumber(err?.code ?? 'ERR_CLOSED'))
       // Reservations made from here on are beyond this point and will never be drained.
-      this.#finishTail = tailOf(this.#ring)
+      this.#finishTail = tailOf(this.#ring.i32)
       this.#keepAlive.ref()
       signalDrainer(this.#ring)
       wakeSpaceWaiters(this.#ring)
@@ -154,7 +154,7 @@ export class RingDrainer extends EventEmitter {
   async #run(): Promise<void> {
     const ring = this.#ring
     /** Next ring position to look at; [head, scan) is handed to the sink and not yet complete. */
-    let scan = headOf(ring)
+    let scan = headOf(ring.i32)
     /** Completes when every batch submitted so far has been published and released, in order. */
     let chain: Promise<void> = Promise.resolve()
     try {
@@ -166,7 +166,7 @@ export class RingDrainer extends EventEmitter {
           break
         }
         if (this.#closeRequested && this.#reachedFinish(scan)) break
-        const head = headOf(ring)
+        const head = headOf(ring.i32)
         const records: Uint8Array[] = []
         const end = this.#collector.collect(head, scan, this.#limit(), records)
         if (end !== scan) {
@@ -206,7 +206,7 @@ export class RingDrainer extends EventEmitter {
 
   /** The furthest position to drain: the tail, or once closing, the tail when close() was called. */
   #limit(): number {
-    return this.#closeRequested ? this.#finishTail : tailOf(this.#ring)
+    return this.#closeRequested ? this.#finishTail : tailOf(this.#ring.i32)
   }
 
   /** True once `pos` is at or past the tail snapshot taken by close() (wrapping comparison). */
@@ -252,7 +252,7 @@ export class RingDrainer extends EventEmitter {
     const sig = prepareToPark(ring)
     if (frameWord(ring, scan) !== 0) { unpark(ring); return }
     const limit = this.#limit()
-    if (tailOf(ring) === scan) {
+    if (tailOf(ring.i32) === scan) {
       // Empty ring: nothing owed, nothing to time out. Sleep until a producer publishes.
       this.#reaper.progressed()
       const r = waitForSignal(ring, sig)
@@ -279,7 +279,7 @@ export class RingDrainer extends EventEmitter {
   /** Marks the ring finished and wakes every producer so that nobody waits on a stopped drainer. */
   #finish(): void {
     const ring = this.#ring
-    if (closedReason(ring) === 0) markClosed(ring, codeNumber(this.#closeError?.code ?? 'ERR_CLOSED'))
+    if (closedReason(ring.i32) === 0) markClosed(ring, codeNumber(this.#closeError?.code ?? 'ERR_CLOSED'))
     this.#closeRequested = true
     markFinished(ring)
     clearInterval(this.#keepAlive)

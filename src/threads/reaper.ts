@@ -85,7 +85,7 @@ export class Reaper {
     if (waitedMs < this.#deadMs * SLOW_SKIP_FACTOR || now - this.#intentSince < this.#deadMs) return false
     let bound = limit
     // Never past one ring ahead of the freed head: beyond that, positions alias in-flight frames.
-    const freed = headOf(ring)
+    const freed = headOf(ring.i32)
     if (((bound - freed) >>> 0) > ring.capacity) bound = (freed + ring.capacity) >>> 0
     bound = nextAnnounced(ring, scan, bound)
     let pos = scan

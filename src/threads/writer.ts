@@ -11,7 +11,7 @@ import {
   beginWrite, claimProducerSlot, closedReason, crossesRingEnd, durableCount, endReservation, hasRoom,
   headOf, isFinished, isRevoked, maxRecordBytesOf, nextGeneration, padReservation, producerRecord,
   publishFrame, readResult, releaseProducerSlot, reserve, ringView, spaceFree, startProducer, tailOf,
-  waitForResults, waitForSpace, wakeDrainer, writeFrame, type Ring,
+  waitForResults, waitForSpace, wakeDrainer, wordAt, writeFrame, type Ring,
 } from './protocol.js'
 
 interface PendingAppend {
@@ -33,6 +33,7 @@ const noop = (): void => {}
  */
 export class LogWriter {
   readonly #ring: Ring
+  readonly #u8: Uint8Array
   #scratch: Buffer = Buffer.allocUnsafe(1024)
   /** This producer's record (word index) and slot id. */
   readonly #rec: number
@@ -64,10 +65,11 @@ export class LogWriter {
     const g = readGeometry(handle) // validates: anything else fails with ERR_INVALID_ARGUMENT
     const ring = ringView(handle.buffer, g)
     this.#ring = ring
+    this.#u8 = ring.u8
     this.#maxRecord = maxRecordBytesOf(ring)
     this.#window = g.window
     this.#inflight = new Array<PendingAppend | undefined>(g.window).fill(undefined)
-    if (closedReason(ring) !== 0) throw ringClosedError(closedReason(ring))
+    if (closedReason(ring.i32) !== 0) throw ringClosedError(closedReason(ring.i32))
     const id = claimProducerSlot(ring)
     if (id < 0) {
       throw new SeglogError('ERR_INVALID_ARGUMENT', `all ${g.maxProducers} producer slots of this log's worker ring are taken; close unused LogWriters or raise maxProducers`)
@@ -77,7 +79,7 @@ export class LogWriter {
     const start = startProducer(ring, this.#rec)
     this.#seq = this.#acked = start.seq
     this.#gen = start.gen
-    this.#head = headOf(ring)
+    this.#head = headOf(ring.i32)
     // A pending Atomics.waitAsync does not keep a thread alive; this timer does while appends are owed.
     this.#keepAlive = setInterval(noop, 1 << 30)
     this.#keepAlive.unref()
@@ -115,7 +117,7 @@ export class LogWriter {
     else return Promise.reject(invalidArgument(`LogWriter.append takes a Uint8Array or a string; got ${data === null ? 'null' : typeof data}`))
     if (bytes === 0 && typeof data !== 'string' && isUnreadable(data)) return Promise.reject(unreadableError())
     if (this.#closed) return Promise.reject(new SeglogError('ERR_CLOSED', 'this LogWriter is closed; connect a new one'))
-    const closed = closedReason(this.#ring)
+    const closed = closedReason(this.#ring.i32)
     if (closed !== 0) return Promise.reject(ringClosedError(closed))
     if (bytes > this.#maxRecord) {
       return Promise.reject(new SeglogError('ERR_RECORD_TOO_LARGE', `record of ${bytes} bytes exceeds the worker ring's limit of ${this.#maxRecord} bytes; nothing was written (append it from the log's thread, or open the log with a larger worker ring)`))
@@ -150,6 +152,7 @@ export class LogWriter {
    */
   #write(e: PendingAppend): boolean {
     const ring = this.#ring
+    const i = ring.i32
     const rec = this.#rec
     if (((this.#seq - this.#acked) | 0) >= this.#window) { this.#armDurable(); return false }
     const len = frameBytes(e.bytes)
@@ -160,16 +163,16 @@ export class LogWriter {
     for (;;) {
       let pos = this.#resvPos
       if (pos < 0) {
-        const closed = closedReason(ring)
+        const closed = closedReason(i)
         if (closed !== 0) { e.reject(ringClosedError(closed)); return true }
         // Space check against a cached head (the head only moves forward); reload when short.
-        const tail = tailOf(ring)
+        const tail = tailOf(i)
         if (!hasRoom(ring, tail, this.#head, len)) {
-          this.#head = headOf(ring)
+          this.#head = headOf(i)
           if (!hasRoom(ring, tail, this.#head, len)) { this.#waitSpace(this.#head); return false }
         }
         const gen = nextGeneration(this.#gen)
-        pos = reserve(ring, rec, gen, len)
+        pos = reserve(i, rec, gen, len)
         this.#gen = gen
         this.#resvPos = pos
         this.#resvLen = len
@@ -177,31 +180,32 @@ export class LogWriter {
       const gen = this.#gen
       const rlen = this.#resvLen
       if (!spaceFree(ring, pos, rlen, this.#head)) {
-        this.#head = headOf(ring)
+        this.#head = headOf(i)
         if (!spaceFree(ring, pos, rlen, this.#head)) {
           // Not free yet: unless the drainer gave up on this reservation (then it is behind the head).
-          if (isRevoked(ring, rec)) { this.#resvPos = -1; continue }
+          if (isRevoked(i, rec)) { this.#resvPos = -1; continue }
           this.#waitSpace(this.#head)
           return false
         }
       }
       // The drainer revokes reservations that block the ring too long; this decides the race.
-      if (!beginWrite(ring, rec, gen)) { this.#resvPos = -1; continue }
+      if (!beginWrite(i, rec, gen)) { this.#resvPos = -1; continue }
       this.#resvPos = -1
+      const w = wordAt(ring, pos)
       if (crossesRingEnd(ring, pos, rlen) || rlen !== len) {
         // The frame would cross the end of the ring: pad the whole reservation and reserve again.
-        padReservation(ring, rec, gen, pos, rlen)
-        wakeDrainer(ring)
+        padReservation(i, rec, gen, w, rlen)
+        wakeDrainer(i)
         continue
       }
       const seq = this.#seq
-      writeFrame(ring, pos, this.#id, seq, src)
+      writeFrame(i, this.#u8, w, this.#id, seq, src, e.bytes)
       // Publish: the length word goes last. Losing this exchange means the drainer skipped us.
-      if (!publishFrame(ring, pos, rlen)) continue
-      endReservation(ring, rec, gen)
+      if (!publishFrame(i, w, rlen)) continue
+      endReservation(i, rec, gen)
       this.#inflight[seq & (this.#window - 1)] = e
       this.#seq = (seq + 1) | 0
-      wakeDrainer(ring)
+      wakeDrainer(i)
       this.#armDurable()
       return true
     }
@@ -257,7 +261,7 @@ export class LogWriter {
       else e.reject(appendRejectedError(-off))
     }
     this.#acked = acked
-    if (finished) { this.#failAll(closedReason(ring)); return }
+    if (finished) { this.#failAll(closedReason(ring.i32)); return }
     this.#pump()
   }
 

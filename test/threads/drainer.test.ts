@@ -68,7 +68,7 @@ describe('RingDrainer parts', () => {
     const w = await LogWriter.connect(drainer.handle())
     assert.equal(await w.append('before'), 0)
     const { error, append } = await failureAfter(drainer, w, (ring) => {
-      const pos = reserveSpace(ring, 16)
+      const pos = reserveSpace(ring.i32, 16)
       Atomics.store(ring.i32, wordAt(ring, pos), FLAG_PAD) // "padding" of length 0
     })
     assert.equal(error.code, 'ERR_IO')
@@ -85,7 +85,7 @@ describe('RingDrainer parts', () => {
       {
         invariant: 'a frame ends within reserved space',
         corrupt: (ring) => {
-          const pos = reserveSpace(ring, 16)
+          const pos = reserveSpace(ring.i32, 16)
           Atomics.store(ring.i32, wordAt(ring, pos), 64 | FLAG_PAD)
         },
       },
@@ -93,7 +93,7 @@ describe('RingDrainer parts', () => {
         invariant: 'each producer publishes consecutive sequences',
         corrupt: (ring) => {
           // Producer 0 (the LogWriter) has published sequence 0; this frame claims sequence 5.
-          const pos = reserveSpace(ring, 16)
+          const pos = reserveSpace(ring.i32, 16)
           const w = wordAt(ring, pos)
           ring.i32[w + 1] = 0
           ring.i32[w + 2] = 5

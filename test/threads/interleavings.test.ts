@@ -67,11 +67,11 @@ async function run(s: Scenario): Promise<void> {
     for (const p of producers) while (p.step()) moved = true
     while (await d.step()) moved = true
     const live = producers.filter((p) => !p.dead)
-    if (live.every((p) => p.finished) && d.scan === tailOf(d.ring)) break
+    if (live.every((p) => p.finished) && d.scan === tailOf(d.ring.i32)) break
     if (!moved) tick(d, producers, DEAD_MS)
   }
 
-  assert.equal(headOf(d.ring), tailOf(d.ring), 'every reserved byte was freed')
+  assert.equal(headOf(d.ring.i32), tailOf(d.ring.i32), 'every reserved byte was freed')
   const stored = new Map<number, number[]>()
   d.stored.forEach((r, offset) => {
     const v = new DataView(r.buffer, r.byteOffset, r.byteLength)

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { frameBytes } from '../../src/threads/layout.js'
-import { headOf, isRevoked, publishFrame, tailOf } from '../../src/threads/protocol.js'
+import { headOf, isRevoked, publishFrame, tailOf, wordAt } from '../../src/threads/protocol.js'
 import { SimDrainer, SimProducer, payloadFor, type SimState } from './sim.js'
 
 function stepUntil(p: SimProducer, state: SimState): void {
@@ -46,12 +46,12 @@ describe('reaper (fake clock, one thread)', () => {
     d.clock.advance(1)
     assert.equal(await d.step(), true)
     assert.deepEqual(d.skips, [{ position: 0, bytes: frameBytes(40), producerId: a.id, reason: 'dead-producer', waitedMs: 1000 }])
-    assert.ok(isRevoked(d.ring, a.rec))
+    assert.ok(isRevoked(d.ring.i32, a.rec))
     await drain(d)
     runFree(b)
     assert.deepEqual(tags(d), [`${b.id}:0`, `${b.id}:1`])
     assert.deepEqual(b.acked, [0, 1])
-    assert.equal(headOf(d.ring), tailOf(d.ring), 'every reserved byte was freed')
+    assert.equal(headOf(d.ring.i32), tailOf(d.ring.i32), 'every reserved byte was freed')
   })
 
   test('a producer that dies mid-write is skipped only after twice the timeout, and its bytes never reach the sink', async () => {
@@ -92,7 +92,7 @@ describe('reaper (fake clock, one thread)', () => {
     assert.deepEqual(d.skips, [{ position: 0, bytes: frameBytes(100), producerId: -1, reason: 'unknown-owner', waitedMs: 2000 }])
     await drain(d)
     assert.deepEqual(tags(d), [`${b.id}:0`])
-    assert.equal(headOf(d.ring), tailOf(d.ring))
+    assert.equal(headOf(d.ring.i32), tailOf(d.ring.i32))
   })
 
   test('a live producer seen entering INTENT postpones an unknown-owner skip by a whole timeout', async () => {
@@ -172,9 +172,9 @@ describe('reaper (fake clock, one thread)', () => {
     assert.equal(await d.step(), false)
     d.clock.advance(2000)
     // The producer's publish lands between the reaper's look at the frame and its revoke.
-    assert.ok(publishFrame(d.ring, a.position, a.length))
+    assert.ok(publishFrame(d.ring.i32, wordAt(d.ring, a.position), a.length))
     a.dead = true
-    assert.equal(d.reaper.check(0, tailOf(d.ring)), 0, 'the reaper sees the publish and asks the drainer to look again')
+    assert.equal(d.reaper.check(0, tailOf(d.ring.i32)), 0, 'the reaper sees the publish and asks the drainer to look again')
     assert.deepEqual(d.skips, [])
     await drain(d)
     assert.deepEqual(tags(d), [`${a.id}:0`])

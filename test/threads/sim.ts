@@ -8,7 +8,7 @@ import { frameBytes, geometry } from '../../src/threads/layout.js'
 import {
   announceIntent, announcePosition, beginWrite, claimProducerSlot, createRing, crossesRingEnd,
   durableCount, endReservation, frameWord, hasRoom, headOf, isRevoked, nextGeneration, padReservation,
-  producerRecord, publishFrame, readResult, reserveSpace, spaceFree, startProducer, tailOf, writeFrame, type Ring,
+  producerRecord, publishFrame, readResult, reserveSpace, spaceFree, startProducer, tailOf, wordAt, writeFrame, type Ring,
 } from '../../src/threads/protocol.js'
 import { Reaper } from '../../src/threads/reaper.js'
 
@@ -103,41 +103,42 @@ export class SimProducer {
       case 'idle': {
         if (((this.#seq - this.#acked) | 0) >= ring.geometry.window) return false
         const len = frameBytes(this.#sizes[this.published])
-        if (!hasRoom(ring, tailOf(ring), headOf(ring), len)) return false
+        if (!hasRoom(ring, tailOf(ring.i32), headOf(ring.i32), len)) return false
         this.#gen = nextGeneration(this.#gen)
         this.#len = len
-        announceIntent(ring, this.rec, this.#gen, len)
+        announceIntent(ring.i32, this.rec, this.#gen, len)
         this.state = 'intent'
         return true
       }
       case 'intent':
-        this.#pos = reserveSpace(ring, this.#len)
+        this.#pos = reserveSpace(ring.i32, this.#len)
         this.state = 'added'
         return true
       case 'added':
-        announcePosition(ring, this.rec, this.#gen, this.#pos)
+        announcePosition(ring.i32, this.rec, this.#gen, this.#pos)
         this.state = 'reserved'
         return true
       case 'reserved':
-        if (!spaceFree(ring, this.#pos, this.#len, headOf(ring))) {
-          if (!isRevoked(ring, this.rec)) return false
+        if (!spaceFree(ring, this.#pos, this.#len, headOf(ring.i32))) {
+          if (!isRevoked(ring.i32, this.rec)) return false
           this.state = 'idle'
           return true
         }
-        this.state = beginWrite(ring, this.rec, this.#gen) ? 'writing' : 'idle'
+        this.state = beginWrite(ring.i32, this.rec, this.#gen) ? 'writing' : 'idle'
         return true
       case 'writing':
         if (crossesRingEnd(ring, this.#pos, this.#len)) {
-          padReservation(ring, this.rec, this.#gen, this.#pos, this.#len)
+          padReservation(ring.i32, this.rec, this.#gen, wordAt(ring, this.#pos), this.#len)
           this.state = 'idle'
           return true
         }
-        writeFrame(ring, this.#pos, this.id, this.#seq, payloadFor(this.id, this.published, this.#sizes[this.published]))
+        const payload = payloadFor(this.id, this.published, this.#sizes[this.published])
+        writeFrame(ring.i32, ring.u8, wordAt(ring, this.#pos), this.id, this.#seq, payload, payload.byteLength)
         this.state = 'written'
         return true
       case 'written':
-        if (!publishFrame(ring, this.#pos, this.#len)) { this.state = 'idle'; return true }
-        endReservation(ring, this.rec, this.#gen)
+        if (!publishFrame(ring.i32, wordAt(ring, this.#pos), this.#len)) { this.state = 'idle'; return true }
+        endReservation(ring.i32, this.rec, this.#gen)
         this.#seq = (this.#seq + 1) | 0
         this.published++
         this.state = this.published === this.#sizes.length ? 'done' : 'idle'
@@ -182,8 +183,8 @@ export class SimDrainer {
   /** One pass of the drain loop; returns true when it moved (drained, released or skipped). */
   async step(): Promise<boolean> {
     const ring = this.ring
-    const head = headOf(ring)
-    const limit = tailOf(ring)
+    const head = headOf(ring.i32)
+    const limit = tailOf(ring.i32)
     const records: Uint8Array[] = []
     const end = this.collector.collect(head, this.scan, limit, records)
     if (end !== this.scan) {
