@@ -126,7 +126,7 @@ export class SimProducer {
         }
         this.state = beginWrite(ring.i32, this.rec, this.#gen) ? 'writing' : 'idle'
         return true
-      case 'writing':
+      case 'writing': {
         if (crossesRingEnd(ring, this.#pos, this.#len)) {
           padReservation(ring.i32, this.rec, this.#gen, wordAt(ring, this.#pos), this.#len)
           this.state = 'idle'
@@ -136,6 +136,7 @@ export class SimProducer {
         writeFrame(ring.i32, ring.u8, wordAt(ring, this.#pos), this.id, this.#seq, payload, payload.byteLength)
         this.state = 'written'
         return true
+      }
       case 'written':
         if (!publishFrame(ring.i32, wordAt(ring, this.#pos), this.#len)) { this.state = 'idle'; return true }
         endReservation(ring.i32, this.rec, this.#gen)
