@@ -4,12 +4,14 @@
  *
  * ```ts
  * import diagnostics_channel from 'node:diagnostics_channel'
-import { compactChannel, flushChannel } from './journal/index.js'
  * diagnostics_channel.subscribe('seglog:log:fsync', (m) => console.log(m))
  * ```
+ *
+ * This module is the one table of channels and imports no feature module: feature modules import
+ * their channels from here. (`channel(name)` returns the same object for the same name, so a
+ * module that still declares its channel by name publishes on the one listed here.)
  */
 import diagnostics_channel from 'node:diagnostics_channel'
-import { compactChannel, flushChannel } from './journal/index.js'
 
 export const channels = {
   /** A write of buffered batches to the OS: `{ dir, records, bytes }`. */
@@ -25,7 +27,11 @@ export const channels = {
   /** The log failed on an I/O error: `{ dir, error }`. */
   failure: diagnostics_channel.channel('seglog:log:failure'),
   /** A journal flush wrote one object (see `FlushMessage`). */
-  journalFlush: flushChannel,
+  journalFlush: diagnostics_channel.channel('seglog:journal:flush'),
   /** A journal compaction step (see `CompactMessage`). */
-  journalCompact: compactChannel,
+  journalCompact: diagnostics_channel.channel('seglog:journal:compact'),
+  /** The worker ring skipped a dead or stalled producer's region (see `SkipEvent`). */
+  threadsSkip: diagnostics_channel.channel('seglog:threads:skip'),
+  /** The worker ring handed a batch to the log and it became durable (see `DrainBatchEvent`). */
+  threadsBatch: diagnostics_channel.channel('seglog:threads:batch'),
 } as const

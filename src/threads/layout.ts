@@ -13,7 +13,7 @@
  *
  * @internal
  */
-import { SeglogError, type SeglogErrorCode } from '../errors.js'
+import { SeglogError } from '../errors.js'
 
 /** 'SGRT' */
 export const RING_MAGIC = 0x54524753
@@ -29,7 +29,7 @@ export const C_MAX_RECORD = 3
 export const C_MAX_PRODUCERS = 4
 /** Outstanding (appended, not yet durable) records allowed per producer; a power of two. */
 export const C_WINDOW = 5
-/** 0 while open; otherwise 1 + the index in {@link ERROR_CODES} of the reason. New appends fail. */
+/** 0 while open; otherwise the reason's number from codes.ts. New appends fail. */
 export const C_CLOSED = 6
 /** 1 once the drainer has stopped for good: everything not yet durable will never be. */
 export const C_FINISHED = 7
@@ -86,22 +86,6 @@ export const LEN_MASK = ~7
 export const MIN_RING_BYTES = 4096
 export const MAX_RING_BYTES = 1 << 30
 
-/** The codes that can travel through shared memory, by index. Order is part of the layout. */
-export const ERROR_CODES: readonly SeglogErrorCode[] = [
-  'ERR_CLOSED', 'ERR_LOCKED', 'ERR_RECORD_TOO_LARGE', 'ERR_CORRUPT', 'ERR_FORMAT_VERSION',
-  'ERR_OFFSET_OUT_OF_RANGE', 'ERR_IO', 'ERR_CONFLICT', 'ERR_STORE', 'ERR_INVALID_ARGUMENT',
-]
-
-/** Index+1 of a code (0 is reserved for "no error"). Unknown codes map to ERR_IO. */
-export function codeNumber(code: SeglogErrorCode): number {
-  const i = ERROR_CODES.indexOf(code)
-  return (i < 0 ? ERROR_CODES.indexOf('ERR_IO') : i) + 1
-}
-
-export function codeFromNumber(n: number): SeglogErrorCode {
-  return ERROR_CODES[n - 1] ?? 'ERR_IO'
-}
-
 /** Frame length for a payload: header + payload, rounded up to {@link FRAME_ALIGN}. */
 export function frameBytes(payloadBytes: number): number {
   return (FRAME_HEADER_BYTES + payloadBytes + FRAME_ALIGN - 1) & ~(FRAME_ALIGN - 1)
@@ -151,6 +135,61 @@ export function readGeometry(handle: unknown): RingGeometry {
   const g = geometry(i32[C_CAPACITY], i32[C_MAX_PRODUCERS], i32[C_WINDOW])
   if (g.totalBytes !== h.buffer.byteLength) throw new SeglogError('ERR_INVALID_ARGUMENT', 'worker handle buffer size does not match its layout')
   return g
+}
+
+/** Typed views of one ring's shared memory and the word indexes every transition needs. */
+export interface Ring {
+  readonly buffer: SharedArrayBuffer
+  readonly geometry: RingGeometry
+  readonly i32: Int32Array
+  readonly u8: Uint8Array
+  /** Result slots of every producer: offset (≥ 0) or minus an error number. */
+  readonly results: Float64Array
+  readonly capacity: number
+  /** `capacity - 1`: `pos & mask` is the byte index of ring position `pos`. */
+  readonly mask: number
+  /** Int32 index of the ring's first byte. */
+  readonly ringWord: number
+  /** Int32 index of producer 0's record. */
+  readonly producerWord: number
+}
+
+/** Views over an existing ring buffer (geometry already checked). */
+export function ringView(buffer: SharedArrayBuffer, geometry: RingGeometry): Ring {
+  return {
+    buffer,
+    geometry,
+    i32: new Int32Array(buffer),
+    u8: new Uint8Array(buffer),
+    results: new Float64Array(buffer, geometry.resultsOffset, geometry.maxProducers * geometry.window),
+    capacity: geometry.capacity,
+    mask: geometry.capacity - 1,
+    ringWord: geometry.ringOffset >> 2,
+    producerWord: geometry.producersOffset >> 2,
+  }
+}
+
+/** Allocates and initialises a ring; the magic is stored last, so a half-made ring never validates. */
+export function createRing(geometry: RingGeometry, maxRecordBytes: number): Ring {
+  const ring = ringView(new SharedArrayBuffer(geometry.totalBytes), geometry)
+  const i = ring.i32
+  i[C_CAPACITY] = geometry.capacity
+  i[C_MAX_RECORD] = maxRecordBytes
+  i[C_MAX_PRODUCERS] = geometry.maxProducers
+  i[C_WINDOW] = geometry.window
+  i[C_VERSION] = RING_VERSION
+  Atomics.store(i, C_MAGIC, RING_MAGIC)
+  return ring
+}
+
+/** Int32 index of the word holding ring position `pos`. */
+export function wordAt(ring: Ring, pos: number): number {
+  return ring.ringWord + ((pos & ring.mask) >> 2)
+}
+
+/** Int32 index of producer `id`'s record. */
+export function producerRecord(ring: Ring, id: number): number {
+  return ring.producerWord + id * PRODUCER_WORDS
 }
 
 /** Throws unless `value` is an integer power of two in [min, max]. */

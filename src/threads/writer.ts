@@ -5,12 +5,14 @@
  */
 import { Buffer } from 'node:buffer'
 import { SeglogError, invalidArgument } from '../errors.js'
+import { appendRejectedError, ringClosedError } from './codes.js'
+import { frameBytes, readGeometry, type WorkerHandle } from './layout.js'
 import {
-  C_CLOSED, C_FINISHED, C_HEAD, C_MAX_RECORD, C_PARKED, C_PRODUCER_HIGH, C_SIGNAL, C_TAIL,
-  FLAG_PAD, FRAME_HEADER_BYTES, P_DURABLE, P_LEN, P_POS, P_RESV, P_SLOT, PHASE_IDLE, PHASE_INTENT, PHASE_MASK,
-  PHASE_RESERVED, PHASE_REVOKED, PHASE_WRITING, PRODUCER_WORDS, SLOT_FREE, SLOT_IN_USE,
-  SLOT_RELEASED, codeFromNumber, frameBytes, readGeometry, waitAsync, type WorkerHandle,
-} from './layout.js'
+  beginWrite, claimProducerSlot, closedReason, crossesRingEnd, durableCount, endReservation, hasRoom,
+  headOf, isFinished, isRevoked, maxRecordBytesOf, nextGeneration, padReservation, producerRecord,
+  publishFrame, readResult, releaseProducerSlot, reserve, ringView, spaceFree, startProducer, tailOf,
+  waitForResults, waitForSpace, wakeDrainer, wordAt, writeFrame, type Ring,
+} from './protocol.js'
 
 interface PendingAppend {
   data: Uint8Array | string
@@ -21,13 +23,6 @@ interface PendingAppend {
 
 const noop = (): void => {}
 
-function closedError(code: number): SeglogError {
-  const c = codeFromNumber(code)
-  return c === 'ERR_CLOSED'
-    ? new SeglogError('ERR_CLOSED', 'the log is closed; worker appends are no longer accepted (reopen the log and send a new handle)')
-    : new SeglogError(c, `the log failed (${c}); worker appends are no longer accepted (reopen the log and send a new handle)`)
-}
-
 /**
  * Appends to a log from a worker thread through shared memory. Get one with
  * {@link LogWriter.connect} from the handle `log.workerHandle()` returned on the log's thread.
@@ -37,15 +32,12 @@ function closedError(code: number): SeglogError {
  * ring, and wake-ups are batched.
  */
 export class LogWriter {
-  readonly #i32: Int32Array
+  readonly #ring: Ring
   readonly #u8: Uint8Array
   #scratch: Buffer = Buffer.allocUnsafe(1024)
-  readonly #results: Float64Array
+  /** This producer's record (word index) and slot id. */
   readonly #rec: number
   readonly #id: number
-  readonly #capacity: number
-  readonly #mask: number
-  readonly #ringWord: number
   readonly #maxRecord: number
   readonly #window: number
   readonly #inflight: (PendingAppend | undefined)[]
@@ -55,10 +47,11 @@ export class LogWriter {
   #seq: number
   #acked: number
   #gen: number
+  /** The current reservation (-1: none) and its length. */
   #resvPos = -1
+  #resvLen = 0
   /** Last head value read; stale is safe (it only ever understates the free space). */
   #head = 0
-  #resvLen = 0
   #waitingSpace = false
   #waitingDurable = false
   #refed = false
@@ -70,39 +63,23 @@ export class LogWriter {
 
   private constructor(handle: WorkerHandle) {
     const g = readGeometry(handle) // validates: anything else fails with ERR_INVALID_ARGUMENT
-    const i = new Int32Array(handle.buffer)
-    this.#i32 = i
-    this.#u8 = new Uint8Array(handle.buffer)
-    this.#results = new Float64Array(handle.buffer, g.resultsOffset, g.maxProducers * g.window)
-    this.#capacity = g.capacity
-    this.#mask = g.capacity - 1
-    this.#ringWord = g.ringOffset >> 2
-    this.#maxRecord = Atomics.load(i, C_MAX_RECORD)
+    const ring = ringView(handle.buffer, g)
+    this.#ring = ring
+    this.#u8 = ring.u8
+    this.#maxRecord = maxRecordBytesOf(ring)
     this.#window = g.window
     this.#inflight = new Array<PendingAppend | undefined>(g.window).fill(undefined)
-    if (Atomics.load(i, C_CLOSED) !== 0) throw closedError(Atomics.load(i, C_CLOSED))
-    const base = g.producersOffset >> 2
-    let id = -1
-    for (let p = 0; p < g.maxProducers && id < 0; p++) {
-      const w = base + p * PRODUCER_WORDS + P_SLOT
-      const s = Atomics.load(i, w)
-      if ((s === SLOT_FREE || s === SLOT_RELEASED) && Atomics.compareExchange(i, w, s, SLOT_IN_USE) === s) id = p
-    }
+    if (closedReason(ring.i32) !== 0) throw ringClosedError(closedReason(ring.i32))
+    const id = claimProducerSlot(ring)
     if (id < 0) {
       throw new SeglogError('ERR_INVALID_ARGUMENT', `all ${g.maxProducers} producer slots of this log's worker ring are taken; close unused LogWriters or raise maxProducers`)
     }
-    // Make the slot visible to the drainer's scans before any reservation.
-    for (;;) {
-      const high = Atomics.load(i, C_PRODUCER_HIGH)
-      if (high > id || Atomics.compareExchange(i, C_PRODUCER_HIGH, high, id + 1) === high) break
-    }
     this.#id = id
-    this.#rec = base + id * PRODUCER_WORDS
-    this.#results = this.#results.subarray(id * g.window, (id + 1) * g.window)
-    this.#seq = this.#acked = Atomics.load(i, this.#rec + P_DURABLE)
-    this.#head = Atomics.load(i, C_HEAD) >>> 0
-    this.#gen = Atomics.load(i, this.#rec + P_RESV) >>> 3
-    Atomics.store(i, this.#rec + P_RESV, (this.#gen << 3) | PHASE_IDLE)
+    this.#rec = producerRecord(ring, id)
+    const start = startProducer(ring, this.#rec)
+    this.#seq = this.#acked = start.seq
+    this.#gen = start.gen
+    this.#head = headOf(ring.i32)
     // A pending Atomics.waitAsync does not keep a thread alive; this timer does while appends are owed.
     this.#keepAlive = setInterval(noop, 1 << 30)
     this.#keepAlive.unref()
@@ -138,9 +115,10 @@ export class LogWriter {
     if (typeof data === 'string') bytes = Buffer.byteLength(data, 'utf8')
     else if (data instanceof Uint8Array) bytes = data.byteLength
     else return Promise.reject(invalidArgument(`LogWriter.append takes a Uint8Array or a string; got ${data === null ? 'null' : typeof data}`))
+    if (bytes === 0 && typeof data !== 'string' && isUnreadable(data)) return Promise.reject(unreadableError())
     if (this.#closed) return Promise.reject(new SeglogError('ERR_CLOSED', 'this LogWriter is closed; connect a new one'))
-    const closed = Atomics.load(this.#i32, C_CLOSED)
-    if (closed !== 0) return Promise.reject(closedError(closed))
+    const closed = closedReason(this.#ring.i32)
+    if (closed !== 0) return Promise.reject(ringClosedError(closed))
     if (bytes > this.#maxRecord) {
       return Promise.reject(new SeglogError('ERR_RECORD_TOO_LARGE', `record of ${bytes} bytes exceeds the worker ring's limit of ${this.#maxRecord} bytes; nothing was written (append it from the log's thread, or open the log with a larger worker ring)`))
     }
@@ -162,7 +140,7 @@ export class LogWriter {
     if (this.pending > 0) await new Promise<void>((resolve) => { this.#idleWaiters.push(resolve) })
     if (!this.#released) {
       this.#released = true
-      Atomics.store(this.#i32, this.#rec + P_SLOT, SLOT_RELEASED)
+      releaseProducerSlot(this.#ring, this.#rec)
       clearInterval(this.#keepAlive)
     }
   }
@@ -170,103 +148,87 @@ export class LogWriter {
   /**
    * Writes `e` into the ring. Returns false when it must wait (ring full, window full): a wake-up
    * is then armed and {@link #pump} retries it. Returns true once `e` is published or failed.
+   * The steps are protocol.ts's: reserve, wait for the space, beginWrite, writeFrame, publishFrame.
    */
   #write(e: PendingAppend): boolean {
-    const i = this.#i32
+    const ring = this.#ring
+    const i = ring.i32
     const rec = this.#rec
-    const cap = this.#capacity
     if (((this.#seq - this.#acked) | 0) >= this.#window) { this.#armDurable(); return false }
     const len = frameBytes(e.bytes)
-    // Strings are encoded before reserving, into a reused scratch buffer: that keeps the window
-    // between "start writing" and "publish" below down to one copy. (A worker terminated inside
-    // that window blocks the ring for 2 x the dead-producer timeout; see docs/threads.md.)
-    let src: Uint8Array
-    if (typeof e.data === 'string') {
-      if (this.#scratch.length < e.bytes) this.#scratch = Buffer.allocUnsafe(Math.max(e.bytes, this.#scratch.length * 2))
-      this.#scratch.write(e.data, 0, e.bytes, 'utf8')
-      src = this.#scratch.subarray(0, e.bytes)
-    } else {
-      src = e.data
-    }
+    const src = this.#payload(e)
+    // A queued view whose buffer was transferred or shrunk since append(): copying it would throw
+    // half-way through a frame. Refuse it before reserving anything.
+    if (src.byteLength !== e.bytes || (e.bytes === 0 && isUnreadable(src))) { e.reject(unreadableError()); return true }
     for (;;) {
       let pos = this.#resvPos
       if (pos < 0) {
-        const closed = Atomics.load(i, C_CLOSED)
-        if (closed !== 0) { e.reject(closedError(closed)); return true }
+        const closed = closedReason(i)
+        if (closed !== 0) { e.reject(ringClosedError(closed)); return true }
         // Space check against a cached head (the head only moves forward); reload when short.
-        const tail = Atomics.load(i, C_TAIL)
-        if (((tail - this.#head) >>> 0) + len > cap) {
-          this.#head = Atomics.load(i, C_HEAD) >>> 0
-          if (((tail - this.#head) >>> 0) + len > cap) { this.#waitSpace(this.#head); return false }
+        const tail = tailOf(i)
+        if (!hasRoom(ring, tail, this.#head, len)) {
+          this.#head = headOf(i)
+          if (!hasRoom(ring, tail, this.#head, len)) { this.#waitSpace(this.#head); return false }
         }
-        // Announce the intent (length), reserve, announce the position. A worker terminated
-        // between the Atomics.add and the last store leaves an INTENT the drainer can recognise
-        // as dead (it never changes), never a reservation nobody can account for.
-        // (P_LEN and P_POS are plain writes: the Atomics.store of P_RESV publishes them.)
-        const gen = (this.#gen + 1) & 0x0fffffff
-        i[rec + P_LEN] = len
-        Atomics.store(i, rec + P_RESV, (gen << 3) | PHASE_INTENT)
-        pos = Atomics.add(i, C_TAIL, len) >>> 0
-        i[rec + P_POS] = pos | 0
-        Atomics.store(i, rec + P_RESV, (gen << 3) | PHASE_RESERVED)
+        const gen = nextGeneration(this.#gen)
+        pos = reserve(i, rec, gen, len)
         this.#gen = gen
         this.#resvPos = pos
         this.#resvLen = len
       }
       const gen = this.#gen
       const rlen = this.#resvLen
-      if (((pos + rlen - this.#head) >>> 0) > cap) {
-        this.#head = Atomics.load(i, C_HEAD) >>> 0
-        if (((pos + rlen - this.#head) >>> 0) > cap) {
+      if (!spaceFree(ring, pos, rlen, this.#head)) {
+        this.#head = headOf(i)
+        if (!spaceFree(ring, pos, rlen, this.#head)) {
           // Not free yet: unless the drainer gave up on this reservation (then it is behind the head).
-          if ((Atomics.load(i, rec + P_RESV) & PHASE_MASK) === PHASE_REVOKED) { this.#resvPos = -1; continue }
+          if (isRevoked(i, rec)) { this.#resvPos = -1; continue }
           this.#waitSpace(this.#head)
           return false
         }
       }
-      const reserved = (gen << 3) | PHASE_RESERVED
       // The drainer revokes reservations that block the ring too long; this decides the race.
-      if (Atomics.compareExchange(i, rec + P_RESV, reserved, (gen << 3) | PHASE_WRITING) !== reserved) { this.#resvPos = -1; continue }
-      const at = pos & this.#mask
-      const w = this.#ringWord + (at >> 2)
+      if (!beginWrite(i, rec, gen)) { this.#resvPos = -1; continue }
       this.#resvPos = -1
-      if (at + rlen > cap || rlen !== len) {
+      const w = wordAt(ring, pos)
+      if (crossesRingEnd(ring, pos, rlen) || rlen !== len) {
         // The frame would cross the end of the ring: pad the whole reservation and reserve again.
-        Atomics.compareExchange(i, w, 0, rlen | FLAG_PAD)
-        Atomics.store(i, rec + P_RESV, (gen << 3) | PHASE_IDLE)
-        this.#wakeDrainer()
+        padReservation(i, rec, gen, w, rlen)
+        wakeDrainer(i)
         continue
       }
       const seq = this.#seq
-      i[w + 1] = this.#id
-      i[w + 2] = seq
-      i[w + 3] = e.bytes
-      this.#u8.set(src, (this.#ringWord << 2) + at + FRAME_HEADER_BYTES)
+      writeFrame(i, this.#u8, w, this.#id, seq, src, e.bytes)
       // Publish: the length word goes last. Losing this exchange means the drainer skipped us.
-      if (Atomics.compareExchange(i, w, 0, rlen) !== 0) continue
-      Atomics.store(i, rec + P_RESV, (gen << 3) | PHASE_IDLE)
+      if (!publishFrame(i, w, rlen)) continue
+      endReservation(i, rec, gen)
       this.#inflight[seq & (this.#window - 1)] = e
       this.#seq = (seq + 1) | 0
-      this.#wakeDrainer()
+      wakeDrainer(i)
       this.#armDurable()
       return true
     }
   }
 
-  /** Wakes the drainer only if it is parked: one notify per park, never one per record. */
-  #wakeDrainer(): void {
-    const i = this.#i32
-    if (Atomics.load(i, C_PARKED) !== 0 && Atomics.exchange(i, C_PARKED, 0) !== 0) {
-      Atomics.add(i, C_SIGNAL, 1)
-      Atomics.notify(i, C_SIGNAL)
-    }
+  /**
+   * The bytes to copy into the ring. Strings are encoded before reserving, into a reused scratch
+   * buffer: that keeps the window between "start writing" and "publish" down to one copy. (A
+   * worker terminated inside that window blocks the ring for 2 x the dead-producer timeout; see
+   * docs/threads.md.)
+   */
+  #payload(e: PendingAppend): Uint8Array {
+    if (typeof e.data !== 'string') return e.data
+    if (this.#scratch.length < e.bytes) this.#scratch = Buffer.allocUnsafe(Math.max(e.bytes, this.#scratch.length * 2))
+    this.#scratch.write(e.data, 0, e.bytes, 'utf8')
+    return this.#scratch.subarray(0, e.bytes)
   }
 
   #waitSpace(head: number): void {
     if (this.#waitingSpace) return
     this.#waitingSpace = true
-    if (Atomics.load(this.#i32, C_FINISHED) !== 0) { queueMicrotask(this.#onSpace); return }
-    const r = waitAsync(this.#i32, C_HEAD, head | 0)
+    if (isFinished(this.#ring)) { queueMicrotask(this.#onSpace); return }
+    const r = waitForSpace(this.#ring, head)
     if (r.async) void r.value.then(this.#onSpace)
     else queueMicrotask(this.#onSpace)
   }
@@ -274,39 +236,38 @@ export class LogWriter {
   #armDurable(): void {
     if (this.#waitingDurable || this.#acked === this.#seq) return
     this.#waitingDurable = true
-    const r = waitAsync(this.#i32, this.#rec + P_DURABLE, this.#acked)
+    const r = waitForResults(this.#ring, this.#rec, this.#acked)
     if (r.async) void r.value.then(this.#onDurable)
     else queueMicrotask(this.#onDurable)
   }
 
   /** Settles every append whose result the drainer has published, then continues queued work. */
   #collectResults(): void {
-    const i = this.#i32
+    const ring = this.#ring
     // FINISHED before DURABLE: the drainer publishes its last results before it finishes, so
     // once finished, this read of DURABLE is final and nothing durable is failed below.
-    const finished = Atomics.load(i, C_FINISHED) !== 0
-    const durable = Atomics.load(i, this.#rec + P_DURABLE)
+    const finished = isFinished(ring)
+    const durable = durableCount(ring, this.#rec)
     const wmask = this.#window - 1
     let acked = this.#acked
     while (acked !== durable && acked !== this.#seq) {
       const slot = acked & wmask
       const e = this.#inflight[slot]
       this.#inflight[slot] = undefined
-      const off = this.#results[slot]
+      const off = readResult(ring, this.#id, acked)
       acked = (acked + 1) | 0
       if (e === undefined) continue
       if (off >= 0) e.resolve(off)
-      else e.reject(closedErrorOrCode(-off))
+      else e.reject(appendRejectedError(-off))
     }
     this.#acked = acked
-    if (finished) { this.#failAll(Atomics.load(i, C_CLOSED)); return }
+    if (finished) { this.#failAll(closedReason(ring.i32)); return }
     this.#pump()
   }
 
   /** Retries queued appends in order until one has to wait. */
   #pump(): void {
-    const i = this.#i32
-    if (Atomics.load(i, C_FINISHED) !== 0) { this.#collectResults(); return }
+    if (isFinished(this.#ring)) { this.#collectResults(); return }
     while (this.#qHead < this.#queue.length && !this.#waitingSpace) {
       const e = this.#queue[this.#qHead]
       if (e !== undefined && !this.#write(e)) break
@@ -322,7 +283,7 @@ export class LogWriter {
 
   /** The drainer stopped: nothing outstanding can become durable any more. */
   #failAll(code: number): void {
-    const err = closedError(code === 0 ? 1 : code)
+    const err = ringClosedError(code === 0 ? 1 : code)
     const wmask = this.#window - 1
     while (this.#acked !== this.#seq) {
       const slot = this.#acked & wmask
@@ -350,8 +311,20 @@ export class LogWriter {
   }
 }
 
-function closedErrorOrCode(code: number): SeglogError {
-  const c = codeFromNumber(code)
-  if (c === 'ERR_CLOSED') return closedError(code)
-  return new SeglogError(c, `the log rejected this worker append (${c}); see the log's thread for details`)
+const EMPTY = new Uint8Array(0)
+
+/** True when `view`'s buffer was transferred (detached) or shrunk under it: copying it throws. */
+function isUnreadable(view: Uint8Array): boolean {
+  if (view.byteLength !== 0) return false
+  try {
+    EMPTY.set(view)
+    return false
+  } catch {
+    return true
+  }
+}
+
+function unreadableError(): SeglogError {
+  return invalidArgument('LogWriter.append got a Uint8Array whose ArrayBuffer was transferred (detached) or shrunk before it was copied into the ring; ' +
+    'keep the buffer until the append settles, or append a copy; nothing was written')
 }

@@ -1,0 +1,109 @@
+/**
+ * Frame parsing: gathers the published frames from the drainer's scan position, in reservation
+ * order, into one batch for the sink (views into the ring, never copies), with each record's
+ * producer and sequence kept aside for the completer. Checks every frame against what the
+ * writers guarantee before trusting a length from shared memory.
+ *
+ * @internal
+ */
+import { SeglogError } from '../errors.js'
+import { BATCH_HEADER_BYTES, RECORD_HEADER_BYTES } from '../format/batch.js'
+import { invariantViolated } from '../invariant.js'
+import { FLAG_PAD, FRAME_HEADER_BYTES, LEN_MASK, frameBytes } from './layout.js'
+import { wordAt, type Ring } from './protocol.js'
+
+/** A batch taken from the ring: [from, to) of the ring holds its frames (and any padding). */
+export interface CollectedBatch {
+  /** Views into the ring, valid until the batch's space is consumed. */
+  records: Uint8Array[]
+  /** Producer id and sequence of record k at [2k] and [2k + 1]. */
+  meta: Int32Array
+  from: number
+  to: number
+}
+
+export class Collector {
+  readonly #ring: Ring
+  readonly #maxRecords: number
+  readonly #maxBytes: number
+  /** Grows to the largest batch seen; sliced per batch (the batch outlives the next collect). */
+  #meta = new Int32Array(1024)
+  /** Per producer: the sequence its next published frame must carry. */
+  readonly #nextSeq: Int32Array
+  /** Per producer: results published so far (the completer's copy of DURABLE, in local memory). */
+  readonly #durable: Int32Array
+
+  /**
+   * `maxBytes` counts the log's framing (batch header, a length per record), as the sink will.
+   * `durable` is {@link Completer.durableCounts}: reading it instead of the shared DURABLE word
+   * keeps the producer's cache line out of this loop.
+   */
+  constructor(ring: Ring, maxRecords: number, maxBytes: number, durable: Int32Array) {
+    this.#ring = ring
+    this.#maxRecords = maxRecords
+    this.#maxBytes = maxBytes
+    this.#nextSeq = new Int32Array(ring.geometry.maxProducers)
+    this.#durable = durable
+  }
+
+  /**
+   * Takes published frames from `scan`, stopping at the first unpublished one, at `limit` (the
+   * tail, or the close snapshot), at one ring ahead of `head` (reservations past it alias frames
+   * of this lap) or when the batch is full. Pushes the records into `records` and returns the
+   * position after the last frame taken (== `scan` when nothing was published).
+   */
+  collect(head: number, scan: number, limit: number, records: Uint8Array[]): number {
+    const ring = this.#ring
+    const i = ring.i32
+    const cap = ring.capacity
+    const maxProducers = ring.geometry.maxProducers
+    const window = ring.geometry.window
+    const dataBase = (ring.ringWord << 2) + FRAME_HEADER_BYTES
+    const nextSeq = this.#nextSeq
+    const durable = this.#durable
+    let pos = scan
+    let bytes = BATCH_HEADER_BYTES
+    let n = 0
+    while (pos !== limit && ((pos - head) >>> 0) < cap) {
+      const w = wordAt(ring, pos)
+      const word0 = Atomics.load(i, w)
+      if (word0 === 0) break
+      const len = word0 & LEN_MASK
+      if (len === 0) throw invariantViolated('published frame length is nonzero', { position: pos, word: word0 })
+      if (((limit - pos) >>> 0) < len) throw invariantViolated('a frame ends within reserved space', { position: pos, length: len, limit })
+      if ((word0 & FLAG_PAD) !== 0) { pos = (pos + len) >>> 0; continue }
+      const at = pos & ring.mask
+      if (at + len > cap) throw invariantViolated('a data frame does not cross the ring end', { position: pos, length: len })
+      const producer = i[w + 1]
+      const seq = i[w + 2]
+      const dataLen = i[w + 3]
+      if (producer < 0 || producer >= maxProducers || dataLen < 0 || frameBytes(dataLen) !== len) {
+        throw new SeglogError('ERR_CORRUPT', `worker ring frame at position ${pos} is malformed (producer ${producer}, length ${dataLen}/${len}); the ring was written by something other than LogWriter`)
+      }
+      if (n > 0 && (n >= this.#maxRecords || bytes + RECORD_HEADER_BYTES + dataLen > this.#maxBytes)) break
+      if (seq !== nextSeq[producer]) throw invariantViolated('each producer publishes consecutive sequences', { producer, sequence: seq, expected: nextSeq[producer] })
+      // The writer waits while `window` results are unread, so this result slot is free.
+      if (((seq - durable[producer]) | 0) >= window) {
+        throw invariantViolated('a producer has at most `window` results outstanding', { producer, sequence: seq })
+      }
+      nextSeq[producer] = (seq + 1) | 0
+      if (2 * n + 2 > this.#meta.length) {
+        const meta = new Int32Array(this.#meta.length * 2)
+        meta.set(this.#meta)
+        this.#meta = meta
+      }
+      this.#meta[2 * n] = producer
+      this.#meta[2 * n + 1] = seq
+      records.push(new Uint8Array(ring.buffer, dataBase + at, dataLen))
+      bytes += RECORD_HEADER_BYTES + dataLen
+      n++
+      pos = (pos + len) >>> 0
+    }
+    return pos
+  }
+
+  /** The producer/sequence pairs of the `n` records of the last {@link collect}, as a copy. */
+  takeMeta(n: number): Int32Array {
+    return this.#meta.slice(0, 2 * n)
+  }
+}
