@@ -5,6 +5,7 @@
  */
 import { Buffer } from 'node:buffer'
 import { SeglogError, invalidArgument } from '../errors.js'
+import { isUnreadable, recordInputError } from '../local/record-input.js'
 import { appendRejectedError, ringClosedError } from './codes.js'
 import { frameBytes, readGeometry, type WorkerHandle } from './layout.js'
 import {
@@ -106,14 +107,19 @@ export class LogWriter {
   /**
    * Appends one record. Resolves with its offset once it is durable under the log's sync mode.
    * Fails with `ERR_RECORD_TOO_LARGE` (nothing written) above {@link maxRecordBytes},
-   * `ERR_CLOSED` once the log or this writer is closed, `ERR_INVALID_ARGUMENT` for other types.
+   * `ERR_CLOSED` once the log or this writer is closed, `ERR_INVALID_ARGUMENT` for other types,
+   * for a detached buffer and for a string with a lone UTF-16 surrogate (nothing written).
    * When the ring is full, or this writer has `producerWindow` appends outstanding, the append
    * waits for space; nothing is dropped.
    */
   append(data: Uint8Array | string): Promise<number> {
     let bytes: number
-    if (typeof data === 'string') bytes = Buffer.byteLength(data, 'utf8')
-    else if (data instanceof Uint8Array) bytes = data.byteLength
+    if (typeof data === 'string') {
+      // Same rule as Log.append: a lone surrogate would be stored as U+FFFD, changed without a word.
+      const bad = recordInputError(data, 'the record given to LogWriter.append')
+      if (bad) return Promise.reject(bad)
+      bytes = Buffer.byteLength(data, 'utf8')
+    } else if (data instanceof Uint8Array) bytes = data.byteLength
     else return Promise.reject(invalidArgument(`LogWriter.append takes a Uint8Array or a string; got ${data === null ? 'null' : typeof data}`))
     if (bytes === 0 && typeof data !== 'string' && isUnreadable(data)) return Promise.reject(unreadableError())
     if (this.#closed) return Promise.reject(new SeglogError('ERR_CLOSED', 'this LogWriter is closed; connect a new one'))
@@ -308,19 +314,6 @@ export class LogWriter {
       this.#idleWaiters = []
       for (const w of waiters) w()
     }
-  }
-}
-
-const EMPTY = new Uint8Array(0)
-
-/** True when `view`'s buffer was transferred (detached) or shrunk under it: copying it throws. */
-function isUnreadable(view: Uint8Array): boolean {
-  if (view.byteLength !== 0) return false
-  try {
-    EMPTY.set(view)
-    return false
-  } catch {
-    return true
   }
 }
 

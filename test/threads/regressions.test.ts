@@ -27,6 +27,19 @@ function shrinkable(bytes: number): { view: Uint8Array; shrink: () => void } {
 }
 
 describe('worker ring regressions', () => {
+  test('a string with a lone UTF-16 surrogate is refused with ERR_INVALID_ARGUMENT, as Log.append refuses it; nothing is written', async () => {
+    const sink = new FakeSink()
+    const drainer = new RingDrainer(sink, { ringBytes: 4096, deadProducerTimeoutMs: 50 })
+    const w = await LogWriter.connect(drainer.handle())
+    assert.equal(await w.append('before'), 0)
+    for (const bad of ['\uD800', 'a\uDC00b', 'x\uD83D']) {
+      await assert.rejects(() => w.append(bad), { code: 'ERR_INVALID_ARGUMENT' })
+    }
+    assert.equal(await w.append('pair \uD83D\uDE00 is fine'), 1)
+    assert.deepEqual(sink.records.map(text), ['before', 'pair \uD83D\uDE00 is fine'])
+    await drainer.close()
+  })
+
   test('a Uint8Array with a detached or shrunk buffer is refused with ERR_INVALID_ARGUMENT; nothing is written, nothing is skipped', async () => {
     const sink = new FakeSink()
     const drainer = new RingDrainer(sink, { ringBytes: 4096, deadProducerTimeoutMs: 50 })
