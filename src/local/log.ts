@@ -1092,6 +1092,10 @@ export class Log implements AsyncDisposable {
       const at = this.segmentIndexFor(offset)
       return { segment: this.segments[at], index: this.indexOf(at) }
     },
+    rebuildIndex: (segment) => {
+      const at = this.segments.indexOf(segment)
+      if (at >= 0) this.rebuildIndexOf(at)
+    },
     waitForData: (offset, signal) => this.waitForData(offset, signal),
     }
   }

@@ -194,3 +194,40 @@ test('torn-versus-corrupt rule: a damaged length field over intact batches is st
     await again.close()
   }
 })
+
+/** Iterates from several starting offsets and checks every record is its own, in order. */
+async function checkIteration(dir: string, readOnly = false): Promise<void> {
+  const log = await Log.open(dir, { readOnly, indexIntervalBytes: 256 })
+  try {
+    for (let from = 0; from < 120; from += 5) {
+      let expected = from
+      for await (const r of log.iterate({ from })) {
+        assert.equal(r.offset, expected, `iterate({ from: ${from} }) yields offsets in order`)
+        assert.deepEqual(Buffer.from(r.data), hostile(expected), `record ${expected} is its own bytes`)
+        expected++
+      }
+      assert.equal(expected, 120, `iterate({ from: ${from} }) reaches the end`)
+    }
+  } finally {
+    await log.close()
+  }
+}
+
+test('defect 7, iterator: a seek through an index whose entries name the wrong position or offset rebuilds the index instead of failing ERR_CORRUPT', async (t) => {
+  const edits: ((e: Uint32Array, positions: number[]) => void)[] = [
+    (e) => { for (let j = 1; j * 3 < e.length; j++) e[j * 3 + 1] += 2 },
+    (e, positions) => { for (let j = 1; j * 3 < e.length; j++) if (e[j * 3 + 2] === positions[2]) e[j * 3 + 2] = positions[1] },
+    (e, positions) => { for (let j = 1; j * 3 < e.length; j++) if (e[j * 3 + 2] === positions[3]) e[j * 3 + 2] = positions[3] + 7 },
+  ]
+  for (const edit of edits) {
+    for (const readOnly of [false, true]) {
+      const dir = tmpDir(t)
+      await writeHostileLog(dir)
+      for (const seg of segmentFiles(dir).slice(0, -1)) {
+        const positions = batchPositions(seg)
+        editIndex(seg.replace(/\.log$/, '.index'), (e) => edit(e, positions))
+      }
+      await checkIteration(dir, readOnly)
+    }
+  }
+})
