@@ -2,6 +2,42 @@
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
+
+// The layers of DESIGN.md §2: arrows point down only. Each folder lists what it must not import.
+const feature = (name) => [`../${name}/**`, `../../${name}/**`, `../${name}/*`, `../../${name}/*`]
+const layer = (files, banned, message) => ({
+  files,
+  rules: {
+    '@typescript-eslint/no-restricted-imports': ['error', {
+      patterns: [{ group: banned.flatMap(feature), message }],
+    }],
+  },
+})
+const layerRules = [
+  layer(['src/format/**/*.ts'], ['io', 'local', 'threads', 'objects', 'journal', 'cli', 'testing'],
+    'format/ is shared by both tiers and knows nothing of files, stores or logs (DESIGN.md §2).'),
+  layer(['src/io/**/*.ts'], ['format', 'local', 'threads', 'objects', 'journal', 'cli', 'testing'],
+    'io/ is the file-system seam; it knows nothing above it.'),
+  layer(['src/objects/**/*.ts'], ['io', 'local', 'threads', 'journal', 'cli', 'testing'],
+    'objects/ are the stores; they know nothing of the logs built on them.'),
+  layer(['src/journal/**/*.ts'], ['io', 'local', 'threads', 'cli', 'testing'],
+    'journal/ knows the local log only through format/ (DESIGN.md §2).'),
+  layer(['src/local/**/*.ts'], ['objects', 'journal', 'cli', 'testing'],
+    'local/ knows the journal and the stores only through format/ (DESIGN.md §2).'),
+  layer(['src/threads/**/*.ts'], ['objects', 'journal', 'cli', 'testing'],
+    'threads/ is the shared-memory ring; it knows nothing of the journal or the stores.'),
+  layer(['src/cli/**/*.ts'], ['format', 'io', 'local', 'threads', 'objects', 'journal', 'testing'],
+    'cli/ uses the public entry points only (../index.js, ../s3.js, ../azure.js).'),
+  {
+    files: ['src/diagnostics.ts', 'src/errors.ts', 'src/invariant.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [{ group: ['./*/**'], message: 'the shared core imports no feature module (loading it must not load them).' }],
+      }],
+    },
+  },
+]
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'bench/node_modules/**', 'bench/results/**', 'coverage/**'] },
   js.configs.recommended,
@@ -22,4 +58,5 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  ...layerRules,
 )

@@ -4,6 +4,8 @@
  */
 import { Journal, type JournalEntry, type JournalOptions, type ObjectMeta } from '../index.js'
 // Journal verification reads objects directly; these decoders are not part of the public surface yet.
+// The one exception to the layer rule, until a public Journal.verify and catalog exist (issue 11).
+// eslint-disable-next-line @typescript-eslint/no-restricted-imports
 import { decodeSections, parseKey } from '../journal/index.js'
 import type { PrintedRecord } from './format.js'
 import type { JournalTarget } from './target.js'
