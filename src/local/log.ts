@@ -11,7 +11,7 @@ import {
 } from '../format/index.js'
 import type { FileHandle, FileSystem } from '../io/file-system.js'
 import { writeCheckpoint } from './checkpoint.js'
-import { DirectoryLock, lockHolder } from './lock.js'
+import { DirectoryLock, lockHolder, reportLockHolder, type LockHolderReport } from './lock.js'
 import { repairLocked, repairLog, type RepairOptions, type RepairReport } from './repair.js'
 import { gapAt, mergeGaps, offsetLostError, writeGaps, type Gap } from './gaps.js'
 import type { LogIdentity } from './identity.js'
@@ -215,9 +215,14 @@ export class Log implements AsyncDisposable {
     const fsys = resolved.fileSystem
     let lock: DirectoryLock | undefined
     if (resolved.readOnly) {
-      if (!fsys.stat(dir)) throw invalidArgument(`${dir} does not exist; a read-only open needs an existing log`)
+      const stat = fsys.stat(dir)
+      if (!stat) {
+        throw new SeglogError('ERR_NOT_FOUND', `${dir} does not exist yet; a read-only open needs an existing log. ` +
+          'If a writer is about to create it, retry later; otherwise open it once without readOnly to create it', { details: { file: dir } })
+      }
+      if (fsys.lstat(dir)?.type === 'file') throw notADirectory(dir)
     } else {
-      fsys.mkdir(dir)
+      makeLogDirectory(fsys, dir)
       lock = DirectoryLock.acquire(dir, fsys)
     }
     let log: Log | undefined
@@ -261,10 +266,14 @@ export class Log implements AsyncDisposable {
     return repairLog(dir, options)
   }
 
-  /** Who holds the write lock on `dir` (pid, host, whether that process is alive), if anyone. */
-  static lockHolder(dir: string): { pid: number; host: string; alive: boolean } | undefined {
-    const holder = lockHolder(dir)
-    return holder && { pid: holder.pid, host: holder.host, alive: holder.alive }
+  /**
+   * Who holds the write lock on `dir` (pid, host, whether that process is alive), if anyone. A
+   * `LOCK` file that names no owner (empty, torn, or written by something else) blocks writers, so
+   * it is reported as held with `unknownOwner: true` and no pid or host; see docs/local-log.md for
+   * how to clear it.
+   */
+  static lockHolder(dir: string): LockHolderReport | undefined {
+    return reportLockHolder(dir)
   }
 
   /** Offset of the oldest record still stored (retention and deleteBefore move it). */
@@ -1395,6 +1404,23 @@ export class Log implements AsyncDisposable {
   /** `await using log = await Log.open(...)` closes it at the end of the scope. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close()
+  }
+}
+
+function notADirectory(dir: string): SeglogError {
+  return new SeglogError('ERR_INVALID_ARGUMENT', `${dir} exists but is not a directory; a log is a directory. ` +
+    'Pass the path of a directory (an existing log, or a new path to create one); the file was not changed', { details: { file: dir } })
+}
+
+/** Creates the log's directory; a path that is (or runs through) a file is the caller's mistake, not an I/O failure. */
+function makeLogDirectory(fsys: FileSystem, dir: string): void {
+  try {
+    fsys.mkdir(dir)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException | undefined)?.code
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw notADirectory(dir)
+    throw new SeglogError('ERR_IO', `could not create the log directory ${dir}: ${(err as Error).message}; check the path's permissions and free space, then retry`,
+      { cause: err, details: { file: dir } })
   }
 }
 
