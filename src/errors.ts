@@ -96,7 +96,7 @@ export interface SeglogErrorData<C extends SeglogErrorCode = SeglogErrorCode> {
  * Marks a SeglogError from any installed copy of seglog: `Symbol.for` gives every copy (and every
  * realm) the same symbol, where `instanceof` only knows one copy's class.
  */
-const BRAND: unique symbol = Symbol.for('seglog.SeglogError') as never
+const BRAND = Symbol.for('seglog.SeglogError')
 
 const CODE_SHAPE = /^ERR_[A-Z_]+$/
 
@@ -112,11 +112,6 @@ export class SeglogError<C extends SeglogErrorCode = SeglogErrorCode> extends Er
     this.name = 'SeglogError'
     this.code = code
     this.details = options?.details ?? ({} as SeglogErrorDetailsFor<C>)
-  }
-
-  /** Present on every copy's errors; {@link isSeglogError} looks for it. */
-  get [BRAND](): true {
-    return true
   }
 
   /**
@@ -142,6 +137,10 @@ export class SeglogError<C extends SeglogErrorCode = SeglogErrorCode> extends Er
   }
 }
 
+// On the prototype, not in the class's declared type: two copies' SeglogError types stay
+// structurally identical, and every instance (clones excepted) carries the brand.
+Object.defineProperty(SeglogError.prototype, BRAND, { value: true, enumerable: false })
+
 /**
  * True when `err` is a {@link SeglogError}, optionally with the given code (which narrows
  * `err.details`). Recognises errors from another installed copy of seglog (by a `Symbol.for`
@@ -153,7 +152,7 @@ export function isSeglogError<C extends SeglogErrorCode = SeglogErrorCode>(err: 
   if (err instanceof SeglogError) return code === undefined || err.code === code
   if (typeof err !== 'object' || err === null) return false
   if (!(err instanceof Error) && Object.prototype.toString.call(err) !== '[object Error]') return false
-  const e = err as { [BRAND]?: unknown; name?: unknown; code?: unknown }
+  const e = err as { name?: unknown; code?: unknown } & Record<symbol, unknown>
   const shaped = e[BRAND] === true || (e.name === 'SeglogError' && typeof e.code === 'string' && CODE_SHAPE.test(e.code))
   return shaped && (code === undefined || e.code === code)
 }
