@@ -9,7 +9,7 @@ import { invalidArgument, SeglogError } from '../errors.js'
 import {
   BATCH_HEADER_BYTES, BatchHeader, BatchStatus, describeStatus, encodeBatch, forEachRecord, parseBatch, RECORD_HEADER_BYTES, sealBatch,
 } from '../format/index.js'
-import type { FileHandle, FileSystem } from '../io/file-system.js'
+import type { FileHandle, FileStat, FileSystem } from '../io/file-system.js'
 import { writeCheckpoint } from './checkpoint.js'
 import { codecFor, installCodec, type DecodedRecord, type LogEncoding } from './encoding.js'
 import { DirectoryLock, lockHolder, reportLockHolder, type LockHolderReport } from './lock.js'
@@ -248,7 +248,7 @@ export class Log implements AsyncDisposable {
     const fsys = resolved.fileSystem
     let lock: DirectoryLock | undefined
     if (resolved.readOnly) {
-      const stat = fsys.stat(dir)
+      const stat = statLogDirectory(fsys, dir)
       if (!stat) {
         throw new SeglogError('ERR_NOT_FOUND', `${dir} does not exist yet; a read-only open needs an existing log. ` +
           'If a writer is about to create it, retry later; otherwise open it once without readOnly to create it', { details: { file: dir } })
@@ -1444,6 +1444,17 @@ export class Log implements AsyncDisposable {
 function notADirectory(dir: string): SeglogError {
   return new SeglogError('ERR_INVALID_ARGUMENT', `${dir} exists but is not a directory; a log is a directory. ` +
     'Pass the path of a directory (an existing log, or a new path to create one); the file was not changed', { details: { file: dir } })
+}
+
+/** The directory's metadata, or undefined when it does not exist; a path through a file is the caller's mistake. */
+function statLogDirectory(fsys: FileSystem, dir: string): FileStat | undefined {
+  try {
+    return fsys.stat(dir)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException | undefined)?.code === 'ENOTDIR') throw notADirectory(dir)
+    throw new SeglogError('ERR_IO', `could not look at the log directory ${dir}: ${(err as Error).message}; check the path's permissions, then retry`,
+      { cause: err, details: { file: dir } })
+  }
 }
 
 /** Creates the log's directory; a path that is (or runs through) a file is the caller's mistake, not an I/O failure. */

@@ -23,7 +23,7 @@ test('Log.open on a path that is a file is ERR_INVALID_ARGUMENT and leaves the f
   const root = tmpDir(t)
   const file = path.join(root, 'not-a-dir')
   fs.writeFileSync(file, 'precious')
-  for (const [target, options] of [[file, {}], [file, { readOnly: true }], [path.join(file, 'below'), {}]] as const) {
+  for (const [target, options] of [[file, {}], [file, { readOnly: true }], [path.join(file, 'below'), {}], [path.join(file, 'below'), { readOnly: true }]] as const) {
     const err: unknown = await Log.open(target, options).then(() => undefined, (e: unknown) => e)
     assert.ok(isSeglogError(err, 'ERR_INVALID_ARGUMENT'), `${target} ${JSON.stringify(options)}: ${String(err)}`)
     assert.match(err.message, /not a directory/)
