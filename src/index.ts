@@ -5,9 +5,11 @@
  * `seglog/s3` and `seglog/azure`, and test utilities at `seglog/testing`.
  */
 export {
-  SeglogError, isSeglogError, type SeglogErrorCode, type SeglogErrorDetails,
+  SeglogError, isSeglogError, type SeglogErrorCode, type SeglogErrorDetails, type SeglogErrorDetailsByCode, type SeglogErrorDetailsFor, type SeglogErrorData,
 } from './errors.js'
-export { Log, copyRecord, type IterateOptions, type AppendBatchResult } from './local/log.js'
+export { Log, copyRecord, type IterateOptions, type AppendBatchResult, type TypedLog } from './local/log.js'
+export type { LogEncoding, DecodedRecord } from './local/encoding.js'
+export type { LockHolderReport } from './local/lock.js'
 export type { LogRecord } from './local/segment.js'
 export type { LogOptions, SyncMode, RetentionOptions, LogClock } from './local/options.js'
 export { systemClock } from './local/options.js'

@@ -63,6 +63,7 @@ export function describeFailure(err: unknown, target?: string): { exitCode: Exit
       case 'ERR_RECORD_TOO_LARGE':
       case 'ERR_OFFSET_OUT_OF_RANGE':
       case 'ERR_READ_ONLY':
+      case 'ERR_NOT_FOUND':
         return { exitCode: ExitCode.Usage, message: err.message }
       case 'ERR_STORE':
         return { exitCode: ExitCode.Io, message: err.message,

@@ -94,7 +94,12 @@ export interface JournalOptions {
    * one process (one Journal) writes this journal: two writers could overwrite each other.
    */
   singleWriter?: boolean
-  /** Probe the store at open (write one object twice, create-only) instead of trusting its flag. */
+  /**
+   * Probe the store at open (write one object twice, create-only) instead of trusting its
+   * `enforcesCreateOnly` flag. Default: probe only a store whose flag is unverified
+   * (`store.createOnlyUnverified`, e.g. an `S3Store` on a custom endpoint without
+   * `conditionalWrites`); `false` trusts the flag.
+   */
   probe?: boolean
   /**
    * Grace period before compaction and retention delete objects, and the freshness window of a
@@ -298,8 +303,9 @@ export class Journal<T = unknown> {
   }
 
   /**
-   * Opens a journal under `prefix` of `store`. Nothing is read or written at open unless
-   * `probe` is set. Writing needs a store that enforces create-only writes
+   * Opens a journal under `prefix` of `store`. Nothing is read or written at open unless it
+   * probes (`probe: true`, or a store whose create-only support is unverified, see
+   * {@link JournalOptions.probe}). Writing needs a store that enforces create-only writes
    * (`store.enforcesCreateOnly`, or a passing probe) or the `singleWriter` option.
    */
   static async open<T = unknown>(store: ObjectStore, prefix: string, options: JournalOptions = {}): Promise<Journal<T>> {
@@ -310,10 +316,11 @@ export class Journal<T = unknown> {
     const p = validateJournalPrefix(prefix, typeof storePrefix === 'string' ? storePrefix : '')
     const j = new Journal<T>(store, p, options)
     if (!j.readOnly) {
-      const enforced = options.probe === true ? await Journal.probe(store, p, options.retry) : store.enforcesCreateOnly
+      const probe = options.probe ?? store.createOnlyUnverified === true
+      const enforced = probe ? await Journal.probe(store, p, options.retry) : store.enforcesCreateOnly
       if (!enforced && options.singleWriter !== true) {
         throw new SeglogError('ERR_INVALID_ARGUMENT',
-          `${store.name} does not enforce create-only writes${options.probe === true ? ' (the probe could overwrite an object)' : ''}, so two writers could overwrite each other's batches. ` +
+          `${store.name} does not enforce create-only writes${probe ? ' (the probe at open overwrote a write-once object)' : ''}, so two writers could overwrite each other's batches. ` +
           'Use a store with conditional writes, open with { readOnly: true }, or, if exactly one process ever writes this journal, open with { singleWriter: true }')
       }
     }

@@ -392,7 +392,29 @@ class Acquisition {
   }
 }
 
-/** Who holds the lock on `dir`, if anyone (for `seglog info`); undefined also when `LOCK` names no owner. */
+/**
+ * What `Log.lockHolder` reports: the owner named in `LOCK`, or — for an empty, torn or foreign
+ * `LOCK` that writers treat as held — `unknownOwner: true` with no pid or host.
+ */
+export type LockHolderReport =
+  | { pid: number; host: string; alive: boolean; unknownOwner?: undefined }
+  | { pid?: undefined; host?: undefined; alive: true; unknownOwner: true }
+
+/** Who holds the lock on `dir` for reporting: a `LOCK` that names no owner counts as held by someone unknown. */
+export function reportLockHolder(dir: string, fsys: FileSystem = nodeFileSystem): LockHolderReport | undefined {
+  let seen: Seen
+  try {
+    seen = look(fsys, path.join(dir, LOCK_FILE))
+  } catch {
+    // Unreadable: a writer's acquire fails on it too, so it blocks writers like a held lock.
+    return { alive: true, unknownOwner: true }
+  }
+  if (seen.kind === 'missing') return undefined
+  if (seen.kind === 'owner') return { pid: seen.owner.pid, host: seen.owner.host, alive: isAlive(seen.owner, currentOwner()) }
+  return { alive: true, unknownOwner: true }
+}
+
+/** Who holds the lock on `dir`, if anyone; undefined also when `LOCK` names no owner. */
 export function lockHolder(dir: string, fsys: FileSystem = nodeFileSystem): (LockOwner & { alive: boolean }) | undefined {
   try {
     const seen = look(fsys, path.join(dir, LOCK_FILE))

@@ -9,9 +9,10 @@ import { invalidArgument, SeglogError } from '../errors.js'
 import {
   BATCH_HEADER_BYTES, BatchHeader, BatchStatus, describeStatus, encodeBatch, forEachRecord, parseBatch, RECORD_HEADER_BYTES, sealBatch,
 } from '../format/index.js'
-import type { FileHandle, FileSystem } from '../io/file-system.js'
+import type { FileHandle, FileStat, FileSystem } from '../io/file-system.js'
 import { writeCheckpoint } from './checkpoint.js'
-import { DirectoryLock, lockHolder } from './lock.js'
+import { codecFor, installCodec, type DecodedRecord, type LogEncoding } from './encoding.js'
+import { DirectoryLock, lockHolder, reportLockHolder, type LockHolderReport } from './lock.js'
 import { repairLocked, repairLog, type RepairOptions, type RepairReport } from './repair.js'
 import { gapAt, mergeGaps, offsetLostError, writeGaps, type Gap } from './gaps.js'
 import type { LogIdentity } from './identity.js'
@@ -51,6 +52,31 @@ export interface IterateOptions {
 export interface AppendBatchResult {
   first: number
   last: number
+}
+
+/** The methods an encoding changes; see {@link TypedLog}. */
+type EncodedMethods = 'append' | 'appendBatch' | 'read' | 'iterate' | 'iterateBatches' | 'createReadStream'
+
+/**
+ * A log opened with `encoding: 'utf8'` (`V` is `string`) or `encoding: 'json'` (`V` is the type
+ * you name, `Log.open<Order>(dir, { encoding: 'json' })`; the log does not check it at run time):
+ * appends take values and reads give `{ offset, timestamp, data: V }`. Everything else is as on
+ * {@link Log}. A value that cannot be encoded (a BigInt or a cycle in JSON, a non-string for
+ * 'utf8') rejects with `ERR_INVALID_ARGUMENT` and nothing is written.
+ */
+export interface TypedLog<V> extends Omit<Log, EncodedMethods> {
+  /** Encodes and appends one value; resolves with its offset (durability as {@link Log.append}). */
+  append(value: V): Promise<number>
+  /** Encodes every value first (any failure writes nothing), then appends them as one batch. */
+  appendBatch(values: readonly V[]): Promise<AppendBatchResult>
+  /** The record at `offset`, decoded; undefined past the end. */
+  read(offset: number): Promise<DecodedRecord<V> | undefined>
+  /** As {@link Log.iterate}, with decoded records. */
+  iterate(options?: IterateOptions): AsyncIterableIterator<DecodedRecord<V>>
+  /** As {@link Log.iterateBatches}, with decoded records. */
+  iterateBatches(options?: IterateOptions): AsyncIterableIterator<DecodedRecord<V>[]>
+  /** A Readable (objectMode) of decoded records. */
+  createReadStream(options?: IterateOptions): Readable
 }
 
 /** Hook for worker-thread appends: created lazily by {@link Log.workerHandle}. */
@@ -207,17 +233,29 @@ export class Log implements AsyncDisposable {
   /**
    * Opens (creating if needed) the log in `dir`, recovering from any crash: a torn last write is
    * cut off and reported in {@link Log.recovery}; damage followed by valid data fails with
-   * `ERR_CORRUPT` unless `repair` is set. Throws `ERR_LOCKED` when another writer holds `dir`.
+   * `ERR_CORRUPT` unless `repair` is set. Throws `ERR_LOCKED` when another writer holds `dir`,
+   * `ERR_NOT_FOUND` for a read-only open of a directory that does not exist (yet), and
+   * `ERR_INVALID_ARGUMENT` when `dir` is a file. `encoding` (`'bytes'` default, `'utf8'`,
+   * `'json'`) gives a {@link TypedLog} that encodes appends and decodes reads.
    */
-  static async open(dir: string, options: LogOptions = {}): Promise<Log> {
+  static open(dir: string, options: LogOptions & { encoding: 'utf8' }): Promise<TypedLog<string>>
+  static open<V = unknown>(dir: string, options: LogOptions & { encoding: 'json' }): Promise<TypedLog<V>>
+  static open(dir: string, options?: LogOptions & { encoding?: 'bytes' }): Promise<Log>
+  static async open(dir: string, options: LogOptions & { encoding?: LogEncoding } = {}): Promise<Log | TypedLog<unknown>> {
     if (typeof dir !== 'string' || dir.length === 0) throw invalidArgument('Log.open needs a directory path (string)')
     const resolved = resolveOptions(options)
+    const codec = codecFor(options.encoding)
     const fsys = resolved.fileSystem
     let lock: DirectoryLock | undefined
     if (resolved.readOnly) {
-      if (!fsys.stat(dir)) throw invalidArgument(`${dir} does not exist; a read-only open needs an existing log`)
+      const stat = statLogDirectory(fsys, dir)
+      if (!stat) {
+        throw new SeglogError('ERR_NOT_FOUND', `${dir} does not exist yet; a read-only open needs an existing log. ` +
+          'If a writer is about to create it, retry later; otherwise open it once without readOnly to create it', { details: { file: dir } })
+      }
+      if (fsys.lstat(dir)?.type === 'file') throw notADirectory(dir)
     } else {
-      fsys.mkdir(dir)
+      makeLogDirectory(fsys, dir)
       lock = DirectoryLock.acquire(dir, fsys)
     }
     let log: Log | undefined
@@ -237,6 +275,7 @@ export class Log implements AsyncDisposable {
       log.startTimers()
       if (!resolved.readOnly) log.applyRetention()
       if (channels.recovery.hasSubscribers) channels.recovery.publish({ dir, report: recovered.report })
+      if (codec) installCodec<IterateOptions>(log, Log.prototype, codec, dir)
       return log
     } catch (err) {
       if (log) await log.close().catch(() => undefined)
@@ -261,10 +300,14 @@ export class Log implements AsyncDisposable {
     return repairLog(dir, options)
   }
 
-  /** Who holds the write lock on `dir` (pid, host, whether that process is alive), if anyone. */
-  static lockHolder(dir: string): { pid: number; host: string; alive: boolean } | undefined {
-    const holder = lockHolder(dir)
-    return holder && { pid: holder.pid, host: holder.host, alive: holder.alive }
+  /**
+   * Who holds the write lock on `dir` (pid, host, whether that process is alive), if anyone. A
+   * `LOCK` file that names no owner (empty, torn, or written by something else) blocks writers, so
+   * it is reported as held with `unknownOwner: true` and no pid or host; see docs/local-log.md for
+   * how to clear it.
+   */
+  static lockHolder(dir: string): LockHolderReport | undefined {
+    return reportLockHolder(dir)
   }
 
   /** Offset of the oldest record still stored (retention and deleteBefore move it). */
@@ -318,7 +361,7 @@ export class Log implements AsyncDisposable {
     // Checked first, before waiting or touching any state (rule 20): a bad record rejects only its own call.
     const bad = recordInputError(data, 'the record passed to append')
     if (bad) return Promise.reject(bad)
-    if (this.exclusive) return this.exclusive.then(() => this.append(data))
+    if (this.exclusive) return this.exclusive.then(() => Log.prototype.append.call(this, data))
     if (this.state !== 'open' || !this.writer) return Promise.reject(this.unusable())
     const buf = this.buf
     const needHeader = this.batchStart < 0 || this.used - this.batchStart >= MAX_APPEND_BATCH_BYTES
@@ -347,7 +390,7 @@ export class Log implements AsyncDisposable {
       if (bytes === undefined) bytes = Buffer.from(data as string, 'utf8')
       if (!this.writePendingSafe()) return Promise.reject(this.unusable())
       if (BATCH_HEADER_BYTES + need > this.buf.length) this.buf = Buffer.allocUnsafe(BATCH_HEADER_BYTES + need)
-      return this.append(bytes)
+      return Log.prototype.append.call(this, bytes)
     }
     if (needHeader) {
       this.sealOpenBatch()
@@ -431,7 +474,7 @@ export class Log implements AsyncDisposable {
 
   private appendChecked(items: Uint8Array[], total: number): Promise<AppendBatchResult> {
     // Checked again after the wait: the caller may have transferred a buffer meanwhile.
-    if (this.exclusive) return this.exclusive.then(() => this.appendBatch(items))
+    if (this.exclusive) return this.exclusive.then(() => Log.prototype.appendBatch.call(this, items))
     if (this.state !== 'open' || !this.writer) return Promise.reject(this.unusable())
     const n = items.length
     this.sealOpenBatch()
@@ -919,7 +962,7 @@ export class Log implements AsyncDisposable {
    */
   read(offset: number): Promise<LogRecord | undefined> {
     // While a truncate rewrites files, the state to read from is being replaced: wait for it.
-    if (this.exclusive) return this.exclusive.then(() => this.read(offset))
+    if (this.exclusive) return this.exclusive.then(() => Log.prototype.read.call(this, offset))
     if (this.options.readOnly) return this.readFollowing(offset)
     try {
       return Promise.resolve(this.readNow(offset))
@@ -1051,7 +1094,7 @@ export class Log implements AsyncDisposable {
    * holds (up to 1 MiB). The fastest way to scan; the records are the same zero-copy views.
    */
   iterateBatches(options: IterateOptions = {}): AsyncIterableIterator<LogRecord[]> {
-    const cursor = this.iterate(options) as RecordCursor
+    const cursor = Log.prototype.iterate.call(this, options) as RecordCursor
     return {
       next: () => cursor.nextMany(),
       return: async () => {
@@ -1399,6 +1442,34 @@ export class Log implements AsyncDisposable {
   /** `await using log = await Log.open(...)` closes it at the end of the scope. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close()
+  }
+}
+
+function notADirectory(dir: string): SeglogError {
+  return new SeglogError('ERR_INVALID_ARGUMENT', `${dir} exists but is not a directory; a log is a directory. ` +
+    'Pass the path of a directory (an existing log, or a new path to create one); the file was not changed', { details: { file: dir } })
+}
+
+/** The directory's metadata, or undefined when it does not exist; a path through a file is the caller's mistake. */
+function statLogDirectory(fsys: FileSystem, dir: string): FileStat | undefined {
+  try {
+    return fsys.stat(dir)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException | undefined)?.code === 'ENOTDIR') throw notADirectory(dir)
+    throw new SeglogError('ERR_IO', `could not look at the log directory ${dir}: ${(err as Error).message}; check the path's permissions, then retry`,
+      { cause: err, details: { file: dir } })
+  }
+}
+
+/** Creates the log's directory; a path that is (or runs through) a file is the caller's mistake, not an I/O failure. */
+function makeLogDirectory(fsys: FileSystem, dir: string): void {
+  try {
+    fsys.mkdir(dir)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException | undefined)?.code
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw notADirectory(dir)
+    throw new SeglogError('ERR_IO', `could not create the log directory ${dir}: ${(err as Error).message}; check the path's permissions and free space, then retry`,
+      { cause: err, details: { file: dir } })
   }
 }
 

@@ -18,7 +18,11 @@ export interface AzureBlobStoreOptions {
   client?: ContainerClient
   /** Every key is stored under `<prefix>/`. */
   prefix?: string
-  /** Create the container if it does not exist (default false). */
+  /**
+   * Create the container on first use if it does not exist. Default false: a missing container is
+   * then a non-transient `ERR_STORE` (HTTP 404) that says so, since creating one usually needs
+   * account-level rights a writer should not have.
+   */
   createContainer?: boolean
   /** Per-try timeout for clients the store creates. Default 30,000 ms. */
   requestTimeoutMs?: number
@@ -84,6 +88,11 @@ export class AzureBlobStore implements ObjectStore {
   #fail(op: string, key: string, err: unknown): SeglogError {
     if (err instanceof SeglogError) return err
     const status = statusOf(err)
+    if (status === 404 && (err as { code?: unknown }).code === 'ContainerNotFound') {
+      return new SeglogError('ERR_STORE', `${this.name}: ${op} ${JSON.stringify(key)} failed (HTTP 404): the container does not exist. ` +
+        'Create it (az storage container create), or pass { createContainer: true } to AzureBlobStore to create it on first use',
+      { cause: err, details: { file: key, op, transient: false, status } })
+    }
     return storeError(this.name, op, key, err, looksTransient(err, status), status)
   }
 

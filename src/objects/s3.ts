@@ -25,8 +25,11 @@ export interface S3StoreOptions {
   /** A ready client (its own retry and timeout settings apply); the store will not close it. */
   client?: S3Client
   /**
-   * Whether the endpoint enforces `If-None-Match: *` (AWS S3 does since 2024). Default true.
-   * Set false for stores that ignore it; `Journal.open` can also probe.
+   * Whether the endpoint enforces `If-None-Match: *` (AWS S3 does since 2024). Without a custom
+   * `endpoint` the default is true. With a custom `endpoint` the default is unverified: the store
+   * claims it, and `Journal.open` probes (writes one object twice) before writing, because some
+   * S3-compatible servers silently ignore the header and overwrite. Set true to skip the probe for
+   * an endpoint known to enforce it, false for one known not to.
    */
   conditionalWrites?: boolean
   /** Per-request timeout for clients the store creates. Default 30,000 ms. */
@@ -56,6 +59,7 @@ function statusOf(err: unknown): number | undefined {
 export class S3Store implements ObjectStore {
   readonly name: string
   readonly enforcesCreateOnly: boolean
+  readonly createOnlyUnverified: boolean
   readonly bucket: string
   readonly prefix: string
   readonly #options: S3StoreOptions
@@ -68,6 +72,7 @@ export class S3Store implements ObjectStore {
     this.prefix = validatePrefix(options.prefix ?? '')
     this.name = `s3://${this.bucket}${this.prefix === '' ? '' : `/${this.prefix}`}`
     this.enforcesCreateOnly = options.conditionalWrites ?? true
+    this.createOnlyUnverified = options.conditionalWrites === undefined && options.endpoint !== undefined
     this.#options = options
     this.#ownsClient = options.client === undefined
     if (options.client !== undefined) this.#client = Promise.resolve(options.client)

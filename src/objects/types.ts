@@ -101,6 +101,12 @@ export interface ObjectStore {
    * writers racing on one key cannot both succeed.
    */
   readonly enforcesCreateOnly: boolean
+  /**
+   * True when {@link enforcesCreateOnly} is a claim nobody has checked (an S3-compatible endpoint
+   * whose support for `If-None-Match` was not declared): `Journal.open` then probes before
+   * writing, unless opened with `probe: false`.
+   */
+  readonly createOnlyUnverified?: boolean
   /** Stores `data` under `key`. */
   put(key: string, data: Uint8Array, options?: PutOptions): Promise<PutResult>
   /** Reads an object (or a range of it); `undefined` when it does not exist. */

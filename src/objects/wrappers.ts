@@ -19,6 +19,7 @@ export class PrefixStore implements ObjectStore {
   }
 
   get enforcesCreateOnly(): boolean { return this.inner.enforcesCreateOnly }
+  get createOnlyUnverified(): boolean { return this.inner.createOnlyUnverified === true }
   #k(key: string): string { return joinKey(this.prefix, validateKey(key)) }
   #strip(meta: ObjectMeta): ObjectMeta {
     return { ...meta, key: this.prefix === '' ? meta.key : meta.key.slice(this.prefix.length + 1) }
@@ -76,6 +77,7 @@ export class FaultStore implements ObjectStore {
 
   get name(): string { return `fault+${this.inner.name}` }
   get enforcesCreateOnly(): boolean { return this.enforcesCreateOnlyOverride ?? this.inner.enforcesCreateOnly }
+  get createOnlyUnverified(): boolean { return this.enforcesCreateOnlyOverride === undefined && this.inner.createOnlyUnverified === true }
 
   async #run<T>(op: StoreOp, key: string, fn: () => Promise<T>): Promise<T> {
     this.calls[op]++

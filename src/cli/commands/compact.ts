@@ -21,6 +21,7 @@ function countingStore(store: ObjectStore, onRead: (bytes: number) => void): Obj
   return {
     name: store.name,
     enforcesCreateOnly: store.enforcesCreateOnly,
+    createOnlyUnverified: store.createOnlyUnverified === true,
     put: (key, data, options) => store.put(key, data, options),
     get: async (key, options) => {
       const got = await store.get(key, options)

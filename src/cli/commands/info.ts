@@ -78,6 +78,7 @@ async function localInfo(target: LocalTarget, options: InfoOptions, ctx: Command
     }
     lines.push(['recovery', rec])
     lines.push(['lock', lock === undefined ? 'none'
+      : lock.unknownOwner ? 'held by an unknown owner (LOCK names no process; writers are refused until it is removed)'
       : lock.alive ? `held by process ${lock.pid} on ${lock.host} (running)` : `stale: process ${lock.pid} on ${lock.host} is gone (the next writer reclaims it)`])
     await ctx.out.write(lines.map(([k, v]) => `${p.bold(k.padEnd(9))} ${v}\n`).join(''))
     return ExitCode.Ok
