@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { describe, test } from 'node:test'
 import { isSeglogError } from '../../src/errors.js'
 import { Journal, ManualClock, type JournalClock, type JournalOptions, type JournalVerifyReport } from '../../src/journal/index.js'
-import { MemoryStore } from '../../src/objects/index.js'
+import { FaultStore, MemoryStore, type ObjectStore } from '../../src/objects/index.js'
 import { readAll } from './helpers.js'
 
 const P = 'v'
@@ -158,7 +158,46 @@ describe('Journal.verify', () => {
     await assert.rejects(Journal.verify(store, P, { signal: ac.signal }), /stop/)
   })
 
-  test('listObjects names what each key claims', async () => {
+  test('objects compacted away between the listing and the read are skipped, not faults', async () => {
+    const store = new MemoryStore()
+    await build(store)
+    const compactor = await Journal.open(store, P, {})
+    let compacted = false
+    // The listing is done before the first read: compaction merges and deletes every original then.
+    const racing: ObjectStore = {
+      name: store.name, enforcesCreateOnly: true,
+      put: (key, data, options) => store.put(key, data, options),
+      get: async (key, options) => {
+        if (!compacted) { compacted = true; await compactor.compact({ graceMs: 0 }) }
+        return store.get(key, options)
+      },
+      head: (key) => store.head(key),
+      list: (prefix, options) => store.list(prefix, options),
+      delete: (key) => store.delete(key),
+      deleteMany: (keys) => store.deleteMany(keys),
+    }
+    const r = await Journal.verify(racing, P)
+    assert.equal(compacted, true)
+    assert.deepEqual([r.ok, r.objects, r.faults.length], [true, 6, 0])
+    assert.deepEqual(await Journal.listObjects(store, P).then((l) => l.map((o) => o.key)), [ckey(0, 5)])
+    assert.deepEqual([(await Journal.verify(store, P)).batches, (await Journal.verify(store, P)).events], [6, 12])
+    await compactor.close()
+  })
+
+  test('a transient store failure is retried; a lasting one rejects with ERR_STORE', async () => {
+    const mem = new MemoryStore()
+    await build(mem)
+    let failures = 1
+    const flaky = new FaultStore(mem, (op, key) => (op === 'get' && key === bkey(2) && failures-- > 0 ? 'fail' : 'ok'))
+    const r = await Journal.verify(flaky, P, { retry: { baseDelayMs: 1, maxDelayMs: 2 } })
+    assert.deepEqual([r.ok, r.batches, r.events], [true, 6, 12])
+    failures = 100
+    await assert.rejects(Journal.verify(flaky, P, { retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 } }),
+      (e) => isSeglogError(e, 'ERR_STORE'))
+  })
+
+  test('listObjects names what each key claims'
+, async () => {
     const store = new MemoryStore()
     await build(store, P, 2)
     await store.put(ckey(0, 1), Buffer.from('x'))
