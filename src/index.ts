@@ -28,6 +28,8 @@ export {
   type JournalOptions, type ReadOptions, type JournalEntry, type JournalCursor, type CompactResult,
   type FlushMessage, type CompactMessage, type JournalCodec,
   type FlushResult, type JournalIterateOptions, type JournalClock,
+  type JournalObjectInfo, type JournalObjectKind, type JournalListOptions,
+  type JournalVerifyReport, type JournalVerifyFault, type JournalVerifyOptions,
 } from './journal/index.js'
 export type {
   ObjectStore, ObjectMeta, PutMode, PutOptions, PutResult, GetOptions, GetResult, ListOptions, ByteRange,

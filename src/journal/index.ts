@@ -7,3 +7,7 @@ export { decodeSections, type JournalCodec, type Section } from './codec.js'
 export { parseKey, pad, JournalKeys, SEQ_DIGITS } from './keys.js'
 export { ManualClock, systemClock, type JournalClock } from './clock.js'
 export { validateJournalPrefix } from './prefix.js'
+export {
+  type JournalObjectInfo, type JournalObjectKind, type JournalListOptions,
+  type JournalVerifyReport, type JournalVerifyFault, type JournalVerifyOptions,
+} from './verify.js'

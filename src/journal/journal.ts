@@ -8,6 +8,7 @@ import { decodeSections, encodeBinarySection, encodeJsonlSection, type JournalCo
 import { JournalKeys, parseKey } from './keys.js'
 import { firstUncovered, planReads, type JournalObject, type Step } from './plan.js'
 import { validateJournalPrefix } from './prefix.js'
+import { listJournalObjects, verifyJournal, type JournalListOptions, type JournalObjectInfo, type JournalVerifyOptions, type JournalVerifyReport } from './verify.js'
 
 /** `seglog:journal:flush` — one message per flush attempt that ends (success or failure). */
 export const flushChannel = diagnostics_channel.channel('seglog:journal:flush')
@@ -107,7 +108,9 @@ export interface JournalOptions {
    * same value, larger than any clock skew between them and the store. Default 60,000 ms.
    */
   graceMs?: number
-  /** Poll interval of `read({ follow: true })`. Default 1,000 ms. */
+  /** Poll interval of `read`/`iterate` with `follow: true`. Default 1,000 ms. Same name as the `Log` option. */
+  followPollMs?: number
+  /** @deprecated Use `followPollMs` (the `Log` name). Still accepted; both with different values is `ERR_INVALID_ARGUMENT`. */
   pollMs?: number
   /** Objects fetched ahead while reading. Default 8. */
   readAhead?: number
@@ -293,7 +296,12 @@ export class Journal<T = unknown> {
     this.#lingerMs = positiveInt('lingerMs', options.lingerMs, DEFAULTS.lingerMs, 0, MAX_TIMER_MS)
     this.#maxBuffered = positiveInt('maxBufferedBytes', options.maxBufferedBytes, Math.max(16 << 20, 4 * this.#flushBytes))
     this.#graceMs = positiveInt('graceMs', options.graceMs, DEFAULTS.graceMs, 0)
-    this.#pollMs = positiveInt('pollMs', options.pollMs, DEFAULTS.pollMs, 1, MAX_TIMER_MS)
+    if (options.followPollMs !== undefined && options.pollMs !== undefined && options.followPollMs !== options.pollMs) {
+      throw new SeglogError('ERR_INVALID_ARGUMENT', `journal options followPollMs (${String(options.followPollMs)}) and pollMs (${String(options.pollMs)}) disagree; pass only followPollMs (pollMs is its deprecated alias)`)
+    }
+    this.#pollMs = options.followPollMs !== undefined
+      ? positiveInt('followPollMs', options.followPollMs, DEFAULTS.pollMs, 1, MAX_TIMER_MS)
+      : positiveInt('pollMs', options.pollMs, DEFAULTS.pollMs, 1, MAX_TIMER_MS)
     this.#readAhead = positiveInt('readAhead', options.readAhead, DEFAULTS.readAhead)
     this.#targetBytes = positiveInt('compactTargetBytes', options.compactTargetBytes, DEFAULTS.compactTargetBytes)
     this.#retry = options.retry ?? {}
@@ -325,6 +333,25 @@ export class Journal<T = unknown> {
       }
     }
     return j
+  }
+
+  /**
+   * Checks every batch and compacted object under `prefix` of `store`, read-only: checksums, that
+   * each holds exactly the batches its key names, and that a batch held by two objects (an original
+   * and its merge) is the same batch in both. Unlike a read it goes on past damage and reports every
+   * fault. The journal's counterpart of `Log.verify`; it needs no open handle and may run while
+   * writers, readers and compaction work.
+   */
+  static verify(store: ObjectStore, prefix: string, options: JournalVerifyOptions = {}): Promise<JournalVerifyReport> {
+    return verifyJournal(store, prefix, options)
+  }
+
+  /**
+   * Lists every object under `prefix` of `store` with what its key claims (batch, compacted range,
+   * retention marker …), in key order. Read-only; reads no object's contents.
+   */
+  static listObjects(store: ObjectStore, prefix: string, options: JournalListOptions = {}): Promise<JournalObjectInfo[]> {
+    return listJournalObjects(store, prefix, options)
   }
 
   /**

@@ -123,6 +123,11 @@ test('file:// journal: a damaged object fails verify with exit 1 and names the o
   assert.match(v.stdout, /FAULT corrupt +b\/0{19}1 byte \d+: /)
   assert.match(v.stdout, /1 fault\n$/)
   assert.match(v.stderr, /write-once and never repaired in place/)
+  const json = await runCli(['verify', url, '--json'])
+  assert.equal(json.code, 1)
+  const report = JSON.parse(json.stdout) as { ok: boolean; batches: number; events: number; faults: { key: string; kind: string }[] }
+  assert.deepEqual([report.ok, report.batches, report.events], [false, 2, 2])
+  assert.deepEqual(report.faults.map((f) => [f.kind, f.key]), [['corrupt', 'b/00000000000000000001']])
   const c = await runCli(['cat', url])
   assert.equal(c.code, 1)
   assert.match(c.stderr, /b\/0{19}1/)

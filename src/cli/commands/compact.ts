@@ -40,7 +40,7 @@ export async function compact(target: Target, options: CompactOptions, ctx: Comm
   const jt = journalOnly(target, 'compact', 'a local log needs no compaction: its segments are already large; use retention to drop old ones')
   const started = performance.now()
   const before = await listJournal(jt)
-  const batches = before.filter((o) => o.kind === 'b')
+  const batches = before.filter((o) => o.kind === 'batch')
   const total = batches.reduce((n, o) => n + o.size, 0)
   const bar = byteProgress('compacting', options.progress === undefined ? 'auto' : options.progress ? 'on' : 'off')
   let read = 0

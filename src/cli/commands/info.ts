@@ -98,9 +98,9 @@ async function journalInfo(target: JournalTarget, options: InfoOptions, ctx: Com
   for (const o of objects) {
     bytes += o.size
     newest = Math.max(newest, o.lastModified.getTime())
-    if (o.kind === 'b') count.batches++
-    else if (o.kind === 'c') count.compacted++
-    else if (o.kind === 'r') { count.markers++; marker = Math.max(marker, o.first); continue } else { count.other++; continue }
+    if (o.kind === 'batch') count.batches++
+    else if (o.kind === 'compacted') count.compacted++
+    else if (o.kind === 'marker') { count.markers++; marker = Math.max(marker, o.first); continue } else { count.other++; continue }
     first = Math.min(first, o.first)
     last = Math.max(last, o.last)
   }

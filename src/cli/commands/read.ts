@@ -125,7 +125,7 @@ export async function tail(target: Target, options: TailOptions, ctx: CommandCon
       await log.close()
     }
   } else {
-    const j = await openJournal(target, { readOnly: true, ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }) })
+    const j = await openJournal(target, { readOnly: true, ...(options.pollMs === undefined ? {} : { followPollMs: options.pollMs }) })
     try {
       await printer.begin()
       // Journals have no offsets to count back from: keep the last N while reading to the end.

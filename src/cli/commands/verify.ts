@@ -1,8 +1,7 @@
 import path from 'node:path'
-import { Log, type VerifyReport } from '../../index.js'
+import { Journal, Log, type JournalVerifyReport, type VerifyReport } from '../../index.js'
 import type { CommandContext, TargetOptions } from '../context.js'
 import { ExitCode, type ExitCodeValue } from '../errors.js'
-import { verifyJournal, type JournalVerifyReport } from '../journal.js'
 import { byteProgress, type ProgressMode } from '../progress.js'
 import { checkLocalLogExists, type Target } from '../target.js'
 import { formatBytes, formatCount, formatDuration, messages, palette } from '../ui.js'
@@ -29,8 +28,11 @@ export async function verify(target: Target, options: VerifyOptions, ctx: Comman
       checkLocalLogExists(target)
       report = await Log.verify(target.dir, { onProgress: (done, total) => bar.update(done, total) })
     } else {
-      report = await verifyJournal(target, (done, total) => bar.update(done, total), ctx.signal)
+      report = await Journal.verify(target.store, target.prefix, { onProgress: (done, total) => bar.update(done, total), signal: ctx.signal })
     }
+  } catch (err) {
+    if (ctx.signal.aborted) return ExitCode.Interrupted
+    throw err
   } finally {
     bar.stop()
   }
@@ -49,9 +51,12 @@ export async function verify(target: Target, options: VerifyOptions, ctx: Comman
         `${plural(report.events, 'event', 'events')}, ${formatBytes(report.bytes)} checked in ${formatDuration(report.durationMs)}\n`
     }
     for (const f of report.faults) {
-      const where = target.kind === 'local' ? path.relative(process.cwd(), f.file) || f.file : f.file
+      const where = 'key' in f ? f.key : path.relative(process.cwd(), f.file) || f.file
       const offset = 'offset' in f && f.offset !== undefined ? ` (first unreadable offset ${f.offset})` : ''
       text += `${p.red('FAULT')} ${f.kind.padEnd(13)} ${where} byte ${f.position}: ${f.message}${offset}\n`
+    }
+    if ('unrecognized' in report) {
+      for (const key of report.unrecognized) text += `${p.yellow('OTHER')} ${key} is no journal object (readers ignore it)\n`
     }
     if ('gaps' in report) {
       for (const g of report.gaps) text += `${p.yellow('GAP')}   offsets ${g.from}…${g.to - 1} were lost to damage an earlier repair cut out (recorded; reads of them fail ERR_OFFSET_LOST)\n`
