@@ -110,6 +110,11 @@ export async function startS3Proxy(upstreamPort: number, port = 0): Promise<S3Pr
             }
             return forward(req, body)
           })
+        } else if ((method === 'GET' || method === 'HEAD') && fault === undefined && objectPath.indexOf('/', 1) > 0) {
+          // s3rver reads an object's metadata (ETag) and body apart, so a read racing a write can
+          // pair the new ETag with the old body (seen on Node 24: an if-match counter lost updates).
+          // S3 reads are atomic: reads of a key wait for the conditional writes on it.
+          out = await withLock(objectPath, () => forward(req, body))
         } else if (fault?.kind === 'ignore-range') {
           out = await forward(req, body, method, req.url, true)
         } else if (fault?.kind === 'shift-range' && typeof req.headers.range === 'string') {
