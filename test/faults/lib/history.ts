@@ -141,7 +141,8 @@ export async function checkImage(history: History, img: ImageCheck, options: Log
     }
     return { outcome, records, truncated }
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true })
+    if (process.env.SEGLOG_KEEP_IMAGE === undefined) fs.rmSync(dir, { recursive: true, force: true })
+    else process.stderr.write('IMAGE ' + dir + '\n')
   }
 }
 
