@@ -713,16 +713,21 @@ export class Log implements AsyncDisposable {
     const handle = this.fsys.open(segment.path, 'create-new')
     if (this.writer) this.unsynced.push(this.writer)
     sealed.adoptHandle(undefined)
-    this.writer = handle
-    segment.adoptHandle(handle)
-    segment.index = new SparseIndex(base)
-    this.activeIndex = segment.index
-    this.segments.push(segment)
-    this.active = segment
+    this.activate(segment, handle)
     this.dirDirty = true
     if (channels.roll.hasSubscribers) channels.roll.publish({ dir: this.dir, sealed: sealed.path, base })
     this.requestSync(this.options.syncAlways)
     this.applyRetention()
+  }
+
+  /** Makes a freshly created, empty segment the active one, written through `handle`. */
+  private activate(segment: Segment, handle: FileHandle): void {
+    this.writer = handle
+    segment.adoptHandle(handle)
+    segment.index = new SparseIndex(segment.base)
+    this.activeIndex = segment.index
+    this.segments.push(segment)
+    this.active = segment
   }
 
   /**
@@ -921,12 +926,7 @@ export class Log implements AsyncDisposable {
     await this.fsys.syncDir(this.dir)
     this.active.adoptHandle(undefined)
     if (this.writer) closeQuietly(this.writer)
-    this.writer = handle
-    segment.adoptHandle(handle)
-    segment.index = new SparseIndex(to)
-    this.activeIndex = segment.index
-    this.segments.push(segment)
-    this.active = segment
+    this.activate(segment, handle)
     this.next = this.written = this.durable = to
     // The checkpoint names the sealed segment; the next round writes one for this segment.
     this.checkpointBase = -1

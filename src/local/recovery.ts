@@ -12,7 +12,7 @@ import { scanSegment } from './scan.js'
 import { corruptError, Segment } from './segment.js'
 import { SparseIndex } from './sparse-index.js'
 import { applyIntent, readIntent } from './truncate-intent.js'
-import { gapCovers, readGaps, type Gap } from './gaps.js'
+import { gapCovers, readGaps, writeGaps, type Gap } from './gaps.js'
 import type { RepairReport } from './repair.js'
 import { createIdentity, readIdentity, type LogIdentity } from './identity.js'
 
@@ -134,10 +134,22 @@ export async function recover(fsys: FileSystem, dir: string, options: RecoveryOp
   })
   // A recorded gap ends where a segment begins (repair moved the data after it there); one that
   // no longer does was overtaken by a later truncate and is dropped.
-  const gaps = readGaps(fsys, dir).filter((g) => bases.includes(g.to) && bases[0] <= g.from)
+  const recorded = readGaps(fsys, dir)
+  const gaps = recorded.filter((g) => bases.includes(g.to) && bases[0] <= g.from)
   try {
     const recovered = await recoverSegments(fsys, segments, gaps, checkpoint, options, report, started)
     recovered.identity = identity
+    // Recovery may have removed the segment a gap ended at (an unfinished roll) or cut the log below
+    // it (a torn tail): such a gap no longer describes a hole, and once appends reach its range
+    // again it would hide records that exist. Keep only gaps that end at a remaining segment at or
+    // below the log's end, and drop the others from the file (with those dropped above) before
+    // anything is appended.
+    const finalBases = recovered.segments.map((s) => s.base)
+    const kept = recovered.gaps.filter((g) => finalBases.includes(g.to) && g.to <= recovered.nextOffset)
+    if (kept.length !== recorded.length) {
+      recovered.gaps = kept
+      if (writable) await writeGaps(fsys, dir, kept)
+    }
     return recovered
   } catch (err) {
     // A failed open must not keep a descriptor of any segment it looked at.

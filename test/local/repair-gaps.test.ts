@@ -8,6 +8,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import { isSeglogError, Log } from '../../src/index.js'
+import { writeGaps } from '../../src/local/gaps.js'
+import { nodeFileSystem } from '../../src/testing/index.js'
 import { batchPositions, flipByte, segmentFiles } from '../helpers/segments.js'
 import { payload, tmpDir } from '../helpers/tmp.js'
 
@@ -145,6 +147,31 @@ test('verify reports every fault: two in one segment and one in another, each wi
       count++
     }
     assert.equal(count, 600 - 9)
+  } finally {
+    await log.close()
+  }
+})
+
+test('a recorded gap that recovery no longer bears out is dropped from the file, so it cannot come back over records appended later (power-loss seed 989959456)', async (t) => {
+  const dir = tmpDir(t)
+  const segmentBytes = 4096
+  const record = (i: number): Buffer => Buffer.alloc(3000, i)
+  let log = await Log.open(dir, { segmentBytes })
+  for (let i = 0; i < 3; i++) await log.append(record(i))
+  const end = log.nextOffset
+  await log.close()
+  // What a crash mid-repair can leave: a gap ending at a segment that recovery then removes (here:
+  // never created), over offsets the log goes on to fill.
+  await writeGaps(nodeFileSystem, dir, [{ from: end, to: end + 1 }])
+  log = await Log.open(dir, { segmentBytes })
+  assert.deepEqual(log.gaps, [])
+  // Each record fills a segment, so the next one starts at `end + 1`: the old gap's shape exactly.
+  for (let i = end; i < end + 3; i++) assert.equal(await log.append(record(i)), i)
+  await log.close()
+  log = await Log.open(dir, { segmentBytes })
+  try {
+    assert.deepEqual(log.gaps, [])
+    for (let i = 0; i < end + 3; i++) assert.deepEqual((await log.read(i))?.data, record(i), `record ${i}`)
   } finally {
     await log.close()
   }

@@ -100,6 +100,7 @@ export async function checkImage(history: History, img: ImageCheck, options: Log
   const dir = fs.mkdtempSync(path.join(scratchRoot(), 'seglog-image-'))
   try {
     for (const [name, bytes] of img.files) fs.writeFileSync(path.join(dir, name), bytes)
+    if (process.env.SEGLOG_KEEP_IMAGE !== undefined) fs.cpSync(dir, `${dir}-as-captured`, { recursive: true })
     let outcome: ImageOutcome['outcome'] = 'recovered'
     let log: Log
     try {
