@@ -29,7 +29,7 @@ const layerRules = [
   layer(['src/cli/**/*.ts'], ['format', 'io', 'local', 'threads', 'objects', 'journal', 'testing'],
     'cli/ uses the public entry points only (../index.js, ../s3.js, ../azure.js).'),
   {
-    files: ['src/diagnostics.ts', 'src/errors.ts', 'src/invariant.ts'],
+    files: ['src/diagnostics.ts', 'src/errors.ts', 'src/invariant.ts', 'src/option-schema.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': ['error', {
         patterns: [{ group: ['./*/**'], message: 'the shared core imports no feature module (loading it must not load them).' }],

@@ -72,7 +72,8 @@ export interface SeglogErrorDetailsByCode {
   /** HTTP `status` when the store answered, whether the failure was `transient`, the `op` and `attempts`. */
   ERR_STORE: SeglogErrorDetails & { status?: number; transient?: boolean; op?: string; attempts?: number }
   ERR_NOT_FOUND: SeglogErrorDetails
-  ERR_INVALID_ARGUMENT: SeglogErrorDetails
+  /** `option`: the dotted name of the option refused, when an option was. */
+  ERR_INVALID_ARGUMENT: SeglogErrorDetails & { option?: string }
   ERR_READ_ONLY: SeglogErrorDetails
   /** The offset the iterator must restart from. */
   ERR_TRUNCATED: SeglogErrorDetails & { truncatedAt?: number }

@@ -1,5 +1,6 @@
 /** Options of {@link Log.open}, their defaults and their validation. */
 import { invalidArgument } from '../errors.js'
+import { checkOptions, opt } from '../option-schema.js'
 import { nodeFileSystem, type FileSystem } from '../io/file-system.js'
 
 /**
@@ -94,47 +95,48 @@ export interface ResolvedOptions {
   clock: LogClock
 }
 
-function positiveInt(name: string, value: unknown, fallback: number, min = 1, max = 2 ** 31): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw invalidArgument(`${name} must be an integer from ${min} to ${max}; got ${String(value)}`)
-  }
-  return value
+const clockRule = opt.implementing<LogClock>('a clock', ['now', 'every'])
+
+/** Every option of {@link LogOptions} and what it accepts; anything else is refused. */
+export const logOptionsShape = {
+  sync: opt.anyOf(opt.oneOf('always', 'never'), opt.object({ intervalMs: opt.required(opt.integer(1, 3_600_000)) })),
+  segmentBytes: opt.integer(1024, 1 << 30),
+  maxRecordBytes: opt.integer(1, 1 << 29),
+  maxBatchBytes: opt.integer(64, 1 << 30),
+  retention: opt.object({
+    maxBytes: opt.integer(1, Number.MAX_SAFE_INTEGER),
+    maxAgeMs: opt.integer(1, Number.MAX_SAFE_INTEGER),
+  }),
+  readOnly: opt.boolean(),
+  repair: opt.boolean(),
+  indexIntervalBytes: opt.integer(64, 1 << 24),
+  writeBufferBytes: opt.integer(4096, 1 << 28),
+  followPollMs: opt.integer(1, 60_000),
+  fileSystem: opt.implementing<FileSystem>('a FileSystem', ['open', 'stat']),
+  clock: clockRule,
+  encoding: opt.oneOf('bytes', 'utf8', 'json'),
 }
 
 export function resolveOptions(options: LogOptions = {}): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) throw invalidArgument('Log.open options must be an object')
-  const sync = options.sync ?? 'always'
-  let syncIntervalMs = 0
-  if (typeof sync === 'object' && sync !== null) {
-    syncIntervalMs = positiveInt('sync.intervalMs', sync.intervalMs, 0, 1, 3_600_000)
-  } else if (sync !== 'always' && sync !== 'never') {
-    throw invalidArgument(`sync must be 'always', 'never' or { intervalMs }; got ${JSON.stringify(sync)}`)
-  }
-  const maxRecordBytes = positiveInt('maxRecordBytes', options.maxRecordBytes, 16 << 20, 1, 1 << 29)
-  const retention = options.retention ?? {}
-  if (typeof retention !== 'object' || retention === null) throw invalidArgument('retention must be an object { maxBytes?, maxAgeMs? }')
-  if (retention.maxBytes !== undefined) positiveInt('retention.maxBytes', retention.maxBytes, 0, 1, Number.MAX_SAFE_INTEGER)
-  if (retention.maxAgeMs !== undefined) positiveInt('retention.maxAgeMs', retention.maxAgeMs, 0, 1, Number.MAX_SAFE_INTEGER)
-  const clock = options.clock ?? systemClock
-  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function' || typeof clock.every !== 'function') {
-    throw invalidArgument('clock must be an object with now() and every(intervalMs, fn) functions')
-  }
-  if (options.readOnly && options.repair) throw invalidArgument('repair needs write access: do not combine it with readOnly')
+  const o = checkOptions('Log.open', options, logOptionsShape)
+  const sync: SyncMode = o.sync ?? 'always'
+  const syncIntervalMs = typeof sync === 'object' ? sync.intervalMs : 0
+  if (o.readOnly && o.repair) throw invalidArgument('Log.open: repair needs write access: do not combine it with readOnly')
+  const maxRecordBytes = o.maxRecordBytes ?? 16 << 20
   return {
     sync,
     syncAlways: sync === 'always',
     syncIntervalMs,
-    segmentBytes: positiveInt('segmentBytes', options.segmentBytes, 64 << 20, 1024, 1 << 30),
+    segmentBytes: o.segmentBytes ?? 64 << 20,
     maxRecordBytes,
-    maxBatchBytes: positiveInt('maxBatchBytes', options.maxBatchBytes, Math.max(64 << 20, maxRecordBytes + 64), 64, 1 << 30),
-    retention,
-    readOnly: options.readOnly ?? false,
-    repair: options.repair ?? false,
-    indexIntervalBytes: positiveInt('indexIntervalBytes', options.indexIntervalBytes, 2048, 64, 1 << 24),
-    writeBufferBytes: positiveInt('writeBufferBytes', options.writeBufferBytes, 1 << 20, 4096, 1 << 28),
-    followPollMs: positiveInt('followPollMs', options.followPollMs, 100, 1, 60_000),
-    fileSystem: options.fileSystem ?? nodeFileSystem,
-    clock,
+    maxBatchBytes: o.maxBatchBytes ?? Math.max(64 << 20, maxRecordBytes + 64),
+    retention: o.retention ?? {},
+    readOnly: o.readOnly ?? false,
+    repair: o.repair ?? false,
+    indexIntervalBytes: o.indexIntervalBytes ?? 2048,
+    writeBufferBytes: o.writeBufferBytes ?? 1 << 20,
+    followPollMs: o.followPollMs ?? 100,
+    fileSystem: o.fileSystem ?? nodeFileSystem,
+    clock: o.clock ?? systemClock,
   }
 }

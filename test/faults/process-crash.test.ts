@@ -75,7 +75,8 @@ test(`SIGKILL at every kind of file-system operation, and during recovery, never
         stats.recoveriesDone++
       }
     }
-    const log = await Log.open(dir, options)
+    const { truncates: _t, deletes: _d, ...logOptions } = options
+    const log = await Log.open(dir, logOptions)
     try {
       if (log.recovery.replayedTruncate) stats.replayed++
       if (log.recovery.truncated) stats.torn++
