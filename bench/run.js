@@ -3,7 +3,7 @@
 //
 //   npm run bench                      quick run (2-3 minutes here; sizes scaled down)
 //   npm run bench -- --full            the sizes of DESIGN.md §5
-//   npm run bench -- --only W1,W2      some workloads (W1 W1s W2 W3 W4 W5 T1 J1 J2)
+//   npm run bench -- --only W1,W2      some workloads (W1 W1s W2 W3 W3i W4 W5 IMP T1 J1 J2)
 //   npm run bench -- --peers seglog,raw,lmdb
 //   npm run bench -- --reps 5          repetitions (default 3, interleaved)
 //   npm run bench -- --long [--long-gb 4] [--peers seglog,raw]   long-run append mode
@@ -22,7 +22,7 @@ const BENCH = path.dirname(fileURLToPath(import.meta.url))
 const ROOT = path.resolve(BENCH, '..')
 
 export const ALL_PEERS = ['seglog', 'raw', 'raw-nogc', 'aaol', 'lmdb', 'sqlite-full', 'sqlite-normal', 'classic-level', 'sonic-boom', 'hypercore']
-export const ALL_WORKLOADS = ['W1', 'W1s', 'W2', 'W3', 'W4', 'W5', 'T1', 'J1', 'J2']
+export const ALL_WORKLOADS = ['W1', 'W1s', 'W2', 'W3', 'W3i', 'W4', 'W5', 'IMP', 'T1', 'J1', 'J2']
 
 const SIZES = {
   quick: { records: 100_000, w2: 2_000, reads: 20_000, w5Large: 500_000, t1: 400_000, j1Events: 1_000, j2Events: 10_000, j2Objects: 300, timeoutMs: 180_000 },
@@ -218,9 +218,9 @@ async function main() {
   const T = sizes.timeoutMs
   const live = peers.filter((p) => !infos[p].unavailable)
   const dir = (...parts) => path.join(baseDir, parts.join('-'))
-  const needW1Log = (info) => ['W1', 'W3', 'W4', 'W5'].some((w) => workloads.includes(w) && applies(info, w))
+  const needW1Log = (info) => ['W1', 'W3', 'W3i', 'W4', 'W5'].some((w) => workloads.includes(w) && applies(info, w))
   const log = (rep, peer, w, r, extra = '') => {
-    const what = w === 'W5' || w === 'W5L' ? `${r.openMs?.toFixed(2) ?? '—'} ms open` : fmtRateShort(r.opsPerSec)
+    const what = w === 'W5' || w === 'W5L' || w === 'IMP' ? `${r.openMs?.toFixed(2) ?? '—'} ms${w === 'IMP' ? '' : ' open'}` : fmtRateShort(r.opsPerSec)
     console.log(`  [${rep + 1}/${args.reps}] ${peer.padEnd(14)} ${w.padEnd(11)} ${what.padStart(12)} ${r.ok ? 'ok' : `FAILED: ${(r.error ?? JSON.stringify({ got: r.readBack, want: r.expected })).split('\n')[0].slice(0, 200)}`}${extra}`)
   }
   const record = (rep, peer, w, r, extra) => {
@@ -256,7 +256,8 @@ async function main() {
         const r = await runPhase({ peer: p, phase: 'write-bulk', workload: 'W1', dir: d, count: sizes.records, batch: 1000 }, T)
         if (workloads.includes('W1') && applies(info, 'W1')) record(rep, p, 'W1', r)
         if (r.ok) {
-          if (workloads.includes('W3') && applies(info, 'W3')) record(rep, p, 'W3', await runPhase({ peer: p, phase: 'scan', workload: 'W3', dir: d, count: sizes.records }, T))
+          if ((workloads.includes('W3') || (workloads.includes('W3i') && p === 'raw')) && applies(info, 'W3')) record(rep, p, 'W3', await runPhase({ peer: p, phase: 'scan', workload: 'W3', dir: d, count: sizes.records }, T))
+          if (workloads.includes('W3i') && info.plainScan) record(rep, p, 'W3i', await runPhase({ peer: p, phase: 'scan', workload: 'W3i', dir: d, count: sizes.records, plain: true }, T))
           if (workloads.includes('W4') && applies(info, 'W4')) record(rep, p, 'W4', await runPhase({ peer: p, phase: 'random', workload: 'W4', dir: d, count: sizes.records, reads: sizes.reads }, T))
           if (workloads.includes('W5') && applies(info, 'W5')) {
             record(rep, p, 'W5', await runPhase({ peer: p, phase: 'open', workload: 'W5', dir: d, count: sizes.records }, T))

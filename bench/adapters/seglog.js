@@ -13,6 +13,7 @@ export const info = {
   name: 'seglog',
   durable: "sync: 'always' — append resolves after the fdatasync that covers it (group commit)",
   powerLossDurable: true,
+  plainScan: true,
   notes: "W1/W1s/W3/W4/W5 open with sync: 'never' and call log.sync() once at the end of a write phase. W3 reads with iterateBatches() when the build has it.",
 }
 
@@ -43,6 +44,10 @@ export async function open(dir, opts = {}) {
       } else {
         for await (const rec of log.iterate({ from: first })) cb(rec.data)
       }
+    },
+    // what most users write: one record per step of a plain for await (W3i)
+    async scanPlain(cb) {
+      for await (const rec of log.iterate({ from: first })) cb(rec.data)
     },
     get: async (i) => (await log.read(first + i))?.data,
     readLast: async () => {

@@ -144,7 +144,7 @@ async function main() {
       r.openMs = now() - o0
       const c = new Check()
       startTimer()
-      const p = h.scan((d) => c.add(d))
+      const p = spec.plain ? h.scanPlain((d) => c.add(d)) : h.scan((d) => c.add(d))
       if (isThenable(p)) await p
       stopTimer()
       await h.close()

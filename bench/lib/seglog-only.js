@@ -1,6 +1,37 @@
-// T1, J1, J2: seglog-only workloads, run when the build exports what they need.
-export async function seglogOnly({ rep, workloads, sizes, exportsSeglog, runPhase, record, notes, dir, T }) {
+// T1, J1, J2, IMP: seglog-only workloads, run when the build exports what they need.
+import { spawnSync } from 'node:child_process'
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+// IMP: what `import('seglog')` costs a fresh process: the time of the import itself and the RSS it
+// adds over a bare node, each the median of 5 fresh processes.
+function importCost(entry) {
+  const run = (code) => {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' })
+    if (r.status !== 0) throw new Error(r.stderr.trim().split('\n').slice(-3).join(' | '))
+    return JSON.parse(r.stdout.trim().split('\n').pop())
+  }
+  const bare = []
+  const loaded = []
+  for (let i = 0; i < 5; i++) {
+    bare.push(run('console.log(JSON.stringify({ rss: process.memoryUsage().rss }))'))
+    loaded.push(run(`const t = performance.now(); await import(${JSON.stringify(pathToFileURL(entry).href)}); const ms = performance.now() - t; console.log(JSON.stringify({ ms, rss: process.memoryUsage().rss }))`))
+  }
+  const ms = median(loaded.map((x) => x.ms))
+  const addedRssMB = (median(loaded.map((x) => x.rss)) - median(bare.map((x) => x.rss))) / 2 ** 20
+  return { ok: true, count: 1, openMs: ms, elapsedMs: ms, addedRssMB }
+}
+
+export async function seglogOnly({ rep, workloads, sizes, exportsSeglog, runPhase, record, notes, dir, T, ROOT }) {
   const want = (w) => workloads.includes(w)
+  if (want('IMP')) {
+    const entry = path.join(process.env.SEGLOG_BENCH_DIST ?? path.join(ROOT, 'dist'), 'src', 'index.js')
+    let r
+    try { r = importCost(entry) } catch (err) { r = { ok: false, error: String(err.message ?? err) } }
+    record(rep, 'seglog', 'IMP', r, r.ok ? `  (+${r.addedRssMB.toFixed(1)} MB RSS over bare node)` : '')
+  }
   if (want('T1')) {
     if (typeof exportsSeglog.LogWriter?.connect !== 'function' || typeof exportsSeglog.Log?.open !== 'function') {
       if (rep === 0) { const m = 'T1 skipped: LogWriter (and Log) are not exported from dist/src/index.js yet'; notes.push(m); console.log(`bench: ${m}`) }
