@@ -75,6 +75,23 @@ export async function startS3Proxy(upstreamPort: number, port = 0): Promise<S3Pr
     try { return await fn() } finally { release(); if (locks.get(key) === tail) locks.delete(key) }
   }
 
+  // s3rver answers a PUT before its file write finishes (it ends the write stream and resolves at
+  // once), so a read right after the answer can see an empty or partial body under the new ETag
+  // (seen on Node 22: an if-match counter read "" as 0 and reset itself). S3 is read-after-write
+  // consistent: hold the answer until a read returns the bytes written (bounded; s3rver's write is
+  // already under way, there is no event to wait for).
+  const putSettled = async (req: http.IncomingMessage, body: Buffer, objectPath: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> => {
+    const out = await forward(req, body)
+    if (out.status !== 200) return out
+    for (let i = 0; i < 200; i++) {
+      // A failed read-back says nothing about the write, which s3rver already answered: read again.
+      const back = await forward(req, Buffer.alloc(0), 'GET', objectPath).catch(() => undefined)
+      if (back?.status === 200 && back.body.equals(body)) break
+      await new Promise((resolve) => setTimeout(resolve, 1))
+    }
+    return out
+  }
+
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
@@ -108,13 +125,15 @@ export async function startS3Proxy(upstreamPort: number, port = 0): Promise<S3Pr
             if (ifMatch !== undefined && head.headers.etag !== ifMatch) {
               return { status: 412, headers: { 'content-type': 'application/xml' }, body: Buffer.from(xmlError('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold')) }
             }
-            return forward(req, body)
+            return putSettled(req, body, objectPath)
           })
         } else if ((method === 'GET' || method === 'HEAD') && fault === undefined && objectPath.indexOf('/', 1) > 0) {
           // s3rver reads an object's metadata (ETag) and body apart, so a read racing a write can
           // pair the new ETag with the old body (seen on Node 24: an if-match counter lost updates).
           // S3 reads are atomic: reads of a key wait for the conditional writes on it.
           out = await withLock(objectPath, () => forward(req, body))
+        } else if (method === 'PUT' && fault === undefined && !/[?&](uploadId|partNumber)=/.test(path) && objectPath.indexOf('/', 1) > 0) {
+          out = await withLock(objectPath, () => putSettled(req, body, objectPath))
         } else if (fault?.kind === 'ignore-range') {
           out = await forward(req, body, method, req.url, true)
         } else if (fault?.kind === 'shift-range' && typeof req.headers.range === 'string') {
