@@ -64,7 +64,7 @@ export function describeFault(fault: EnvelopeFault, kind: EnvelopeKind): string 
     case 'short': return `shorter than the ${envelopeHeaderBytes(kind)}-byte ${kind.name} header`
     case 'magic': return `no ${kind.name} magic`
     case 'checksum': return `${kind.name} checksum mismatch`
-    case 'version': return `${kind.name} format version ${fault.version ?? '?'} was never written by any release`
+    case 'version': return `${kind.name} format version ${fault.version ?? '?'} is older than any this seglog reads (${kind.version ?? '?'}), so the byte is damaged`
     case 'newer-version': return `${kind.name} format version ${fault.version ?? '?'} is newer than this seglog reads (${kind.version ?? '?'})`
   }
 }
