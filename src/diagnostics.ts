@@ -4,14 +4,20 @@
  *
  * ```ts
  * import diagnostics_channel from 'node:diagnostics_channel'
+import { debuglog, inspect } from 'node:util'
  * diagnostics_channel.subscribe('seglog:log:fsync', (m) => console.log(m))
  * ```
  *
  * This module is the one table of channels and imports no feature module: feature modules import
  * their channels from here. (`channel(name)` returns the same object for the same name, so a
  * module that still declares its channel by name publishes on the one listed here.)
+ *
+ * With `NODE_DEBUG=seglog` (util.debuglog's rules: `NODE_DEBUG=fs,seglog` works too) every channel
+ * in the table is printed to stderr, one line per message: `SEGLOG <pid>: seglog:log:fsync { … }`.
+ * Without it nothing subscribes, so publishers keep skipping the message entirely.
  */
 import diagnostics_channel from 'node:diagnostics_channel'
+import { debuglog, inspect } from 'node:util'
 
 export const channels = {
   /** A write of buffered batches to the OS: `{ dir, records, bytes }`. */
@@ -35,3 +41,18 @@ export const channels = {
   /** The worker ring handed a batch to the log and it became durable (see `DrainBatchEvent`). */
   threadsBatch: diagnostics_channel.channel('seglog:threads:batch'),
 } as const
+
+const debug = debuglog('seglog')
+
+/** One line per message, whatever it holds (an error's stack included). */
+function oneLine(message: unknown): string {
+  return inspect(message, { depth: 3, breakLength: Infinity, compact: true }).replace(/\n\s*/g, ' ')
+}
+
+// NODE_DEBUG is read once, at process start, so this decision is made once, at load.
+if (debug.enabled) {
+  for (const channel of Object.values(channels)) {
+    const name = String(channel.name)
+    channel.subscribe((message) => debug('%s %s', name, oneLine(message)))
+  }
+}

@@ -14,10 +14,3 @@ export interface CommandContext {
 export interface TargetOptions extends StoreOptions {
   json?: boolean
 }
-
-/** Parses a non-negative safe integer option value, or throws a message commander reports. */
-export function parseCount(value: string, name: string): number {
-  const n = /^\d+$/.test(value) ? Number(value) : NaN
-  if (!Number.isSafeInteger(n)) throw new Error(`${name} must be a non-negative integer, got "${value}"`)
-  return n
-}

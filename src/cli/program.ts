@@ -3,7 +3,7 @@
  * Every command documents its options, examples and exit codes in `--help`.
  */
 import fs from 'node:fs'
-import { Command, InvalidArgumentError, Option } from 'commander'
+import { Command, Option } from 'commander'
 import { append, type AppendOptions } from './commands/append.js'
 import { bench, type BenchOptions } from './commands/bench.js'
 import { compact, type CompactOptions } from './commands/compact.js'
@@ -11,8 +11,9 @@ import { info, type InfoOptions } from './commands/info.js'
 import { cat, tail, type CatOptions, type TailOptions } from './commands/read.js'
 import { repair, type RepairOptions } from './commands/repair.js'
 import { verify, type VerifyOptions } from './commands/verify.js'
-import { parseCount, type CommandContext, type TargetOptions } from './context.js'
+import type { CommandContext, TargetOptions } from './context.js'
 import type { ExitCodeValue } from './errors.js'
+import { countRule, flagValue, positiveRule, segmentBytesRule, syncRule } from './flags.js'
 import { FORMATS, FRAMINGS } from './format.js'
 import { closeTarget, parseTarget, type Target } from './target.js'
 
@@ -72,23 +73,8 @@ TARGET is a local log directory, or a journal URL:${JOURNAL_URLS}`
 const JOURNAL_TARGETS = `
 TARGET is a journal URL (a local log directory is refused):${JOURNAL_URLS}`
 
-function count(name: string) {
-  return (value: string): number => {
-    try {
-      return parseCount(value, name)
-    } catch (err) {
-      throw new InvalidArgumentError((err as Error).message)
-    }
-  }
-}
-
-function positive(name: string) {
-  return (value: string): number => {
-    const n = count(name)(value)
-    if (n === 0) throw new InvalidArgumentError(`${name} must be at least 1`)
-    return n
-  }
-}
+const count = (flag: string): ((raw: string) => number) => flagValue(flag, countRule)
+const positive = (flag: string): ((raw: string) => number) => flagValue(flag, positiveRule)
 
 function storeOptions(cmd: Command): Command {
   const group = 'Journal URL options:'
@@ -205,8 +191,8 @@ Formats:
     .description('Append records read from stdin; print each one\'s offset (journals: cursor) on stdout.')
     .argument('<TARGET>', 'log directory (created if missing) or journal URL')
     .addOption(new Option('--framing <framing>', 'lines: one record per LF-terminated line (LF removed); length: u32 little-endian length + bytes').choices(FRAMINGS).default('lines'))
-    .option('--sync <mode>', 'local log: always (each printed offset is on disk), never (durable at exit), or a number of ms', 'always')
-    .option('--segment-bytes <n>', 'local log: roll to a new segment file at this size (default 64 MiB)', positive('--segment-bytes'))
+    .option('--sync <mode>', 'local log: always (each printed offset is on disk), never (durable at exit), or a number of ms', flagValue('--sync', syncRule), 'always')
+    .option('--segment-bytes <n>', 'local log: roll to a new segment file at this size, 1024 to 1073741824 (default 64 MiB)', flagValue('--segment-bytes', segmentBytesRule))
     .option('-q, --quiet', 'print no offsets and no summary')
     .addOption(new Option('--codec <codec>', 'journal: jsonl (each record is a JSON value) or binary (bytes)').choices(['jsonl', 'binary']).default('jsonl'))
     .option('--batch-events <n>', 'journal: write a batch object once n events are buffered (default 1000)', positive('--batch-events'))

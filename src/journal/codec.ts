@@ -7,14 +7,15 @@
  *   <bytes> bytes: n lines, each JSON.stringify(value) + "\n"
  *   crc = crc32c(body, crc32c("<seq>:<n>:<ts>:<bytes>:<nonce>"))
  *
- * binary section:
+ * binary section: a 24-byte header in the unversioned file envelope (src/format/envelope.ts),
  *   0 u32 magic 'SGJB'   4 u32 crc32c of bytes [8, 24)   8 u64 seq   16 8-byte nonce
- *   24 one record batch of seglog's core format (encodeBatch), baseOffset = seq
+ *   24 one record batch of seglog's core format (encodeBatch), baseOffset = seq; the batch
+ *   carries the version and its own checksum
  *
  * See docs/FORMAT-journal.md (normative).
  */
 import { SeglogError } from '../errors.js'
-import { crc32c, decodeBatch, encodeBatch, readU64, writeU64 } from '../format/index.js'
+import { allocEnvelope, checkEnvelope, crc32c, decodeBatch, encodeBatch, envelopeError, envelopeHeaderBytes, readU64, sealEnvelope, writeU64, type EnvelopeKind } from '../format/index.js'
 
 /** How a journal encodes events. */
 export type JournalCodec = 'jsonl' | 'binary'
@@ -23,6 +24,12 @@ export type JournalCodec = 'jsonl' | 'binary'
 export const BINARY_SECTION_MAGIC = 0x424a4753
 /** Bytes before the batch in a binary section. */
 export const BINARY_SECTION_HEADER = 24
+/** The binary section header's envelope: no version byte (the batch after it has one). */
+export const BINARY_SECTION_ENVELOPE: EnvelopeKind = {
+  name: 'journal section',
+  magic: BINARY_SECTION_MAGIC,
+  remedy: 'The journal object is damaged (restore it from a copy or delete it with deleteBefore)',
+}
 /** Longest jsonl header line accepted. */
 const MAX_JSONL_HEADER = 512
 const NL = 0x0a
@@ -59,14 +66,10 @@ export function encodeJsonlSection(lines: readonly string[], seq: number, timest
 
 /** Encodes one binary section around a core record batch. */
 export function encodeBinarySection(records: readonly Uint8Array[], seq: number, timestamp: number, nonce: Buffer): Buffer {
-  const batch = encodeBatch(records, seq, timestamp)
-  const out = Buffer.allocUnsafe(BINARY_SECTION_HEADER + batch.length)
-  out.writeUInt32LE(BINARY_SECTION_MAGIC, 0)
-  writeU64(out, 8, seq)
-  nonce.copy(out, 16, 0, 8)
-  out.writeUInt32LE(crc32c(out.subarray(8, 24)), 4)
-  batch.copy(out, BINARY_SECTION_HEADER)
-  return out
+  const header = allocEnvelope(BINARY_SECTION_ENVELOPE, BINARY_SECTION_HEADER - envelopeHeaderBytes(BINARY_SECTION_ENVELOPE))
+  writeU64(header, 8, seq)
+  nonce.copy(header, 16, 0, 8)
+  return Buffer.concat([sealEnvelope(header), encodeBatch(records, seq, timestamp)])
 }
 
 function isUint(v: unknown): v is number {
@@ -118,8 +121,8 @@ function decodeJsonl(buf: Buffer, pos: number, source: string, decodeValues: boo
 
 function decodeBinary(buf: Buffer, pos: number, source: string, decodeValues: boolean): Section {
   if (buf.length - pos < BINARY_SECTION_HEADER) throw corrupt(source, pos, 'truncated binary section header')
-  if (buf.readUInt32LE(pos) !== BINARY_SECTION_MAGIC) throw corrupt(source, pos, 'no section magic')
-  if (crc32c(buf.subarray(pos + 8, pos + 24)) !== buf.readUInt32LE(pos + 4)) throw corrupt(source, pos, 'binary section header checksum mismatch')
+  const fault = checkEnvelope(buf.subarray(pos, pos + BINARY_SECTION_HEADER), BINARY_SECTION_ENVELOPE)
+  if (fault) throw envelopeError(fault, BINARY_SECTION_ENVELOPE, { file: source, position: pos })
   const seq = readU64(buf, pos + 8)
   if (seq < 0) throw corrupt(source, pos, 'sequence number out of range')
   const batch = decodeBatch(buf, pos + BINARY_SECTION_HEADER, source)

@@ -4,16 +4,22 @@
  * the files on every open: a missing, torn or stale checkpoint only makes recovery scan the whole
  * last segment, never trust bad data.
  *
- * Layout (40 bytes, little-endian): u32 magic 'SGCP', u32 crc32c of [8, 40), u8 version (1),
- * 3 bytes reserved, u32 flags (bit 0: written by a clean close), u64 segment base,
+ * Layout (40 bytes, little-endian): the file envelope (src/format/envelope.ts: magic 'SGCP',
+ * crc32c, version 1), then u32 flags (bit 0: written by a clean close), u64 segment base,
  * u64 byte position, u64 next offset.
  */
 import path from 'node:path'
-import { crc32c, readU64, writeU64 } from '../format/index.js'
+import { allocEnvelope, checkEnvelope, envelopeHeaderBytes, readU64, sealEnvelope, writeU64, type EnvelopeKind } from '../format/index.js'
 import type { FileSystem } from '../io/file-system.js'
 import { CHECKPOINT_FILE, CHECKPOINT_TMP_FILE } from './names.js'
 
-const MAGIC = 0x50434753 // 'SGCP'
+/** The checkpoint's envelope. A hint: a damaged or newer checkpoint is ignored (recovery scans more). */
+export const CHECKPOINT_ENVELOPE: EnvelopeKind = {
+  name: 'checkpoint',
+  magic: 0x50434753, // 'SGCP'
+  version: 1,
+  remedy: 'It is ignored; recovery scans the whole last segment',
+}
 const BYTES = 40
 
 export interface Checkpoint {
@@ -24,20 +30,16 @@ export interface Checkpoint {
 }
 
 export function encodeCheckpoint(cp: Checkpoint): Buffer {
-  const buf = Buffer.alloc(BYTES)
-  buf.writeUInt32LE(MAGIC, 0)
-  buf[8] = 1
+  const buf = allocEnvelope(CHECKPOINT_ENVELOPE, BYTES - envelopeHeaderBytes(CHECKPOINT_ENVELOPE))
   buf.writeUInt32LE(cp.clean ? 1 : 0, 12)
   writeU64(buf, 16, cp.segmentBase)
   writeU64(buf, 24, cp.position)
   writeU64(buf, 32, cp.nextOffset)
-  buf.writeUInt32LE(crc32c(buf.subarray(8)), 4)
-  return buf
+  return sealEnvelope(buf)
 }
 
 export function decodeCheckpoint(buf: Buffer | undefined): Checkpoint | undefined {
-  if (!buf || buf.length !== BYTES || buf.readUInt32LE(0) !== MAGIC || buf[8] !== 1) return undefined
-  if (crc32c(buf.subarray(8)) !== buf.readUInt32LE(4)) return undefined
+  if (!buf || buf.length !== BYTES || checkEnvelope(buf, CHECKPOINT_ENVELOPE)) return undefined
   const segmentBase = readU64(buf, 16)
   const position = readU64(buf, 24)
   const nextOffset = readU64(buf, 32)

@@ -5,17 +5,23 @@
  * ERR_OFFSET_LOST naming the range, iterators can stop or skip, and recovery can tell a recorded
  * hole from an unfinished segment roll.
  *
- * Layout (little-endian): u32 magic 'SGGP', u32 crc32c of [8, end), u8 version (1), 3 bytes
- * reserved, u32 count n, then n × (u64 from, u64 to): half-open ranges [from, to), sorted,
+ * Layout (little-endian): the file envelope (src/format/envelope.ts: magic 'SGGP', crc32c,
+ * version 1), then u32 count n, then n × (u64 from, u64 to): half-open ranges [from, to), sorted,
  * non-overlapping, from < to. Replaced atomically (write aside, fsync, rename, fsync directory).
  */
 import path from 'node:path'
 import { SeglogError } from '../errors.js'
-import { crc32c, readU64, writeU64 } from '../format/index.js'
+import { allocEnvelope, checkEnvelope, corruptFileError, envelopeError, envelopeHeaderBytes, readU64, sealEnvelope, writeU64, type EnvelopeKind } from '../format/index.js'
 import type { FileSystem } from '../io/file-system.js'
 import { GAPS_FILE, GAPS_TMP_FILE } from './names.js'
 
-const MAGIC = 0x50474753 // 'SGGP'
+/** The gaps file's envelope. It cannot be rebuilt, so damage is ERR_CORRUPT. */
+export const GAPS_ENVELOPE: EnvelopeKind = {
+  name: 'gaps',
+  magic: 0x50474753, // 'SGGP'
+  version: 1,
+  remedy: 'It records offsets lost to an earlier repair: restore it from a backup, or run Log.repair() (or `seglog repair`) to record the log\'s holes again',
+}
 const HEADER_BYTES = 16
 const ENTRY_BYTES = 16
 
@@ -26,26 +32,26 @@ export interface Gap {
 }
 
 export function encodeGaps(gaps: readonly Gap[]): Buffer {
-  const buf = Buffer.alloc(HEADER_BYTES + gaps.length * ENTRY_BYTES)
-  buf.writeUInt32LE(MAGIC, 0)
-  buf[8] = 1
+  const buf = allocEnvelope(GAPS_ENVELOPE, HEADER_BYTES - envelopeHeaderBytes(GAPS_ENVELOPE) + gaps.length * ENTRY_BYTES)
   buf.writeUInt32LE(gaps.length, 12)
   gaps.forEach((g, i) => {
     writeU64(buf, HEADER_BYTES + i * ENTRY_BYTES, g.from)
     writeU64(buf, HEADER_BYTES + i * ENTRY_BYTES + 8, g.to)
   })
-  buf.writeUInt32LE(crc32c(buf.subarray(8)), 4)
-  return buf
+  return sealEnvelope(buf)
 }
 
 /**
- * Decodes a gaps file; undefined when it is damaged in any way. The count is checked against the
- * file's length before anything is allocated from it.
+ * Decodes a gaps file; undefined when it is damaged in any way, ERR_FORMAT_VERSION when a newer
+ * release wrote it (`file` names it in that error). The count is checked against the file's
+ * length before anything is allocated from it.
  */
-export function decodeGaps(buf: Buffer): Gap[] | undefined {
-  if (buf.length < HEADER_BYTES || buf.readUInt32LE(0) !== MAGIC || buf[8] !== 1) return undefined
+export function decodeGaps(buf: Buffer, file = GAPS_FILE): Gap[] | undefined {
+  const fault = checkEnvelope(buf, GAPS_ENVELOPE)
+  if (fault?.reason === 'newer-version') throw envelopeError(fault, GAPS_ENVELOPE, { file })
+  if (fault || buf.length < HEADER_BYTES) return undefined
   const n = buf.readUInt32LE(12)
-  if (buf.length !== HEADER_BYTES + n * ENTRY_BYTES || crc32c(buf.subarray(8)) !== buf.readUInt32LE(4)) return undefined
+  if (buf.length !== HEADER_BYTES + n * ENTRY_BYTES) return undefined
   const gaps: Gap[] = []
   let prevTo = -1
   for (let i = 0; i < n; i++) {
@@ -67,10 +73,10 @@ export function readGaps(fsys: FileSystem, dir: string): Gap[] {
   const file = path.join(dir, GAPS_FILE)
   const buf = fsys.readFile(file)
   if (buf === undefined) return []
-  const gaps = decodeGaps(buf)
+  const gaps = decodeGaps(buf, file)
   if (!gaps) {
-    throw new SeglogError('ERR_CORRUPT', `${file} is damaged: it records offsets lost to an earlier repair. ` +
-      'Restore it from a backup, or run Log.repair() (or `seglog repair`) to record the log\'s holes again', { details: { file, position: 0, kind: 'gaps' } })
+    const fault = checkEnvelope(buf, GAPS_ENVELOPE)
+    throw fault ? envelopeError(fault, GAPS_ENVELOPE, { file }) : corruptFileError(GAPS_ENVELOPE, { file }, 12, 'gaps entries do not match the file length or are out of order')
   }
   return gaps
 }

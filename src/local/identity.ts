@@ -7,17 +7,23 @@
  * with the log's. A log created before identities existed (format 1 without this file) has tag 0
  * in every batch and stays readable, without this check.
  *
- * Layout (32 bytes, little-endian): u32 magic 'SGID', u32 crc32c of [8, 32), u8 version (1),
- * 3 bytes reserved, 16 bytes id, u32 tag.
+ * Layout (32 bytes, little-endian): the file envelope (src/format/envelope.ts: magic 'SGID',
+ * crc32c, version 1), then 16 bytes id, u32 tag.
  */
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { SeglogError } from '../errors.js'
-import { crc32c } from '../format/index.js'
+import { allocEnvelope, checkEnvelope, corruptFileError, crc32c, envelopeError, envelopeHeaderBytes, sealEnvelope, type EnvelopeKind } from '../format/index.js'
 import type { FileSystem } from '../io/file-system.js'
 import { IDENTITY_FILE, IDENTITY_TMP_FILE } from './names.js'
 
-const MAGIC = 0x44494753 // 'SGID'
+/** The identity file's envelope. It never changes and cannot be rebuilt: damage is ERR_CORRUPT. */
+export const IDENTITY_ENVELOPE: EnvelopeKind = {
+  name: 'identity',
+  magic: 0x44494753, // 'SGID'
+  version: 1,
+  remedy: 'It holds the log\'s identity, which every segment is checked against: restore it from a backup (it is 32 bytes and never changes)',
+}
 const IDENTITY_BYTES = 32
 
 export interface LogIdentity {
@@ -33,18 +39,20 @@ export function tagOf(id: Buffer): number {
 }
 
 export function encodeIdentity(id: Buffer): Buffer {
-  const buf = Buffer.alloc(IDENTITY_BYTES)
-  buf.writeUInt32LE(MAGIC, 0)
-  buf[8] = 1
+  const buf = allocEnvelope(IDENTITY_ENVELOPE, IDENTITY_BYTES - envelopeHeaderBytes(IDENTITY_ENVELOPE))
   id.copy(buf, 12, 0, 16)
   buf.writeUInt32LE(tagOf(id), 28)
-  buf.writeUInt32LE(crc32c(buf.subarray(8)), 4)
-  return buf
+  return sealEnvelope(buf)
 }
 
-export function decodeIdentity(buf: Buffer): LogIdentity | undefined {
-  if (buf.length !== IDENTITY_BYTES || buf.readUInt32LE(0) !== MAGIC || buf[8] !== 1) return undefined
-  if (crc32c(buf.subarray(8)) !== buf.readUInt32LE(4)) return undefined
+/**
+ * Decodes an identity file: undefined when it is damaged, ERR_FORMAT_VERSION when a newer release
+ * wrote it (`file` names it in that error).
+ */
+export function decodeIdentity(buf: Buffer, file = IDENTITY_FILE): LogIdentity | undefined {
+  const fault = checkEnvelope(buf, IDENTITY_ENVELOPE)
+  if (fault?.reason === 'newer-version') throw envelopeError(fault, IDENTITY_ENVELOPE, { file })
+  if (fault || buf.length !== IDENTITY_BYTES) return undefined
   const id = buf.subarray(12, 28)
   const tag = buf.readUInt32LE(28)
   if (tag !== tagOf(id)) return undefined
@@ -59,10 +67,10 @@ export function readIdentity(fsys: FileSystem, dir: string): LogIdentity | undef
   const file = path.join(dir, IDENTITY_FILE)
   const buf = fsys.readFile(file)
   if (buf === undefined) return undefined
-  const identity = decodeIdentity(buf)
+  const identity = decodeIdentity(buf, file)
   if (!identity) {
-    throw new SeglogError('ERR_CORRUPT', `${file} is damaged: it holds the log's identity, which every segment is checked against. ` +
-      'Restore it from a backup (it is 32 bytes and never changes)', { details: { file, position: 0, kind: 'identity' } })
+    const fault = checkEnvelope(buf, IDENTITY_ENVELOPE)
+    throw fault ? envelopeError(fault, IDENTITY_ENVELOPE, { file }) : corruptFileError(IDENTITY_ENVELOPE, { file }, 12, `identity file is ${buf.length} bytes or its tag does not match its id`)
   }
   return identity
 }

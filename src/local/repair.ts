@@ -158,7 +158,9 @@ export async function repairLocked(dir: string, options: RepairOptions = {}): Pr
   if (dryRun) return report
 
   let b = 0
-  for (const p of plans) if (p.backup) copyFile(fsys, p.inspection.file, report.backups[b++])
+  for (const p of plans) if (p.backup) await copyFile(fsys, p.inspection.file, report.backups[b++])
+  // The copies are the only record of the damaged bytes: durable, names included, before any cut.
+  if (b > 0) await fsys.syncDir(dir)
   // The losses are on record before any byte moves: a crash from here on leaves either the old
   // damage (repair again) or holes that the gaps file explains.
   await writeGaps(fsys, dir, report.gaps)
@@ -236,8 +238,8 @@ function fitRuns(fsys: FileSystem, s: SegmentInspection, nextBase: number): Vali
   return out
 }
 
-/** Copies through the file-system seam (so simulated file systems see the backup too), in blocks. */
-function copyFile(fsys: FileSystem, from: string, to: string): void {
+/** Copies through the file-system seam (so simulated file systems see the backup too), in blocks, then fdatasyncs. */
+async function copyFile(fsys: FileSystem, from: string, to: string): Promise<void> {
   const source = fsys.open(from, 'read')
   try {
     const target = fsys.open(to, 'create')
@@ -249,6 +251,7 @@ function copyFile(fsys: FileSystem, from: string, to: string): void {
         target.write(block, 0, n, pos)
         pos += n
       }
+      await target.datasync()
     } finally {
       target.close()
     }

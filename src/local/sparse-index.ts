@@ -3,13 +3,19 @@
  * (offset relative to the segment base, file position of that record, file position of its batch).
  * It is derived data: always rebuilt from the segment when missing, stale or damaged.
  *
- * File layout (little-endian): u32 magic 'SGIX', u32 crc32c of [8, end), u8 version (1),
- * 3 bytes reserved, u32 entry count, u64 segment size covered, u64 next offset after the segment's
+ * File layout (little-endian): the file envelope (src/format/envelope.ts: magic 'SGIX', crc32c,
+ * version 1), then u32 entry count, u64 segment size covered, u64 next offset after the segment's
  * last record, u64 largest batch timestamp; then `count` entries of 3 × u32.
  */
-import { crc32c, readU64, writeU64 } from '../format/index.js'
+import { allocEnvelope, checkEnvelope, envelopeHeaderBytes, readU64, sealEnvelope, writeU64, type EnvelopeKind } from '../format/index.js'
 
-const MAGIC = 0x58494753 // 'SGIX'
+/** The index file's envelope. Derived data: a damaged or newer index is rebuilt, never an error. */
+export const INDEX_ENVELOPE: EnvelopeKind = {
+  name: 'index',
+  magic: 0x58494753, // 'SGIX'
+  version: 1,
+  remedy: 'It is rebuilt from its segment',
+}
 export const INDEX_HEADER_BYTES = 40
 const ENTRY_WORDS = 3
 
@@ -104,18 +110,13 @@ export class SparseIndex {
 
   encode(): Buffer {
     const body = this.count * ENTRY_WORDS * 4
-    const buf = Buffer.allocUnsafe(INDEX_HEADER_BYTES + body)
-    buf.writeUInt32LE(MAGIC, 0)
-    buf[8] = 1
-    buf[9] = 0
-    buf.writeUInt16LE(0, 10)
+    const buf = allocEnvelope(INDEX_ENVELOPE, INDEX_HEADER_BYTES - envelopeHeaderBytes(INDEX_ENVELOPE) + body)
     buf.writeUInt32LE(this.count, 12)
     writeU64(buf, 16, this.coveredBytes)
     writeU64(buf, 24, this.nextOffset)
     writeU64(buf, 32, this.maxTimestamp)
     Buffer.from(this.entries.buffer, this.entries.byteOffset, body).copy(buf, INDEX_HEADER_BYTES)
-    buf.writeUInt32LE(crc32c(buf.subarray(8)), 4)
-    return buf
+    return sealEnvelope(buf)
   }
 
   /**
@@ -124,10 +125,10 @@ export class SparseIndex {
    * the segment, or entries that are not strictly increasing and inside the segment.
    */
   static decode(buf: Buffer | undefined, base: number, segmentSize: number): SparseIndex | undefined {
-    if (!buf || buf.length < INDEX_HEADER_BYTES || buf.readUInt32LE(0) !== MAGIC || buf[8] !== 1) return undefined
+    if (!buf || buf.length < INDEX_HEADER_BYTES) return undefined
     const count = buf.readUInt32LE(12)
-    if (buf.length !== INDEX_HEADER_BYTES + count * ENTRY_WORDS * 4) return undefined
-    if (crc32c(buf.subarray(8)) !== buf.readUInt32LE(4)) return undefined
+    // Length before checksum: a stale index of another size costs no CRC pass.
+    if (buf.length !== INDEX_HEADER_BYTES + count * ENTRY_WORDS * 4 || checkEnvelope(buf, INDEX_ENVELOPE)) return undefined
     const covered = readU64(buf, 16)
     const nextOffset = readU64(buf, 24)
     const maxTimestamp = readU64(buf, 32)

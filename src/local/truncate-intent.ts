@@ -4,16 +4,26 @@
  * before any file changes and removed (durably) only after every change is durable; recovery
  * replays an intent it finds. Replaying is idempotent.
  *
- * Layout: u32 magic 'SGTR', u32 crc32c of [8, end), u8 version (1), 3 reserved, u32 replacement
- * length, u64 segment base, u64 cut position, u64 next offset, then the replacement batch bytes.
+ * Layout: the file envelope (src/format/envelope.ts: magic 'SGTR', crc32c, version 1), then u32
+ * replacement length, u64 segment base, u64 cut position, u64 next offset, then the replacement
+ * batch bytes.
  */
 import path from 'node:path'
-import { crc32c, readU64, writeU64 } from '../format/index.js'
+import { allocEnvelope, checkEnvelope, envelopeError, envelopeHeaderBytes, readU64, sealEnvelope, writeU64, type EnvelopeKind } from '../format/index.js'
 import type { FileSystem } from '../io/file-system.js'
 import { writeCheckpoint } from './checkpoint.js'
 import { indexPath, parseSegmentName, segmentPath, TRUNCATE_INTENT_FILE } from './names.js'
 
-const MAGIC = 0x52544753 // 'SGTR'
+/**
+ * The intent's envelope. A damaged intent was torn before it was acted on and is dropped; one from
+ * a newer release is ERR_FORMAT_VERSION, never dropped (its truncation may be half done).
+ */
+export const INTENT_ENVELOPE: EnvelopeKind = {
+  name: 'truncate intent',
+  magic: 0x52544753, // 'SGTR'
+  version: 1,
+  remedy: 'It was torn before any file changed and is dropped',
+}
 const HEADER = 40
 
 export interface TruncateIntent {
@@ -24,21 +34,19 @@ export interface TruncateIntent {
 }
 
 function encode(intent: TruncateIntent): Buffer {
-  const buf = Buffer.alloc(HEADER + intent.replacement.length)
-  buf.writeUInt32LE(MAGIC, 0)
-  buf[8] = 1
+  const buf = allocEnvelope(INTENT_ENVELOPE, HEADER - envelopeHeaderBytes(INTENT_ENVELOPE) + intent.replacement.length)
   buf.writeUInt32LE(intent.replacement.length, 12)
   writeU64(buf, 16, intent.segmentBase)
   writeU64(buf, 24, intent.cutPosition)
   writeU64(buf, 32, intent.nextOffset)
   intent.replacement.copy(buf, HEADER)
-  buf.writeUInt32LE(crc32c(buf.subarray(8)), 4)
-  return buf
+  return sealEnvelope(buf)
 }
 
-function decode(buf: Buffer): TruncateIntent | undefined {
-  if (buf.length < HEADER || buf.readUInt32LE(0) !== MAGIC || buf[8] !== 1) return undefined
-  if (buf.length !== HEADER + buf.readUInt32LE(12) || crc32c(buf.subarray(8)) !== buf.readUInt32LE(4)) return undefined
+function decode(buf: Buffer, file: string): TruncateIntent | undefined {
+  const fault = checkEnvelope(buf, INTENT_ENVELOPE)
+  if (fault?.reason === 'newer-version') throw envelopeError(fault, INTENT_ENVELOPE, { file })
+  if (fault || buf.length < HEADER || buf.length !== HEADER + buf.readUInt32LE(12)) return undefined
   const segmentBase = readU64(buf, 16)
   const cutPosition = readU64(buf, 24)
   const nextOffset = readU64(buf, 32)
@@ -86,10 +94,14 @@ export async function applyIntent(fsys: FileSystem, dir: string, intent: Truncat
   await fsys.syncDir(dir)
 }
 
-/** The pending intent in `dir`, if any. A torn intent was never acted on and is dropped. */
+/**
+ * The pending intent in `dir`, if any. A torn intent was never acted on and is dropped; an intent
+ * written by a newer release is ERR_FORMAT_VERSION.
+ */
 export function readIntent(fsys: FileSystem, dir: string): { intent: TruncateIntent | undefined; present: boolean } {
-  const buf = fsys.readFile(path.join(dir, TRUNCATE_INTENT_FILE))
-  return { intent: buf ? decode(buf) : undefined, present: buf !== undefined }
+  const file = path.join(dir, TRUNCATE_INTENT_FILE)
+  const buf = fsys.readFile(file)
+  return { intent: buf ? decode(buf, file) : undefined, present: buf !== undefined }
 }
 
 function unlinkIfPresent(fsys: FileSystem, file: string): void {

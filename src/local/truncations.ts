@@ -10,15 +10,22 @@
  * state away and reads the directory again. The file also keeps the cut offset of the most recent
  * truncates, so a cursor can tell whether any record it already handed out was removed.
  *
- * Layout (little-endian): u32 magic 'SGTG', u32 crc32c of [8, end), u8 version (1), 3 reserved,
- * u32 entry count, u64 generation, then per entry u64 generation (odd) and u64 cut offset.
+ * Layout (little-endian): the file envelope (src/format/envelope.ts: magic 'SGTG', crc32c,
+ * version 1), then u32 entry count, u64 generation, then per entry u64 generation (odd) and u64
+ * cut offset.
  */
 import path from 'node:path'
-import { crc32c, readU64, writeU64 } from '../format/index.js'
+import { allocEnvelope, checkEnvelope, envelopeError, envelopeHeaderBytes, readU64, sealEnvelope, writeU64, type EnvelopeKind } from '../format/index.js'
 import type { FileSystem } from '../io/file-system.js'
 import { TRUNCATIONS_FILE, TRUNCATIONS_TMP_FILE } from './names.js'
 
-const MAGIC = 0x47544753 // 'SGTG'
+/** The truncations file's envelope. */
+export const TRUNCATIONS_ENVELOPE: EnvelopeKind = {
+  name: 'truncations',
+  magic: 0x47544753, // 'SGTG'
+  version: 1,
+  remedy: 'Readers treat every record as possibly truncated and start again from the files',
+}
 const HEADER_BYTES = 24
 const ENTRY_BYTES = 16
 /** Cuts remembered; a reader that missed more truncates than this assumes the worst (offset 0). */
@@ -41,9 +48,7 @@ export const NO_TRUNCATIONS: Truncations = Object.freeze({ generation: 0, cuts: 
 
 export function encodeTruncations(state: Truncations): Buffer {
   const cuts = state.cuts.slice(-MAX_CUTS)
-  const buf = Buffer.alloc(HEADER_BYTES + cuts.length * ENTRY_BYTES)
-  buf.writeUInt32LE(MAGIC, 0)
-  buf[8] = 1
+  const buf = allocEnvelope(TRUNCATIONS_ENVELOPE, HEADER_BYTES - envelopeHeaderBytes(TRUNCATIONS_ENVELOPE) + cuts.length * ENTRY_BYTES)
   buf.writeUInt32LE(cuts.length, 12)
   writeU64(buf, 16, state.generation)
   let p = HEADER_BYTES
@@ -52,16 +57,19 @@ export function encodeTruncations(state: Truncations): Buffer {
     writeU64(buf, p + 8, cut.offset)
     p += ENTRY_BYTES
   }
-  buf.writeUInt32LE(crc32c(buf.subarray(8)), 4)
-  return buf
+  return sealEnvelope(buf)
 }
 
-/** The decoded file, or 'damaged' when it cannot be trusted. */
-export function decodeTruncations(buf: Buffer): Truncations | 'damaged' {
-  if (buf.length < HEADER_BYTES || buf.readUInt32LE(0) !== MAGIC || buf[8] !== 1) return 'damaged'
+/**
+ * The decoded file, or 'damaged' when it cannot be trusted; ERR_FORMAT_VERSION when a newer
+ * release wrote it (`file` names it in that error).
+ */
+export function decodeTruncations(buf: Buffer, file = TRUNCATIONS_FILE): Truncations | 'damaged' {
+  const fault = checkEnvelope(buf, TRUNCATIONS_ENVELOPE)
+  if (fault?.reason === 'newer-version') throw envelopeError(fault, TRUNCATIONS_ENVELOPE, { file })
+  if (fault || buf.length < HEADER_BYTES) return 'damaged'
   const count = buf.readUInt32LE(12)
   if (count > MAX_CUTS || buf.length !== HEADER_BYTES + count * ENTRY_BYTES) return 'damaged'
-  if (crc32c(buf.subarray(8)) !== buf.readUInt32LE(4)) return 'damaged'
   const generation = readU64(buf, 16)
   const cuts: Cut[] = []
   for (let i = 0, p = HEADER_BYTES; i < count; i++, p += ENTRY_BYTES) {
@@ -75,8 +83,9 @@ export function decodeTruncations(buf: Buffer): Truncations | 'damaged' {
 
 /** The state on disk: no file means never truncated. */
 export function readTruncations(fsys: FileSystem, dir: string): Truncations | 'damaged' {
-  const buf = fsys.readFile(path.join(dir, TRUNCATIONS_FILE))
-  return buf === undefined ? NO_TRUNCATIONS : decodeTruncations(buf)
+  const file = path.join(dir, TRUNCATIONS_FILE)
+  const buf = fsys.readFile(file)
+  return buf === undefined ? NO_TRUNCATIONS : decodeTruncations(buf, file)
 }
 
 /** Replaces the file atomically and durably (write aside, fsync, rename, fsync the directory). */

@@ -1,8 +1,9 @@
 /**
- * The options of {@link RingDrainer}, their defaults and limits, checked once at construction.
+ * The options of {@link RingDrainer}, their defaults and limits, checked once at construction by
+ * the shared option checker (src/option-schema.ts).
  */
-import { invalidArgument } from '../errors.js'
-import { FRAME_HEADER_BYTES, MAX_RING_BYTES, MIN_RING_BYTES, geometry, powerOfTwo, type RingGeometry } from './layout.js'
+import { badOption, checkOptions, opt, type Rule } from '../option-schema.js'
+import { FRAME_HEADER_BYTES, MAX_RING_BYTES, MIN_RING_BYTES, geometry, type RingGeometry } from './layout.js'
 import type { Clock } from './reaper.js'
 
 /** Options of {@link RingDrainer}. */
@@ -47,29 +48,45 @@ export interface DrainerSettings {
   clock: Clock
 }
 
-/** Checks `options` (throws ERR_INVALID_ARGUMENT naming the option) and fills in defaults. */
-export function drainerSettings(options: RingDrainerOptions): DrainerSettings {
-  const capacity = powerOfTwo('ringBytes', options.ringBytes ?? 1 << 20, MIN_RING_BYTES, MAX_RING_BYTES)
-  const window = powerOfTwo('producerWindow', options.producerWindow ?? 1024, 1, 1 << 16)
-  const maxProducers = intOption('maxProducers', options.maxProducers, 64, 1, 4096)
-  const recordCap = capacity / 4 - FRAME_HEADER_BYTES
-  const clock = options.clock ?? (() => performance.now())
-  if (typeof clock !== 'function') throw invalidArgument(`clock must be a function returning milliseconds; got ${typeof clock}`)
-  return {
-    geometry: geometry(capacity, maxProducers, window),
-    maxRecordBytes: intOption('maxRecordBytes', options.maxRecordBytes, recordCap, 0, recordCap),
-    deadProducerTimeoutMs: intOption('deadProducerTimeoutMs', options.deadProducerTimeoutMs, 1000, 1, 3_600_000),
-    maxBatchRecords: intOption('maxBatchRecords', options.maxBatchRecords, 8192, 1, 1 << 20),
-    maxInflightBatches: intOption('maxInflightBatches', options.maxInflightBatches, 4, 1, 64),
-    maxBatchBytes: intOption('maxBatchBytes', options.maxBatchBytes, 4 << 20, 1, 1 << 30),
-    clock,
-  }
+/** A power of two in `[min, max]`. */
+function powerOfTwoRule(min: number, max: number): Rule<number> {
+  return opt.custom(`a power of two from ${min} to ${max}`, (v) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max && (v & (v - 1)) === 0)
 }
 
-function intOption(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw invalidArgument(`${name} must be an integer from ${min} to ${max}; got ${String(value)}`)
+/** Every option of {@link RingDrainerOptions} and what it accepts; anything else is refused. */
+export const ringDrainerOptionsShape = {
+  ringBytes: powerOfTwoRule(MIN_RING_BYTES, MAX_RING_BYTES),
+  maxRecordBytes: opt.integer(0, MAX_RING_BYTES / 4 - FRAME_HEADER_BYTES),
+  maxProducers: opt.integer(1, 4096),
+  producerWindow: powerOfTwoRule(1, 1 << 16),
+  deadProducerTimeoutMs: opt.integer(1, 3_600_000),
+  maxInflightBatches: opt.integer(1, 64),
+  maxBatchRecords: opt.integer(1, 1 << 20),
+  maxBatchBytes: opt.integer(1, 1 << 30),
+  clock: opt.func<Clock>(),
+}
+
+const WHERE = 'RingDrainer'
+
+/**
+ * Checks `options` with the option schema (unknown keys and wrong types or ranges are
+ * ERR_INVALID_ARGUMENT naming `details.option`) and fills in defaults.
+ */
+export function drainerSettings(options: RingDrainerOptions | undefined): DrainerSettings {
+  const o = checkOptions(WHERE, options, ringDrainerOptionsShape)
+  const capacity = o.ringBytes ?? 1 << 20
+  const recordCap = capacity / 4 - FRAME_HEADER_BYTES
+  // The record limit depends on the ring's size, so it is checked once that is known.
+  if (o.maxRecordBytes !== undefined && o.maxRecordBytes > recordCap) {
+    throw badOption(WHERE, 'maxRecordBytes', `an integer from 0 to ${recordCap} (a quarter of ringBytes, less the frame header)`, o.maxRecordBytes)
   }
-  return value
+  return {
+    geometry: geometry(capacity, o.maxProducers ?? 64, o.producerWindow ?? 1024),
+    maxRecordBytes: o.maxRecordBytes ?? recordCap,
+    deadProducerTimeoutMs: o.deadProducerTimeoutMs ?? 1000,
+    maxBatchRecords: o.maxBatchRecords ?? 8192,
+    maxInflightBatches: o.maxInflightBatches ?? 4,
+    maxBatchBytes: o.maxBatchBytes ?? 4 << 20,
+    clock: o.clock ?? (() => performance.now()),
+  }
 }

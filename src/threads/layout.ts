@@ -192,14 +192,6 @@ export function producerRecord(ring: Ring, id: number): number {
   return ring.producerWord + id * PRODUCER_WORDS
 }
 
-/** Throws unless `value` is an integer power of two in [min, max]. */
-export function powerOfTwo(name: string, value: number, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max || (value & (value - 1)) !== 0) {
-    throw new SeglogError('ERR_INVALID_ARGUMENT', `${name} must be a power of two from ${min} to ${max}; got ${String(value)}`)
-  }
-  return value
-}
-
 /** Result of `Atomics.waitAsync` (typed here: the project's `lib` predates ES2024). */
 export type WaitAsyncResult =
   | { async: false; value: 'not-equal' | 'timed-out' }

@@ -42,7 +42,7 @@ test('bad arguments are usage errors (exit 2) with a message on stderr and nothi
   const cases: [string[], RegExp][] = [
     [['frobnicate'], /unknown command/],
     [['cat'], /missing required argument/],
-    [['cat', dir, '--from', 'x'], /--from must be a non-negative integer/],
+    [['cat', dir, '--from', 'x'], /--from must be a non-negative integer; got "x"/],
     [['cat', dir, '--format', 'yaml'], /Allowed choices are ndjson, json, raw, hex/],
     [['cat', dir, '--from', '20', '--to', '10'], /--to 10 is below --from 20/],
     [['cat', dir, '--after', '1:0'], /--after takes a journal cursor/],
@@ -53,9 +53,9 @@ test('bad arguments are usage errors (exit 2) with a message on stderr and nothi
     [['info', 'az://container/prefix'], /needs an Azure storage connection string\nhint: pass --connection-string/],
     [['compact', dir], /works on journals/],
     [['repair', `file://${dir}`], /never repaired in place/],
-    [['append', dir, '--sync', 'sometimes'], /--sync must be always, never or a number/],
+    [['append', dir, '--sync', 'sometimes'], /--sync must be 'always' or 'never', or an integer from 1 to 3600000; got "sometimes"/],
     [['tail', dir, '-f', '--format', 'json'], /cannot be followed/],
-    [['bench', '--records', '0'], /--records must be at least 1/],
+    [['bench', '--records', '0'], /--records must be a positive integer; got "0"/],
   ]
   const results = await Promise.all(cases.map(([args]) => runCli(args, { env: { AZURE_STORAGE_CONNECTION_STRING: '' } })))
   results.forEach((r, i) => {

@@ -1,8 +1,9 @@
 import diagnostics_channel from 'node:diagnostics_channel'
 import type { Readable } from 'node:stream'
-import { Log, type SyncMode } from '../../index.js'
+import { Log } from '../../index.js'
 import type { CommandContext, TargetOptions } from '../context.js'
 import { CliError, ExitCode, usage, type ExitCodeValue } from '../errors.js'
+import { syncMode } from '../flags.js'
 import type { Framing } from '../format.js'
 import { openJournal } from '../journal.js'
 import type { Target } from '../target.js'
@@ -11,7 +12,8 @@ import { formatCount, messages } from '../ui.js'
 /** Options of `seglog append`. */
 export interface AppendOptions extends TargetOptions {
   framing: Framing
-  sync: string
+  /** Checked by commander with the `--sync` rule (src/cli/flags.ts). */
+  sync: 'always' | 'never' | number
   quiet?: boolean
   codec: 'jsonl' | 'binary'
   singleWriter?: boolean
@@ -104,12 +106,6 @@ export class RecordSplitter {
   }
 }
 
-function parseSync(value: string): SyncMode {
-  if (value === 'always' || value === 'never') return value
-  if (/^\d+$/.test(value) && Number(value) > 0) return { intervalMs: Number(value) }
-  throw usage(`--sync must be always, never or a number of milliseconds; got "${value}"`)
-}
-
 /** Reads `stdin` chunk by chunk until it ends or `signal` aborts. */
 async function* chunks(stdin: Readable, signal: AbortSignal): AsyncGenerator<Buffer> {
   const onAbort = (): void => {
@@ -129,7 +125,7 @@ async function* chunks(stdin: Readable, signal: AbortSignal): AsyncGenerator<Buf
 export async function append(target: Target, options: AppendOptions, ctx: CommandContext, stdin: Readable = process.stdin): Promise<ExitCodeValue> {
   const splitter = new RecordSplitter(options.framing)
   if (target.kind === 'local') {
-    const sync = parseSync(options.sync)
+    const sync = syncMode(options.sync)
     const log = await Log.open(target.dir, { sync, ...(options.segmentBytes === undefined ? {} : { segmentBytes: options.segmentBytes }) })
     let appended = 0
     let first: number | undefined

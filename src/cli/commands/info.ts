@@ -1,6 +1,5 @@
-import fs from 'node:fs'
 import path from 'node:path'
-import { Log } from '../../index.js'
+import { FORMAT_VERSION, isSeglogError, Log } from '../../index.js'
 import type { CommandContext, TargetOptions } from '../context.js'
 import { ExitCode, type ExitCodeValue } from '../errors.js'
 import { listJournal, openJournal } from '../journal.js'
@@ -12,22 +11,35 @@ export interface InfoOptions extends TargetOptions {
   count?: boolean
 }
 
+/** What the first batch of each segment says about the log's format version. */
+interface FormatSurvey {
+  /** FORMAT_VERSION when a batch was read, else null (no batches yet). */
+  version: number | null
+  /** The first segment whose first batch is from a newer format, and that error's message. */
+  newer?: { file: string; message: string; version?: number }
+}
+
 /**
- * The format version of the first batch of a segment: bytes 0–3 are the magic and byte 8 the
- * version, positions every format version keeps (docs/FORMAT.md).
+ * Reads the first record of every non-empty segment through the public API: a batch this release
+ * reads is FORMAT_VERSION; a newer one fails with ERR_FORMAT_VERSION, reported rather than thrown so
+ * info still describes the log. Damage is left to `seglog verify`.
  */
-function segmentFormatVersion(file: string): number | undefined {
-  const head = Buffer.alloc(9)
-  let fd: number | undefined
-  try {
-    fd = fs.openSync(file, 'r')
-    if (fs.readSync(fd, head, 0, 9, 0) < 9 || head.toString('latin1', 0, 4) !== 'SEGL') return undefined
-    return head[8]
-  } catch {
-    return undefined
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd)
+async function surveyFormat(log: Log, segments: readonly { file: string; base: number; bytes: number }[]): Promise<FormatSurvey> {
+  const survey: FormatSurvey = { version: null }
+  for (const s of segments) {
+    if (s.bytes === 0) continue
+    try {
+      if (await log.read(s.base) !== undefined) survey.version = FORMAT_VERSION
+    } catch (err) {
+      if (isSeglogError(err, 'ERR_FORMAT_VERSION')) {
+        const version = err.details.version
+        survey.newer ??= { file: s.file, message: err.message, ...(typeof version === 'number' ? { version } : {}) }
+      } else if (!isSeglogError(err, 'ERR_CORRUPT') && !isSeglogError(err, 'ERR_OFFSET_LOST')) {
+        throw err
+      }
+    }
   }
+  return survey
 }
 
 async function localInfo(target: LocalTarget, options: InfoOptions, ctx: CommandContext): Promise<ExitCodeValue> {
@@ -37,7 +49,7 @@ async function localInfo(target: LocalTarget, options: InfoOptions, ctx: Command
   try {
     const segments = log.segmentsInfo().map((s) => ({ file: path.basename(s.path), base: s.base, bytes: s.bytes }))
     const bytes = segments.reduce((n, s) => n + s.bytes, 0)
-    const versions = [...new Set(segments.map((s) => segmentFormatVersion(path.join(target.dir, s.file))).filter((v): v is number => v !== undefined))]
+    const format = await surveyFormat(log, segments)
     const info = {
       kind: 'local' as const,
       path: target.dir,
@@ -46,7 +58,9 @@ async function localInfo(target: LocalTarget, options: InfoOptions, ctx: Command
       nextOffset: log.nextOffset,
       records: log.nextOffset - log.firstOffset - log.gaps.reduce((n, g) => n + Math.min(g.to, log.nextOffset) - Math.max(g.from, log.firstOffset), 0),
       bytes,
-      formatVersion: versions.length === 0 ? null : Math.max(...versions),
+      // A newer format shows its number when the error carries it, else null (newerFormat says more).
+      formatVersion: format.newer ? format.newer.version ?? null : format.version,
+      ...(format.newer ? { newerFormat: format.newer } : {}),
       gaps: log.gaps,
       recovery: log.recovery,
       lock: lock === undefined ? null : lock,
@@ -68,7 +82,8 @@ async function localInfo(target: LocalTarget, options: InfoOptions, ctx: Command
     if (info.gaps.length > 0) {
       lines.push(['gaps', p.yellow(info.gaps.map((g) => `${g.from}…${g.to - 1}`).join(', ') + ' (lost to damage; recorded by repair)')])
     }
-    lines.push(['format', info.formatVersion === null ? 'no batches yet' : `version ${info.formatVersion}`])
+    lines.push(['format', format.newer ? p.yellow(`newer than version ${FORMAT_VERSION} in ${format.newer.file}: upgrade seglog to read it`)
+      : info.formatVersion === null ? 'no batches yet' : `version ${info.formatVersion}`])
     const r = log.recovery
     let rec = r.clean ? 'clean shutdown: nothing to check' : `checked ${formatBytes(r.scannedBytes)} from ${path.basename(r.scannedFrom.segment)} byte ${r.scannedFrom.position}`
     rec += ` (${formatDuration(r.durationMs)})`
