@@ -2,7 +2,7 @@
  * Checks a record handed to `append`/`appendBatch` before the log changes any state (rule 20):
  * a bad record must reject its own call and leave every record before and after intact.
  */
-import { invalidArgument, type SeglogError } from '../errors.js'
+import { invalidArgument, type SeglogError } from './errors.js'
 
 const EMPTY = new Uint8Array(0)
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
@@ -48,4 +48,11 @@ export function describeType(value: unknown): string {
   if (typeof value === 'number') return String(value)
   if (typeof value === 'object') return `an object (${(value as object).constructor?.name ?? 'Object'})`
   return typeof value
+}
+
+/** Checks an offset argument: a non-negative safe integer, or ERR_INVALID_ARGUMENT naming `what`. */
+export function checkOffset(offset: unknown, what: string): asserts offset is number {
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
+    throw invalidArgument(`${what} needs a non-negative safe integer offset; got ${describeType(offset)}`)
+  }
 }
