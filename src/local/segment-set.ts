@@ -93,10 +93,14 @@ export class SegmentSet {
     if (segment === this.active) return this.activeIndex
     if (segment.index) return segment.index
     const index = segment.ensureIndex(this.config.fsys, this.config.indexIntervalBytes, this.expectedEnd(at), !this.config.readOnly)
-    // Memory must not grow with the log: keep the indexes (and read handles) of a few sealed segments.
+    this.remember(segment)
+    return index
+  }
+
+  /** Memory must not grow with the log: keep the indexes (and read handles) of a few sealed segments. */
+  private remember(segment: Segment): void {
     this.loaded.push(segment)
     if (this.loaded.length > this.maxLoaded) (this.loaded.shift() as Segment).unload()
-    return index
   }
 
   /** Sealed segments whose index is loaded, least recently loaded first (for tests and tools). */
@@ -171,6 +175,8 @@ export class SegmentSet {
     const writer = this.writer
     sealed.adoptHandle(undefined)
     this.activate(segment, handle)
+    // A segment sealed here keeps its index only while it is among the recently used.
+    this.remember(sealed)
     return {
       writer,
       sealed: { base: sealed.base, end: written, path: sealed.path, indexPath: sealed.indexPath, bytes: sealed.size, maxTimestamp: index.maxTimestamp },
