@@ -39,6 +39,26 @@ function declarationText(symbol) {
   return texts.join('\n')
 }
 
+/** The base classes (transitively) of a class symbol that are not among `exported`. */
+function unexportedBases(symbol, exported) {
+  const out = []
+  const names = new Set(exported.map((e) => (e.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(e) : e)))
+  let decl = symbol.declarations?.find(ts.isClassDeclaration)
+  while (decl) {
+    const clause = decl.heritageClauses?.find((h) => h.token === ts.SyntaxKind.ExtendsKeyword)
+    const expr = clause?.types[0]?.expression
+    if (!expr) break
+    let base = checker.getSymbolAtLocation(expr)
+    if (base && base.flags & ts.SymbolFlags.Alias) base = checker.getAliasedSymbol(base)
+    if (!base || names.has(base)) break
+    decl = base.declarations?.find(ts.isClassDeclaration)
+    // Only our own classes: a base from the platform (Error) is not part of this package's surface.
+    if (!decl || !path.resolve(decl.getSourceFile().fileName).startsWith(path.join(root, 'dist'))) break
+    out.push(base)
+  }
+  return out
+}
+
 const lines = [
   '# API report',
   '',
@@ -56,6 +76,10 @@ for (const e of entries) {
     const text = declarationText(s)
     const target = s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s
     lines.push(`// ${s.name}${target.name !== s.name ? ` (declared as ${target.name})` : ''}`, text, '')
+    // A class's members include its base classes': print a base the entry point does not export.
+    for (const base of unexportedBases(target, exported)) {
+      lines.push(`// ${base.name} (base class of ${s.name}, not exported itself)`, declarationText(base), '')
+    }
   }
   if (lines.at(-1) === '') lines.pop()
   lines.push('```')

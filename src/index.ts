@@ -7,7 +7,8 @@
 export {
   SeglogError, isSeglogError, type SeglogErrorCode, type SeglogErrorDetails, type SeglogErrorDetailsByCode, type SeglogErrorDetailsFor, type SeglogErrorData,
 } from './errors.js'
-export { Log, copyRecord, type IterateOptions, type AppendBatchResult, type TypedLog } from './local/log.js'
+export { Log, copyRecord, type IterateOptions, type AppendBatchResult, type TypedLog } from './log.js'
+export { verifyLog, repairLog, lockHolder } from './local/log-tools.js'
 export type { LogEncoding, DecodedRecord } from './local/encoding.js'
 export type { LockHolderReport } from './local/lock.js'
 export type { LogRecord } from './local/segment.js'
@@ -19,7 +20,7 @@ export type { RepairReport } from './local/repair.js'
 export { FORMAT_VERSION } from './format/index.js'
 // LogOptions.fileSystem takes one of these, so the types are part of the root surface; the
 // implementation (nodeFileSystem) is a test utility and lives in seglog/testing.
-export type { FileSystem, FileHandle, OpenMode, FileStat, EntryStat, EntryType } from './io/file-system.js'
+export type { FileSystem, FileHandle, OpenMode, FileStat, EntryStat, EntryType, DirectoryWatch } from './io/file-system.js'
 export type { RepairOptions } from './local/repair.js'
 export type { Gap } from './local/gaps.js'
 export { channels as diagnosticsChannels } from './diagnostics.js'
@@ -38,7 +39,6 @@ export type { RetryPolicy } from './objects/retry.js'
 export { MemoryStore } from './objects/memory.js'
 export { FsStore, type FsStoreOptions } from './objects/fs.js'
 export { PrefixStore } from './objects/wrappers.js'
-// Importing threads/index.js also registers the ring factory behind Log.workerHandle().
 export {
   LogWriter, type WorkerHandle, type SkipEvent, type SkipReason, type DrainBatchEvent,
 } from './threads/index.js'

@@ -69,6 +69,17 @@ export interface FileSystem {
   lstat(path: string): EntryStat | undefined
   /** fsync of the directory, so created, renamed and deleted entries survive power loss. */
   syncDir(dir: string): Promise<void>
+  /**
+   * Calls `onChange` when entries of `dir` change (best effort: events may be coalesced or
+   * missing, so callers also poll). Optional: without it a read-only follower polls only.
+   * The watch does not keep the process alive.
+   */
+  watch?(dir: string, onChange: () => void): DirectoryWatch | undefined
+}
+
+/** A directory watch from {@link FileSystem.watch}. */
+export interface DirectoryWatch {
+  close(): void
 }
 
 const OPEN_FLAGS: Record<OpenMode, string | number> = {
@@ -179,6 +190,16 @@ export const nodeFileSystem: FileSystem = {
     }
     const type = s.isFile() ? 'file' : s.isDirectory() ? 'directory' : s.isSymbolicLink() ? 'symlink' : 'other'
     return { type, size: s.size, mtimeMs: s.mtimeMs }
+  },
+  watch(dir, onChange) {
+    try {
+      const watcher = fs.watch(dir, { persistent: false }, () => onChange())
+      watcher.on('error', () => undefined)
+      return watcher
+    } catch {
+      // No change events here (some network file systems): the caller's poll alone will do.
+      return undefined
+    }
   },
   syncDir(dir) {
     return new Promise((resolve, reject) => {

@@ -60,3 +60,21 @@ export function writeCheckpoint(fsys: FileSystem, dir: string, cp: Checkpoint, d
   fsys.writeFile(tmp, encodeCheckpoint(cp), durable)
   fsys.rename(tmp, path.join(dir, CHECKPOINT_FILE))
 }
+
+/**
+ * As {@link writeCheckpoint} with `durable`, without blocking the event loop: the file written
+ * aside is fsynced asynchronously (inside the group committer's sync round), then renamed.
+ */
+export async function writeCheckpointAsync(fsys: FileSystem, dir: string, cp: Checkpoint): Promise<void> {
+  const tmp = path.join(dir, CHECKPOINT_TMP_FILE)
+  const bytes = encodeCheckpoint(cp)
+  const handle = fsys.open(tmp, 'create')
+  try {
+    handle.truncate(0)
+    handle.write(bytes, 0, bytes.length, 0)
+    await handle.datasync()
+  } finally {
+    handle.close()
+  }
+  fsys.rename(tmp, path.join(dir, CHECKPOINT_FILE))
+}

@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream'
 import { SeglogError, invalidArgument } from '../errors.js'
-import { describeType } from './record-input.js'
+import { describeType } from '../record-input.js'
 import type { LogRecord } from './segment.js'
 
 /**

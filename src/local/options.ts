@@ -18,8 +18,11 @@ export interface RetentionOptions {
   /** Delete the oldest sealed segments while the log holds more than this many bytes. */
   maxBytes?: number
   /**
-   * Delete sealed segments last written longer ago than this (file modification time against
-   * the log's clock), checked at open, at each roll and every `maxAgeMs / 4` (10 ms to 60 s).
+   * Delete sealed segments whose newest record is older than this: the largest batch timestamp
+   * in the segment's index (stamped by the log's `clock` at append), never the file's modification
+   * time, which a copy, backup or restore changes. Checked at open, after each roll (on its own
+   * turn of the event loop, not inside the append that filled the segment) and every
+   * `maxAgeMs / 4` (10 ms to 60 s); a turn that meets truncate, deleteBefore or close waits for it.
    */
   maxAgeMs?: number
 }

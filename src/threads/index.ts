@@ -13,5 +13,5 @@ export {
   type RingDrainerStats,
 } from './drainer.js'
 export type { WorkerHandle } from './layout.js'
-// Side effect: lets Log.workerHandle() create a ring (the local log does not import threads/).
-export { createWorkerBridge, type LogLimits } from './bridge.js'
+// The composition root (src/log.ts) attaches a ring to a Log through this.
+export { createWorkerBridge, type LogLimits, type WorkerBridge } from './bridge.js'

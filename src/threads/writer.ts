@@ -5,7 +5,7 @@
  */
 import { Buffer } from 'node:buffer'
 import { SeglogError, invalidArgument } from '../errors.js'
-import { isUnreadable, recordInputError } from '../local/record-input.js'
+import { isUnreadable, recordInputError } from '../record-input.js'
 import { appendRejectedError, ringClosedError } from './codes.js'
 import { frameBytes, readGeometry, type WorkerHandle } from './layout.js'
 import {

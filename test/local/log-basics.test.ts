@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import { test } from 'node:test'
-import { Log, copyRecord } from '../../src/index.js'
+import { Log, copyRecord, systemClock } from '../../src/index.js'
 import { payload, tmpDir } from '../helpers/tmp.js'
 
 test('append, read and iterate return every record byte for byte, across segment rolls and a reopen', async (t) => {
@@ -173,17 +173,28 @@ test('retention by bytes deletes whole sealed segments; deleteBefore moves first
   await log.close()
 })
 
-test('retention by age deletes sealed segments whose last write is older than maxAgeMs', async (t) => {
+test('retention by age deletes sealed segments whose newest record is older than maxAgeMs (record timestamps, not file times)', async (t) => {
   const dir = tmpDir(t)
-  let log = await Log.open(dir, { sync: 'never', segmentBytes: 1024 })
+  // Records stamped an hour ago on the log's clock; the files themselves are brand new.
+  const anHourAgo = { now: () => Date.now() - 3_600_000, every: systemClock.every }
+  let log = await Log.open(dir, { sync: 'never', segmentBytes: 1024, clock: anHourAgo })
   for (let i = 0; i < 100; i++) await log.append(payload(i, 64))
   await log.close()
-  const old = new Date(Date.now() - 3_600_000)
+  // A file time in the past alone deletes nothing: the newest record is what counts.
+  const touched = await Log.open(dir, { sync: 'never', segmentBytes: 1024 })
+  for (let i = 100; i < 130; i++) await touched.append(payload(i, 64))
+  await touched.close()
+  const old = new Date(Date.now() - 7_200_000)
   for (const f of fs.readdirSync(dir)) if (f.endsWith('.log')) fs.utimesSync(`${dir}/${f}`, old, old)
   log = await Log.open(dir, { sync: 'never', segmentBytes: 1024, retention: { maxAgeMs: 60_000 } })
+  assert.ok(log.segmentsInfo().length > 1, 'segments holding recent records stay, whatever their file time')
+  assert.equal((await log.read(100))?.data.length, 64, 'the recent records are kept')
+  assert.equal(await log.read(0), undefined, 'the hour-old records are gone')
+  await log.close()
+  log = await Log.open(dir, { sync: 'never', segmentBytes: 1024, retention: { maxAgeMs: 60_000 }, clock: { now: () => Date.now() + 3_600_000, every: systemClock.every } })
   assert.equal(log.segmentsInfo().length, 1, 'only the active segment is left')
   assert.ok(log.firstOffset > 0)
-  assert.equal(log.nextOffset, 100)
+  assert.equal(log.nextOffset, 130)
   await log.close()
 })
 

@@ -1,0 +1,165 @@
+/**
+ * The append buffer: frames records into the write buffer as batches (the open batch that
+ * append() grows, whole batches from appendBatch()), assigns offsets, and adds the active
+ * segment's index entries as it goes (one index-due check for both paths). It does no I/O: the
+ * log writes `buf[0, used)` at the end of the active segment and then calls {@link written}.
+ */
+import { BATCH_HEADER_BYTES, RECORD_HEADER_BYTES, sealBatch } from '../format/index.js'
+import { invariantViolated } from '../invariant.js'
+import type { LogClock } from './options.js'
+import type { SparseIndex } from './sparse-index.js'
+
+/** A batch opened by append() is sealed once it holds this much, to keep point reads cheap. */
+export const MAX_APPEND_BATCH_BYTES = 128 << 10
+/** {@link AppendBuffer.add}: the buffer has no room; write it out, {@link AppendBuffer.reserve}, retry. */
+export const NO_ROOM = -1
+/** {@link AppendBuffer.add}: the record is over maxRecordBytes ({@link AppendBuffer.lastLength} says how long). */
+export const TOO_LARGE = -2
+
+export interface AppendBufferConfig {
+  /** The buffer's usual size; a larger one grown for a big record shrinks back after the write. */
+  readonly bufferBytes: number
+  readonly maxRecordBytes: number
+  readonly indexIntervalBytes: number
+  /** The log's tag, carried by every batch. */
+  readonly tag: number
+  readonly clock: LogClock
+}
+
+export class AppendBuffer {
+  buf: Buffer
+  /** Bytes framed and not yet written out. */
+  used = 0
+  /** Offset the next record gets. */
+  next: number
+  /** Byte length of the record the last {@link add} looked at (for its error message). */
+  lastLength = 0
+  private batchStart = -1
+  private batchCount = 0
+  private batchBase = 0
+  private batchTimestamp = 0
+
+  /** `segments.activeIndex`: the active segment's index (the segment set replaces it on roll and truncate). */
+  constructor(private readonly config: AppendBufferConfig, next: number, private readonly segments: { readonly activeIndex: SparseIndex }) {
+    this.buf = Buffer.allocUnsafe(config.bufferBytes)
+    this.next = next
+  }
+
+  /**
+   * Frames one record into the open batch (opening one when needed) at segment position
+   * `segPos + used`. Returns its offset, or {@link NO_ROOM} / {@link TOO_LARGE} with nothing changed.
+   */
+  add(data: Uint8Array | string, segPos: number): number {
+    const buf = this.buf
+    const needHeader = this.batchStart < 0 || this.used - this.batchStart >= MAX_APPEND_BATCH_BYTES
+    const head = needHeader ? BATCH_HEADER_BYTES : 0
+    let len: number
+    let bytes: Uint8Array | undefined
+    if (typeof data === 'string') {
+      const room = buf.length - this.used - BATCH_HEADER_BYTES - RECORD_HEADER_BYTES
+      if (data.length * 3 <= room) {
+        // Encoded into spare buffer space past `used`: nothing counts until `used` moves.
+        len = buf.write(data, this.used + head + RECORD_HEADER_BYTES, 'utf8')
+      } else {
+        bytes = Buffer.from(data, 'utf8')
+        len = bytes.byteLength
+      }
+    } else {
+      bytes = data
+      len = data.byteLength
+    }
+    this.lastLength = len
+    if (len > this.config.maxRecordBytes) return TOO_LARGE
+    if (this.used + head + RECORD_HEADER_BYTES + len > buf.length) return NO_ROOM
+    if (needHeader) {
+      this.seal()
+      this.batchStart = this.used
+      this.batchBase = this.next
+      this.batchCount = 0
+      this.batchTimestamp = this.config.clock.now()
+      this.used += BATCH_HEADER_BYTES
+    }
+    const at = this.used
+    buf.writeUInt32LE(len, at)
+    if (bytes !== undefined) buf.set(bytes, at + RECORD_HEADER_BYTES)
+    const offset = this.next++
+    const index = this.segments.activeIndex
+    if (segPos + at >= index.dueAt(this.config.indexIntervalBytes)) index.add(offset, segPos + at, segPos + this.batchStart)
+    this.used = at + RECORD_HEADER_BYTES + len
+    this.batchCount++
+    if (this.used > buf.length) throw invariantViolated('append buffer holds what it framed', { used: this.used, length: buf.length })
+    return offset
+  }
+
+  /**
+   * Frames `items` (checked already; `total` bytes with the batch header) as one batch after
+   * sealing the open one. The caller made room ({@link reserve}). Returns the first offset.
+   */
+  addBatch(items: readonly Uint8Array[], total: number, segPos: number): number {
+    this.seal()
+    const start = this.used
+    if (start + total > this.buf.length) throw invariantViolated('a batch is framed only into room made for it', { used: start, total, length: this.buf.length })
+    const n = items.length
+    const first = this.next
+    const buf = this.buf
+    const index = this.segments.activeIndex
+    const interval = this.config.indexIntervalBytes
+    // The hot loop: positions relative to the buffer; an index entry every `interval` bytes.
+    let due = index.dueAt(interval) - segPos
+    let p = start + BATCH_HEADER_BYTES
+    for (let i = 0; i < n; i++) {
+      const bytes = items[i]
+      const len = bytes.byteLength
+      buf[p] = len
+      buf[p + 1] = len >>> 8
+      buf[p + 2] = len >>> 16
+      buf[p + 3] = len >>> 24
+      buf.set(bytes, p + RECORD_HEADER_BYTES)
+      if (p >= due) {
+        index.add(first + i, segPos + p, segPos + start)
+        due = p + interval
+      }
+      p += RECORD_HEADER_BYTES + len
+    }
+    if (p !== start + total) throw invariantViolated('a framed batch has the length it was checked for', { framed: p - start, total })
+    const timestamp = this.config.clock.now()
+    sealBatch(buf, start, total, first, timestamp, n, this.config.tag)
+    if (timestamp > index.maxTimestamp) index.maxTimestamp = timestamp
+    this.used = p
+    this.next = first + n
+    return first
+  }
+
+  /** True when `bytes` more fit without a write-out. */
+  fits(bytes: number): boolean {
+    return this.used + bytes <= this.buf.length
+  }
+
+  /** Makes the (empty) buffer hold at least `bytes`. */
+  reserve(bytes: number): void {
+    if (this.used !== 0) throw invariantViolated('the buffer grows only when empty', { used: this.used })
+    if (bytes > this.buf.length) this.buf = Buffer.allocUnsafe(bytes)
+  }
+
+  /** Seals the open batch so `buf[0, used)` is whole batches, ready to write. */
+  seal(): void {
+    if (this.batchStart < 0) return
+    sealBatch(this.buf, this.batchStart, this.used - this.batchStart, this.batchBase, this.batchTimestamp, this.batchCount, this.config.tag)
+    const index = this.segments.activeIndex
+    if (this.batchTimestamp > index.maxTimestamp) index.maxTimestamp = this.batchTimestamp
+    this.batchStart = -1
+  }
+
+  /** `buf[0, used)` was written out: empty the buffer (shrinking one grown for a big record). */
+  written(): void {
+    if (this.batchStart >= 0) throw invariantViolated('only sealed batches are written out', { batchStart: this.batchStart })
+    this.used = 0
+    if (this.buf.length > this.config.bufferBytes) this.buf = Buffer.allocUnsafe(this.config.bufferBytes)
+  }
+
+  /** Drops what is buffered (the log failed: those records were never acknowledged as durable). */
+  discard(): void {
+    this.used = 0
+    this.batchStart = -1
+  }
+}

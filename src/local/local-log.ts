@@ -1,0 +1,312 @@
+/**
+ * The local log's facade: one writer appends record batches to segment files with group commit;
+ * any number of readers read by offset or iterate in order, in this process or (read-only) in
+ * others. It checks arguments and calls the log's modules (wired in log-core.ts; see
+ * docs/ARCHITECTURE.md, "local/ — writing"). The public `Log` (src/log.ts) extends it.
+ */
+import { Readable } from 'node:stream'
+import { channels } from '../diagnostics.js'
+import { invalidArgument, SeglogError } from '../errors.js'
+import { BATCH_HEADER_BYTES, RECORD_HEADER_BYTES } from '../format/index.js'
+import { invariantViolated } from '../invariant.js'
+import { checkBatchInput, checkOffset, describeType, recordInputError, tooLargeError } from '../record-input.js'
+import { NO_ROOM, TOO_LARGE } from './append-buffer.js'
+import { RecordCursor } from './cursor.js'
+import { codecFor, installCodec, type LogEncoding } from './encoding.js'
+import type { Gap } from './gaps.js'
+import type { DirectoryLock, LockHolderReport } from './lock.js'
+import { LogCore } from './log-core.js'
+import { lockHolder, repairLog, verifyLog } from './log-tools.js'
+import type { AppendBatchResult, IterateOptions, LogAttachment, LogLimits } from './log-types.js'
+import { claimDirectory, recoverDirectory } from './open-log.js'
+import { resolveOptions, type LogOptions } from './options.js'
+import { readFollowing, readNow } from './point-read.js'
+import type { RecoveryReport } from './recovery.js'
+import type { RepairOptions, RepairReport } from './repair.js'
+import { deleteSegmentsBefore } from './retention.js'
+import type { LogRecord } from './segment.js'
+import { truncateLog } from './truncate.js'
+import type { VerifyOptions, VerifyReport } from './verify.js'
+
+/**
+ * A durable, ordered, append-only log on local disk (the public `Log` adds worker-thread appends).
+ *
+ * Records read through {@link LocalLog.iterate} are zero-copy views into a read block of up to
+ * 1 MiB; a view stays valid for as long as you hold it (it keeps its block alive), so copy records
+ * you keep for long with {@link copyRecord} to let the block go. {@link LocalLog.read} returns a copy.
+ */
+export class LocalLog implements AsyncDisposable {
+  /** What {@link Log.open} found and fixed. */
+  readonly recovery: RecoveryReport
+  private readonly core: LogCore
+  private closing: Promise<void> | undefined
+
+  protected constructor(readonly dir: string, core: LogCore, recovery: RecoveryReport) {
+    this.core = core
+    this.recovery = recovery
+  }
+
+  /** Opens a log as an instance of the calling class (see the public `Log.open`). */
+  protected static async openLog(dir: string, options: LogOptions & { encoding?: LogEncoding } = {}): Promise<LocalLog> {
+    if (typeof dir !== 'string' || dir.length === 0) throw invalidArgument('Log.open needs a directory path (string)')
+    const resolved = resolveOptions(options)
+    const codec = codecFor(options.encoding)
+    const lock = claimDirectory(dir, resolved)
+    let log: LocalLog | undefined
+    try {
+      const recovered = await recoverDirectory(dir, resolved)
+      log = new this(dir, new LogCore(dir, resolved, recovered, lock), recovered.report)
+      await log.core.start()
+      if (channels.recovery.hasSubscribers) channels.recovery.publish({ dir, report: recovered.report })
+      if (codec) installCodec<IterateOptions>(log, LocalLog.prototype, codec, dir)
+      return log
+    } catch (err) {
+      if (log) await log.close().catch(() => undefined)
+      lock?.release()
+      if (err instanceof SeglogError) throw err
+      throw new SeglogError('ERR_IO', `could not open the log in ${dir}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  /** The write lock (tests drop it to leave the log as a killed process would). */
+  private get lock(): DirectoryLock | undefined {
+    return this.core.lock
+  }
+
+  /** Checks every batch and index of the log in `dir` without opening it for writing (alias of {@link verifyLog}). */
+  static verify(dir: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+    return verifyLog(dir, options)
+  }
+
+  /** Repairs the log in `dir`, which must not be open for writing anywhere (alias of {@link repairLog}, which says what it does). */
+  static repair(dir: string, options: RepairOptions = {}): Promise<RepairReport> {
+    return repairLog(dir, options)
+  }
+
+  /** Who holds the write lock on `dir`, if anyone (alias of {@link lockHolder}). */
+  static lockHolder(dir: string): LockHolderReport | undefined {
+    return lockHolder(dir)
+  }
+
+  /** Offset of the oldest record still stored (retention and deleteBefore move it). */
+  get firstOffset(): number {
+    return this.core.firstOffset
+  }
+
+  /**
+   * Offsets lost to damage that a repair cut out, as `[from, to)` ranges (empty for a healthy
+   * log). Reads of them fail with `ERR_OFFSET_LOST`; every record outside them is intact.
+   */
+  get gaps(): readonly Gap[] {
+    const { segs, buffer } = this.core
+    return segs.gaps.filter((g) => g.from < buffer.next && segs.segments.some((s) => s.base === g.to))
+  }
+
+  /**
+   * The log's identity: a random 128-bit id (32 hex digits) chosen at creation, which every
+   * segment is checked against. Undefined for a log created before identities (format 1).
+   */
+  get id(): string | undefined {
+    return this.core.identity?.id
+  }
+
+  /** Offset the next append will get. */
+  get nextOffset(): number {
+    return this.core.buffer.next
+  }
+
+  /** Every record below this offset is on stable storage (fdatasync done). */
+  get durableOffset(): number {
+    return this.core.committer.durable
+  }
+
+  /** True once {@link LocalLog.close} finished. */
+  get closed(): boolean {
+    return this.core.state.name === 'closed'
+  }
+
+  /** Segment files and their sizes (for inspection tools). */
+  segmentsInfo(): { base: number; path: string; bytes: number }[] {
+    const { segs, buffer } = this.core
+    return segs.segments.map((s) => ({ base: s.base, path: s.path, bytes: s === segs.active ? s.size + buffer.used : s.size }))
+  }
+
+  /**
+   * Appends one record; resolves with its offset. Under `sync: 'always'` the promise resolves
+   * only after the record is on stable storage; otherwise once it is accepted (see {@link SyncMode}).
+   */
+  append(data: Uint8Array | string): Promise<number> {
+    // Checked first, before waiting or touching any state (rule 20): a bad record rejects only its own call.
+    const bad = recordInputError(data, 'the record passed to append')
+    if (bad) return Promise.reject(bad)
+    const core = this.core
+    if (core.gate.current) return core.gate.current.then(() => LocalLog.prototype.append.call(this, data))
+    if (!core.state.open || !core.segs.writer) return Promise.reject(core.state.unusable())
+    let offset = core.buffer.add(data, core.segs.active.size)
+    if (offset < 0) {
+      const len = core.buffer.lastLength
+      const max = core.options.maxRecordBytes
+      if (offset === TOO_LARGE) return Promise.reject(tooLargeError(`record of ${len} bytes`, max, 'maxRecordBytes', { bytes: len }, '. Split it, or raise maxRecordBytes'))
+      if (!core.writeOutSafe()) return Promise.reject(core.state.unusable())
+      core.buffer.reserve(BATCH_HEADER_BYTES + RECORD_HEADER_BYTES + len)
+      offset = core.buffer.add(data, core.segs.active.size)
+      if (offset === NO_ROOM) throw invariantViolated('an emptied buffer reserved for a record holds it', { bytes: len })
+    }
+    return core.acknowledge(offset)
+  }
+
+  /**
+   * Appends records as one batch: after a crash either all of them are present or none.
+   * Resolves with the offsets of the first and last record (durable under `sync: 'always'`).
+   */
+  appendBatch(records: readonly (Uint8Array | string)[]): Promise<AppendBatchResult> {
+    const checked = checkBatchInput(records, this.core.options.maxRecordBytes, this.core.options.maxBatchBytes)
+    if (checked instanceof SeglogError) return Promise.reject(checked)
+    return this.appendChecked(checked.items, checked.total)
+  }
+
+  private appendChecked(items: Uint8Array[], total: number): Promise<AppendBatchResult> {
+    const core = this.core
+    // Checked again after the wait: the caller may have transferred a buffer meanwhile.
+    if (core.gate.current) return core.gate.current.then(() => LocalLog.prototype.appendBatch.call(this, items))
+    if (!core.state.open || !core.segs.writer) return Promise.reject(core.state.unusable())
+    core.buffer.seal()
+    if (!core.buffer.fits(total)) {
+      if (!core.writeOutSafe()) return Promise.reject(core.state.unusable())
+      core.buffer.reserve(total)
+    }
+    const first = core.buffer.addBatch(items, total, core.segs.active.size)
+    return core.acknowledge<AppendBatchResult>({ first, last: core.buffer.next - 1 })
+  }
+
+  /** Resolves once every record appended before the call is on stable storage. */
+  async sync(): Promise<void> {
+    const core = this.core
+    await core.gate.idle()
+    if (!core.state.open || !core.segs.writer) throw core.state.unusable()
+    if (!core.writeOutSafe()) throw core.state.unusable()
+    await core.committer.waitDurable(core.committer.written)
+  }
+
+  /**
+   * Deletes whole sealed segments whose records all lie below `offset`. Records at or above
+   * `offset` are always kept; some below it may remain (deletion is by segment). Resolves with
+   * the new first offset.
+   */
+  deleteBefore(offset: number): Promise<number> {
+    const core = this.core
+    return core.gate.run(async () => {
+      if (!core.state.open || !core.segs.writer) throw core.state.unusable()
+      checkOffset(offset, 'deleteBefore')
+      try {
+        await deleteSegmentsBefore(this.dir, core.fsys, core.segs, offset)
+      } catch (err) {
+        core.fail(err)
+        throw core.state.unusable()
+      }
+      return core.firstOffset
+    })
+  }
+
+  /**
+   * Removes every record at or after `offset`; the next append gets `offset`. Crash-safe: once
+   * it resolves the cut is durable, and a crash part-way is completed by the next open. Open
+   * iterators that already handed out a removed record fail with `ERR_TRUNCATED`; the others
+   * continue with what the log holds after the cut.
+   */
+  truncate(offset: number): Promise<void> {
+    const core = this.core
+    return core.gate.run(async () => {
+      if (!core.state.open || !core.segs.writer) throw core.state.unusable()
+      checkOffset(offset, 'truncate')
+      await truncateLog(core.truncates, offset)
+    })
+  }
+
+  /**
+   * The record at `offset`, or `undefined` when there is none: at or past {@link nextOffset},
+   * or below {@link firstOffset} (deleted by retention). The returned data is a copy.
+   * Throws `ERR_CORRUPT` if the stored batch fails its checksum.
+   */
+  read(offset: number): Promise<LogRecord | undefined> {
+    const core = this.core
+    // While a truncate rewrites files, the state to read from is being replaced: wait for it.
+    if (core.gate.current) return core.gate.current.then(() => LocalLog.prototype.read.call(this, offset))
+    if (core.options.readOnly) return readFollowing(core.reads, offset)
+    try {
+      return Promise.resolve(readNow(core.reads, offset))
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /**
+   * Yields records in offset order. `data` is a zero-copy view into a read block of up to 1 MiB
+   * and stays valid while referenced. With `follow`, waits at the end for new records (in another
+   * process too, for a read-only log) until `signal` aborts or the log closes.
+   */
+  iterate(options: IterateOptions = {}): AsyncIterableIterator<LogRecord> {
+    const from = options.from ?? this.firstOffset
+    checkOffset(from, 'iterate from')
+    if (options.to !== undefined) checkOffset(options.to, 'iterate to')
+    if (options.gaps !== undefined && options.gaps !== 'stop' && options.gaps !== 'skip') throw invalidArgument(`iterate gaps must be 'stop' or 'skip'; got ${describeType(options.gaps)}`)
+    return new RecordCursor(this.core.cursorSource, from, options.to ?? Number.POSITIVE_INFINITY, options.follow ?? false, options.signal, options.gaps ?? 'stop')
+  }
+
+  /**
+   * Like {@link iterate}, but yields arrays of consecutive records: everything one read block
+   * holds (up to 1 MiB). The fastest way to scan; the records are the same zero-copy views.
+   */
+  iterateBatches(options: IterateOptions = {}): AsyncIterableIterator<LogRecord[]> {
+    const cursor = LocalLog.prototype.iterate.call(this, options) as RecordCursor
+    return {
+      next: () => cursor.nextMany(),
+      return: async () => {
+        await cursor.return()
+        return { value: undefined, done: true }
+      },
+      [Symbol.asyncIterator]() {
+        return this
+      },
+    }
+  }
+
+  /** A Readable (objectMode) over {@link iterate}. */
+  createReadStream(options: IterateOptions = {}): Readable {
+    return Readable.from(this.iterate(options), { objectMode: true })
+  }
+
+  /** The limits an attachment that appends must respect. */
+  protected get limits(): LogLimits {
+    return { maxRecordBytes: this.core.options.maxRecordBytes, maxBatchBytes: this.core.options.maxBatchBytes }
+  }
+
+  /**
+   * The attachment under `key`, created on first use (the log must be open for writing). The
+   * log tells it of sealed segments, closes it first on close() and with its error when it fails.
+   */
+  protected attachment<T extends LogAttachment>(key: string, create: () => T): T {
+    const core = this.core
+    if (!core.state.open || !core.segs.writer) throw core.state.unusable()
+    let found = core.attachments.get(key)
+    if (!found) {
+      found = create()
+      core.attachments.set(key, found)
+    }
+    return found as T
+  }
+
+  /**
+   * Writes and fsyncs everything appended, records a clean-shutdown checkpoint and releases the
+   * lock. Safe to call twice. After an I/O failure it releases everything and rethrows `ERR_IO`.
+   */
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.core.close()
+    return this.closing
+  }
+
+  /** `await using log = await Log.open(...)` closes it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+}

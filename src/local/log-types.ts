@@ -1,0 +1,56 @@
+/**
+ * The local log's public option and result types, and the attachment port through which the
+ * layers above it (the worker ring today, tiered storage next) plug into one open log.
+ */
+import type { SeglogError } from '../errors.js'
+import type { LogRecord } from './segment.js'
+import type { SealedSegment } from './segment-set.js'
+
+/** Where {@link Log.iterate} starts and stops, and whether it waits for new records. */
+export interface IterateOptions {
+  /** First offset to yield; default the log's first offset. Offsets deleted by retention are skipped. */
+  from?: number
+  /** Stop before this offset (exclusive); default: the end (or never, with `follow`). */
+  to?: number
+  /** Keep waiting for new records at the end instead of finishing. */
+  follow?: boolean
+  /** Ends the iteration (cleanly, without an error) when aborted. */
+  signal?: AbortSignal
+  /**
+   * What to do on reaching offsets a repair could not save (see {@link Log.gaps}): `'stop'`
+   * (default) rejects with `ERR_OFFSET_LOST` naming the range in `details.from`/`details.to`;
+   * `'skip'` goes on with the first offset after the range.
+   */
+  gaps?: 'stop' | 'skip'
+}
+
+/** Result of {@link Log.appendBatch}: the offsets of its first and last records. */
+export interface AppendBatchResult {
+  first: number
+  last: number
+}
+
+/**
+ * Something attached to one open log by a layer above it (composition root), e.g. the worker
+ * ring. The log tells it when a segment is sealed, fails it with the log's error, and closes it
+ * first on close (an attachment may still append while it drains).
+ *
+ * @internal
+ */
+export interface LogAttachment {
+  /** A segment was sealed (its data written, its index file written). Must not throw or block. */
+  segmentSealed?(segment: SealedSegment): void
+  /** Stops; with `error` (the log failed) pending and later work fails with it. */
+  close(error?: SeglogError): Promise<void>
+}
+
+/** The limits an attachment that appends must respect, so one oversized record cannot fail a shared batch. */
+export interface LogLimits {
+  maxRecordBytes: number
+  maxBatchBytes: number
+}
+
+/** A copy of a record whose data no longer shares a read block. */
+export function copyRecord(record: LogRecord): LogRecord {
+  return { offset: record.offset, timestamp: record.timestamp, data: Buffer.from(record.data) }
+}

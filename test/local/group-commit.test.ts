@@ -1,0 +1,140 @@
+// The group committer alone, against the power-loss file system: under random fsync timings
+// and random crash images, every acknowledged record is in every image a power cut at that
+// instant could leave, and a checkpoint found in an image is whole and names only bytes that
+// survived. A failed fsync rejects every pending acknowledgement and sync waiter.
+import assert from 'node:assert/strict'
+import path from 'node:path'
+import { test } from 'node:test'
+import { decodeCheckpoint } from '../../src/local/checkpoint.js'
+import { GroupCommitter, type CommitHost } from '../../src/local/group-commit.js'
+import { SeglogError } from '../../src/errors.js'
+import type { FileHandle, FileSystem } from '../../src/index.js'
+import { crashImage, PowerLossFs, prng, randInt, type Snapshot } from '../helpers/power-loss-fs.js'
+
+const DIR = '/sim/commit'
+const RECORD = 16
+
+function record(offset: number): Buffer {
+  const b = Buffer.alloc(RECORD, offset & 0xff)
+  b.writeUInt32LE(offset, 0)
+  return b
+}
+
+interface Rig {
+  fsys: FileSystem
+  committer: GroupCommitter
+  writer: FileHandle
+  size: () => number
+  append: (n: number) => Promise<number>[]
+  failed: () => unknown
+}
+
+async function rig(sim: PowerLossFs): Promise<Rig> {
+  const fsys = sim.view()
+  fsys.mkdir(DIR)
+  const writer = fsys.open(path.join(DIR, 'segment'), 'create-new')
+  await fsys.syncDir(DIR)
+  let size = 0
+  let next = 0
+  let failure: unknown
+  const host: CommitHost = {
+    fsys, dir: DIR, syncAlways: true,
+    writer: () => writer,
+    active: () => ({ base: 0, size }),
+    stopped: () => failure !== undefined,
+    fail: (err) => {
+      failure = err
+      committer.failAll(new SeglogError('ERR_IO', 'fsync failed', { cause: err }))
+    },
+  }
+  const committer = new GroupCommitter(host, 0)
+  return {
+    fsys, committer, writer, size: () => size, failed: () => failure,
+    // Frames `n` records (an ack each), writes them, and hands the write to the committer.
+    append(n) {
+      const acks: Promise<number>[] = []
+      const bytes: Buffer[] = []
+      for (let i = 0; i < n; i++) {
+        acks.push(committer.ack(next))
+        bytes.push(record(next++))
+      }
+      const buf = Buffer.concat(bytes)
+      writer.write(buf, 0, buf.length, size)
+      size += buf.length
+      committer.wroteTo(next)
+      return acks
+    },
+  }
+}
+
+test('acknowledged = durable: under random fsync timings, every crash image holds every record acknowledged before the cut; checkpoints are whole and truthful', async () => {
+  for (let seed = 1; seed <= 12; seed++) {
+    const rng = prng(seed * 7919)
+    const sim = new PowerLossFs({ rng })
+    const r = await rig(sim)
+    const acked = new Set<number>()
+    const cuts: { snap: Snapshot; acked: number }[] = []
+    const pending: Promise<unknown>[] = []
+    for (let round = 0; round < 40; round++) {
+      for (const ack of r.append(randInt(rng, 1, 5))) pending.push(ack.then((o) => acked.add(o)))
+      // A roll asks for a fresh checkpoint in the next round.
+      if (rng() < 0.2) r.committer.checkpointAt(-1, 0)
+      const turns = randInt(rng, 0, 3)
+      for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve))
+      // Everything below the highest contiguous acknowledged offset must survive this instant.
+      let upTo = 0
+      while (acked.has(upTo)) upTo++
+      cuts.push({ snap: sim.snapshot(`round ${round}`), acked: upTo })
+    }
+    await Promise.all(pending)
+    await r.committer.settled()
+    assert.equal(r.committer.durable, r.committer.written, `seed ${seed}: everything written is durable at the end`)
+    for (const { snap, acked: upTo } of cuts) {
+      for (let k = 0; k < 3; k++) {
+        const { files } = crashImage(snap, DIR, rng)
+        const data = files.get('segment') ?? Buffer.alloc(0)
+        for (let o = 0; o < upTo; o++) {
+          assert.deepEqual(data.subarray(o * RECORD, (o + 1) * RECORD), record(o), `seed ${seed} ${snap.label}: acknowledged record ${o} survives`)
+        }
+        const cpBytes = files.get('checkpoint')
+        if (cpBytes !== undefined) {
+          const cp = decodeCheckpoint(cpBytes)
+          assert.ok(cp, `seed ${seed} ${snap.label}: a checkpoint in the image is whole`)
+          assert.ok(cp.position <= data.length, `seed ${seed} ${snap.label}: the checkpoint names bytes that survived`)
+          for (let o = 0; o < cp.nextOffset; o++) assert.deepEqual(data.subarray(o * RECORD, (o + 1) * RECORD), record(o))
+        }
+      }
+    }
+  }
+})
+
+test('a failed fsync rejects every pending acknowledgement and sync waiter, and a later round changes nothing', async () => {
+  const sim = new PowerLossFs()
+  const r = await rig(sim)
+  const first = r.append(3)
+  await Promise.all(first)
+  const durable = r.committer.durable
+  // The next fsync fails.
+  const datasync = r.writer.datasync.bind(r.writer)
+  r.writer.datasync = () => Promise.reject(Object.assign(new Error('EIO: fsync'), { code: 'EIO' }))
+  const acks = r.append(2)
+  const waiter = r.committer.waitDurable(r.committer.written)
+  for (const ack of acks) await assert.rejects(ack, { code: 'ERR_IO' })
+  await assert.rejects(waiter, { code: 'ERR_IO' })
+  await r.committer.settled()
+  assert.ok(r.failed(), 'the host was told')
+  assert.equal(r.committer.durable, durable, 'the durable offset did not move past the failure')
+  r.writer.datasync = datasync
+})
+
+test('settled() waits for the round and its checkpoint; the clean close makes everything durable', async () => {
+  const sim = new PowerLossFs({ rng: prng(5) })
+  const r = await rig(sim)
+  const acks = r.append(4)
+  await r.committer.settled()
+  await Promise.all(acks)
+  assert.ok(r.fsys.readFile(path.join(DIR, 'checkpoint')), 'the first round wrote a checkpoint')
+  assert.equal(r.fsys.readFile(path.join(DIR, 'checkpoint.tmp')), undefined, 'renamed into place')
+  await r.committer.flushForClose()
+  assert.equal(r.committer.durable, 4)
+})
