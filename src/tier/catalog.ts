@@ -82,6 +82,8 @@ function build(byBase: Map<number, Listed>): Catalog | { anomaly: string; keys: 
       const seg: RemoteSegment = { base, end: e.seal.end, size: e.data.size, maxTimestamp: e.seal.maxTimestamp, dataKey: e.data.key, sealKey: e.seal.key }
       const prev = segments.at(-1)
       if (prev && prev.end !== base) {
+        const unsealed = byBase.get(prev.end)?.data
+        if (unsealed && prev.end < base) return { anomaly: `data object ${unsealed.key} has no seal but lies inside the remote log`, keys: [unsealed.key] }
         const what = prev.end > base ? 'overlaps' : 'leaves a gap after'
         return { anomaly: `segment ${seg.sealKey} (offsets ${base}…${seg.end - 1}) ${what} ${prev.sealKey} (offsets ${prev.base}…${prev.end - 1})`, keys: [prev.sealKey, seg.sealKey] }
       }

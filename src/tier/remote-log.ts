@@ -135,7 +135,7 @@ export class RemoteLog {
       if (seg === undefined) return undefined
       try {
         const index = await this.#reader.seal(seg)
-        const block = await this.#reader.block(seg, this.#reader.blockRange(seg, index, offset))
+        const block = await this.#reader.locate(seg, index, offset)
         const found = findRecord(block, offset, seg, this.#where(seg))
         return { offset, timestamp: found.timestamp, data: Buffer.from(found.data) }
       } catch (err) {
@@ -167,6 +167,8 @@ export class RemoteLog {
     /** Whether `p` lay inside the listed log, so that its disappearing is a deletion under us. */
     let held = this.#catalog.segments.length > 0
     let missingTries = 0
+    /** Where the next block of a sequential scan starts: the end of the last one read. */
+    let resume: { dataKey: string; at: number } | undefined
     while (p < to && !this.#closed && signal?.aborted !== true) {
       const cat = this.#catalog
       if (p < cat.firstOffset || (held && cat.segments.length === 0)) {
@@ -188,7 +190,7 @@ export class RemoteLog {
       let block: Block
       try {
         const index = await this.#reader.seal(seg, signal)
-        block = await this.#reader.block(seg, this.#reader.blockRange(seg, index, p), signal)
+        block = await this.#reader.locate(seg, index, p, resume?.dataKey === seg.dataKey ? resume.at : 0, signal)
       } catch (err) {
         if (!(err instanceof RemoteObjectMissing)) throw err
         // Usually retention deleted it after our listing: list again and let the loop decide.
@@ -214,6 +216,7 @@ export class RemoteLog {
         }
       }
       if (block.damage) throw block.damage
+      resume = { dataKey: seg.dataKey, at: block.end }
       if (p === before) {
         throw new SeglogError('ERR_CORRUPT', `${this.#where(seg)} byte ${block.start}: offset ${p} is not in the block its seal names; the seal object does not match its data object`,
           { details: { file: this.#where(seg), position: block.start, kind: 'remote index' } })

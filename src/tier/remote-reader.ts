@@ -72,16 +72,20 @@ export class RemoteReader {
     return index
   }
 
-  /** The byte range of the block holding `offset` (which lies in `seg`). */
-  blockRange(seg: RemoteSegment, index: SparseIndex, offset: number): { start: number; end: number } {
+  /**
+   * The checked block holding `offset` (which lies in `seg`). The index entry at or before
+   * `offset` names a batch at or before the one holding it; blocks are walked forward from there
+   * (or from `after`, a block boundary known to be at or before it, during a sequential scan).
+   */
+  async locate(seg: RemoteSegment, index: SparseIndex, offset: number, after = 0, signal?: AbortSignal): Promise<Block> {
     const i = index.floor(offset)
-    const start = i < 0 ? 0 : index.batchPosAt(i)
-    return { start, end: this.#blockEnd(seg, index, start) }
-  }
-
-  /** The block that starts at `start` (a block boundary), ending at the next one. */
-  blockAt(seg: RemoteSegment, index: SparseIndex, start: number): { start: number; end: number } {
-    return { start, end: this.#blockEnd(seg, index, start) }
+    let start = Math.max(i < 0 ? 0 : index.batchPosAt(i), after)
+    for (;;) {
+      const block = await this.block(seg, { start, end: this.#blockEnd(seg, index, start) }, signal)
+      const last = block.batches.at(-1)
+      if (block.damage || last === undefined || offset < last.baseOffset + last.count || block.end >= seg.size) return block
+      start = block.end
+    }
   }
 
   #blockEnd(seg: RemoteSegment, index: SparseIndex, start: number): number {

@@ -8,6 +8,7 @@ import { Log, type LogRecord } from '../../src/index.js'
 import { parseSegmentName } from '../../src/local/names.js'
 import type { ObjectStore } from '../../src/objects/types.js'
 import type { SealedSegment } from '../../src/tier/index.js'
+import { manualClock } from '../helpers/manual-clock.js'
 import { payload, tmpDir } from '../helpers/tmp.js'
 
 /** A local log closed on disk, its sealed segments and every record it holds. */
@@ -24,11 +25,13 @@ export interface LocalLog {
  * records) into a real log with small segments, closes it and describes its sealed segments.
  * `variant` changes the payloads, for a second writer whose bytes differ.
  */
-export async function buildLocalLog(t: TestContext, options: { count?: number; size?: number; perBatch?: number; segmentBytes?: number; variant?: number; startAt?: number } = {}): Promise<LocalLog> {
+export async function buildLocalLog(t: TestContext, options: { count?: number; size?: number; perBatch?: number; segmentBytes?: number; variant?: number; tickMs?: number } = {}): Promise<LocalLog> {
   const { count = 240, size = 100, perBatch = 3, segmentBytes = 4096, variant = 0 } = options
   const dir = tmpDir(t, 'seglog-tier')
-  const log = await Log.open(dir, { segmentBytes, sync: 'never' })
+  const clock = manualClock(1_780_000_000_000)
+  const log = await Log.open(dir, { segmentBytes, sync: 'never', clock })
   for (let i = 0; i < count; i += perBatch) {
+    clock.advance(options.tickMs ?? 1)
     const batch: Buffer[] = []
     for (let k = i; k < Math.min(count, i + perBatch); k++) batch.push(payload(k + variant * 1_000_003, size))
     await log.appendBatch(batch)
