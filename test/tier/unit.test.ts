@@ -229,7 +229,7 @@ describe('remote reads', () => {
         assert.ok(remote.cachedBytes <= cacheBytes, `${remote.cachedBytes} > ${cacheBytes}`)
       }
       await remote.close()
-    }), { numRuns: 60 })
+    }), { numRuns: 60, examples: [[0, [12, 0]]] }) // seed 1426022746: an offset after its index entry's block
   })
 
   test('property: ByteLru holds at most its limit, exactly the sizes it holds, and the entry just set when it fits', () => {
