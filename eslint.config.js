@@ -26,6 +26,8 @@ const layerRules = [
     'local/ knows the journal and the stores only through format/ (DESIGN.md §2).'),
   layer(['src/threads/**/*.ts'], ['objects', 'journal', 'cli', 'testing'],
     'threads/ is the shared-memory ring; it knows nothing of the journal or the stores.'),
+  layer(['src/tier/**/*.ts'], ['journal', 'threads', 'cli', 'testing'],
+    'tier/ ships segments of the local log to the stores; it knows nothing of the journal, threads or CLI.'),
   layer(['src/cli/**/*.ts'], ['format', 'io', 'local', 'threads', 'objects', 'journal', 'testing'],
     'cli/ uses the public entry points only (../index.js, ../s3.js, ../azure.js).'),
   {

@@ -160,6 +160,16 @@ export class RemoteLog {
   }
 
   async *#records(options: RemoteIterateOptions): AsyncGenerator<LogRecord> {
+    try {
+      yield* this.#walk(options)
+    } catch (err) {
+      // An abort ends the iteration cleanly, whatever store call it interrupted.
+      if (isAborted(options.signal)) return
+      throw err
+    }
+  }
+
+  async *#walk(options: RemoteIterateOptions): AsyncGenerator<LogRecord> {
     const to = options.to ?? Number.POSITIVE_INFINITY
     const signal = options.signal
     await this.refresh(signal)

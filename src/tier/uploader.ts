@@ -43,9 +43,11 @@ export interface UploaderOptions {
 /**
  * How an upload ended: `'uploaded'` (both objects written now), `'resumed'` (the data object was
  * already there, identical: an in-doubt put that landed or an upload cut short; the seal was
- * written now), `'present'` (the whole segment was already shipped, identical).
+ * written now), `'present'` (the whole segment was already shipped, identical), `'expired'` (the
+ * segment lies wholly below the remote log's first offset: it was shipped before and remote
+ * retention has deleted it since; nothing is written).
  */
-export type UploadOutcome = 'uploaded' | 'resumed' | 'present'
+export type UploadOutcome = 'uploaded' | 'resumed' | 'present' | 'expired'
 
 /** What {@link SegmentUploader.upload} resolves with. */
 export interface UploadResult {
@@ -112,6 +114,10 @@ export class SegmentUploader {
         this.#remoteEnd = catalog.endOffset
         return result('present')
       }
+      // Only a segment shipped earlier can lie wholly below the first offset (the local log ships
+      // in order, and a forked writer must still collide at the end to extend the log): shipping
+      // it again after a crash that lost the confirmation is not a fork.
+      if (catalog.segments.length > 0 && end <= catalog.firstOffset) return result('expired')
       this.#checkPlace(base, end, catalog)
     }
 
@@ -125,7 +131,6 @@ export class SegmentUploader {
       const got = await withRetry(() => this.#store.get(keys.sealKey, { signal }), this.#retry, undefined, signal)
       const theirs = got && SparseIndex.decode(got.data, base, size)
       if (!theirs || theirs.nextOffset !== end || theirs.maxTimestamp !== maxTimestamp) throw this.#fork(keys.sealKey, base, undefined)
-      if (outcome === 'uploaded') outcome = 'present'
     }
     this.#remoteEnd = end
     return result(outcome)

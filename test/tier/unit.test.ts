@@ -186,6 +186,19 @@ describe('uploader', () => {
     assert.equal(mem.size, 2)
     assert.equal((await up.upload(local.sealed[1])).outcome, 'uploaded')
   })
+
+  test('shipping again a segment remote retention has deleted is not a fork; overlapping the first segment is', async (t) => {
+    const { local, store } = await shipped(t)
+    const r = await applyRemoteRetention(store, P, { maxBytes: 1 }, { now: 0 })
+    assert.ok(r.deleted.length >= 2)
+    const before = await snapshot(store)
+    const up = new SegmentUploader(store, P)
+    assert.equal((await up.upload(local.sealed[0])).outcome, 'expired')
+    const c = await buildLocalLog(t, { segmentBytes: 3000 })
+    const across = c.sealed.find((s) => s.base < r.firstOffset && s.end > r.firstOffset)!
+    await assert.rejects(up.upload(across), (e) => isSeglogError(e, 'ERR_CONFLICT'))
+    assert.deepEqual(await snapshot(store), before)
+  })
 })
 
 describe('remote reads', () => {
@@ -301,6 +314,16 @@ describe('openRemoteLog', () => {
     }
     assert.deepEqual(got, local.records.slice(0, local.sealed[2].end).map((r) => r.offset))
     assert.equal(done, false)
+    // An abort while it waits for the next poll ends a follower cleanly.
+    const ac = new AbortController()
+    const aborted: number[] = []
+    const timers = clock.pendingTimers
+    const stopping = (async () => { for await (const r of remote.iterate({ follow: true, from: local.sealed[2].end, signal: ac.signal })) aborted.push(r.offset) })()
+    while (clock.pendingTimers === timers) await new Promise((r) => setImmediate(r)) // until it waits on its poll timer
+    ac.abort()
+    await stopping
+    assert.deepEqual(aborted, [])
+    assert.equal(clock.pendingTimers, timers, 'its timer is cancelled')
     await remote.close()
     await following
     await assert.rejects(remote.read(0), (e) => isSeglogError(e, 'ERR_CLOSED'))
