@@ -140,8 +140,9 @@ export class RemoteLog {
         return { offset, timestamp: found.timestamp, data: Buffer.from(found.data) }
       } catch (err) {
         if (!(err instanceof RemoteObjectMissing)) throw err
+        // Usually retention deleted it after our listing; listed again and missing again is damage.
         await this.refresh()
-        if (attempt >= 1 && segmentFor(this.#catalog, offset) === seg) throw this.#vanished(err.key)
+        if (attempt >= 1 && segmentFor(this.#catalog, offset)?.dataKey === seg.dataKey) throw this.#vanished(err.key)
       }
     }
   }

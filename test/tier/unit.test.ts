@@ -344,3 +344,22 @@ describe('openRemoteLog', () => {
     assert.throws(() => new SegmentUploader(mem, P, { indexIntervalBytes: 3 }), bad)
   })
 })
+
+describe('objects listed but unreadable', () => {
+  test('a data object that is listed but cannot be read is ERR_CORRUPT, not an endless retry', async (t) => {
+    const { store } = await shipped(t)
+    const cat = await readCatalog(store, P)
+    const victim = cat.segments[2]
+    // A store whose GET does not find what its listing shows (a broken or inconsistent store).
+    const inner = store.get.bind(store)
+    const view = new FaultStore({
+      name: store.name, enforcesCreateOnly: true,
+      put: (k, d, o) => store.put(k, d, o), head: (k) => store.head(k), list: (p, o) => store.list(p, o),
+      delete: (k) => store.delete(k), deleteMany: (k) => store.deleteMany(k),
+      get: async (k, o) => (k === victim.dataKey ? undefined : inner(k, o)),
+    })
+    const remote = await openRemoteLog(view, P)
+    await assert.rejects(remote.read(victim.base), (e) => isSeglogError(e, 'ERR_CORRUPT') && e.details.file === victim.dataKey)
+    await assert.rejects(collect(remote.iterate({ from: victim.base })), (e) => isSeglogError(e, 'ERR_CORRUPT') && e.details.file === victim.dataKey)
+  })
+})
