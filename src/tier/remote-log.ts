@@ -157,81 +157,82 @@ export class RemoteLog {
     if (options.to !== undefined) checkOffset(options.to, 'iterate to')
     if (options.deleted !== undefined && options.deleted !== 'stop' && options.deleted !== 'skip') throw invalidArgument(`iterate deleted must be 'stop' or 'skip'; got ${String(options.deleted)}`)
     this.#checkOpen()
-    return this.#records(options)
+    return this.#walk(options)
   }
 
-  async *#records(options: RemoteIterateOptions): AsyncGenerator<LogRecord> {
+  async *#walk(options: RemoteIterateOptions): AsyncGenerator<LogRecord> {
     try {
-      yield* this.#walk(options)
+      const to = options.to ?? Number.POSITIVE_INFINITY
+      const signal = options.signal
+      await this.refresh(signal)
+      let p = Math.max(options.from ?? this.#catalog.firstOffset, this.#catalog.firstOffset)
+      /** Whether `p` lay inside the listed log, so that its disappearing is a deletion under us. */
+      let held = this.#catalog.segments.length > 0
+      let missingTries = 0
+      /** Where the next block of a sequential scan starts: the end of the last one read. */
+      let resume: { dataKey: string; at: number } | undefined
+      while (p < to && !this.#closed && signal?.aborted !== true) {
+        const cat = this.#catalog
+        if (p < cat.firstOffset || (held && cat.segments.length === 0)) {
+          if (!held || options.deleted === 'skip') { p = Math.max(p, cat.firstOffset); held = cat.segments.length > 0; continue }
+          throw new SeglogError('ERR_OFFSET_OUT_OF_RANGE',
+            `remote retention deleted offset ${p} before this iterator read it; the remote log now starts at ${cat.firstOffset}. Iterate again from there, or pass { deleted: 'skip' }`,
+            { details: { offset: p, firstOffset: cat.firstOffset } })
+        }
+        const seg = segmentFor(cat, p)
+        if (seg === undefined) {
+          if (!options.follow) return
+          await this.#wait(signal)
+          if (this.#closed || isAborted(signal)) return
+          await this.refresh(signal)
+          held ||= this.#catalog.segments.length > 0
+          continue
+        }
+        held = true
+        let block: Block
+        try {
+          const index = await this.#reader.seal(seg, signal)
+          block = await this.#reader.locate(seg, index, p, resume?.dataKey === seg.dataKey ? resume.at : 0, signal)
+        } catch (err) {
+          if (!(err instanceof RemoteObjectMissing)) throw err
+          // Usually retention deleted it after our listing: list again and let the loop decide.
+          // Listed again and missing again is not retention but damage.
+          await this.refresh(signal)
+          if (segmentFor(this.#catalog, p)?.dataKey === seg.dataKey && ++missingTries >= 2) throw this.#vanished(err.key)
+          continue
+        }
+        missingTries = 0
+        const first = block.batches[0]
+        if (first !== undefined && first.baseOffset > p) {
+          throw new SeglogError('ERR_CORRUPT', `${this.#where(seg)} byte ${block.start}: the block holds offsets from ${first.baseOffset}, not ${p}; the seal object does not match its data object`,
+            { details: { file: this.#where(seg), position: block.start, kind: 'remote index' } })
+        }
+        const before = p
+        const buf = block.buf
+        for (const batch of block.batches) {
+          if (batch.baseOffset + batch.count <= p) continue
+          let at = batch.at + BATCH_HEADER_BYTES
+          for (let offset = batch.baseOffset; offset < batch.baseOffset + batch.count; offset++) {
+            const len = buf.readUInt32LE(at)
+            const data = buf.subarray(at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + len)
+            at += RECORD_HEADER_BYTES + len
+            if (offset < p) continue
+            if (offset >= to) return
+            yield { offset, timestamp: batch.timestamp, data }
+            p = offset + 1
+          }
+        }
+        if (block.damage) throw block.damage
+        resume = { dataKey: seg.dataKey, at: block.end }
+        if (p === before) {
+          throw new SeglogError('ERR_CORRUPT', `${this.#where(seg)} byte ${block.start}: offset ${p} is not in the block its seal names; the seal object does not match its data object`,
+            { details: { file: this.#where(seg), position: block.start, kind: 'remote index' } })
+        }
+      }
     } catch (err) {
       // An abort ends the iteration cleanly, whatever store call it interrupted.
       if (isAborted(options.signal)) return
       throw err
-    }
-  }
-
-  async *#walk(options: RemoteIterateOptions): AsyncGenerator<LogRecord> {
-    const to = options.to ?? Number.POSITIVE_INFINITY
-    const signal = options.signal
-    await this.refresh(signal)
-    let p = Math.max(options.from ?? this.#catalog.firstOffset, this.#catalog.firstOffset)
-    /** Whether `p` lay inside the listed log, so that its disappearing is a deletion under us. */
-    let held = this.#catalog.segments.length > 0
-    let missingTries = 0
-    /** Where the next block of a sequential scan starts: the end of the last one read. */
-    let resume: { dataKey: string; at: number } | undefined
-    while (p < to && !this.#closed && signal?.aborted !== true) {
-      const cat = this.#catalog
-      if (p < cat.firstOffset || (held && cat.segments.length === 0)) {
-        if (!held || options.deleted === 'skip') { p = Math.max(p, cat.firstOffset); held = cat.segments.length > 0; continue }
-        throw new SeglogError('ERR_OFFSET_OUT_OF_RANGE',
-          `remote retention deleted offset ${p} before this iterator read it; the remote log now starts at ${cat.firstOffset}. Iterate again from there, or pass { deleted: 'skip' }`,
-          { details: { offset: p, firstOffset: cat.firstOffset } })
-      }
-      const seg = segmentFor(cat, p)
-      if (seg === undefined) {
-        if (!options.follow) return
-        await this.#wait(signal)
-        if (this.#closed || isAborted(signal)) return
-        await this.refresh(signal)
-        held ||= this.#catalog.segments.length > 0
-        continue
-      }
-      held = true
-      let block: Block
-      try {
-        const index = await this.#reader.seal(seg, signal)
-        block = await this.#reader.locate(seg, index, p, resume?.dataKey === seg.dataKey ? resume.at : 0, signal)
-      } catch (err) {
-        if (!(err instanceof RemoteObjectMissing)) throw err
-        // Usually retention deleted it after our listing: list again and let the loop decide.
-        // Listed again and missing again is not retention but damage.
-        await this.refresh(signal)
-        if (segmentFor(this.#catalog, p)?.dataKey === seg.dataKey && ++missingTries >= 2) throw this.#vanished(err.key)
-        continue
-      }
-      missingTries = 0
-      const first = block.batches[0]
-      if (first !== undefined && first.baseOffset > p) {
-        throw new SeglogError('ERR_CORRUPT', `${this.#where(seg)} byte ${block.start}: the block holds offsets from ${first.baseOffset}, not ${p}; the seal object does not match its data object`,
-          { details: { file: this.#where(seg), position: block.start, kind: 'remote index' } })
-      }
-      const before = p
-      for (const batch of block.batches) {
-        if (batch.baseOffset + batch.count <= p) continue
-        for (const r of recordsOf(block, batch)) {
-          if (r.offset < p) continue
-          if (r.offset >= to) return
-          yield r
-          p = r.offset + 1
-        }
-      }
-      if (block.damage) throw block.damage
-      resume = { dataKey: seg.dataKey, at: block.end }
-      if (p === before) {
-        throw new SeglogError('ERR_CORRUPT', `${this.#where(seg)} byte ${block.start}: offset ${p} is not in the block its seal names; the seal object does not match its data object`,
-          { details: { file: this.#where(seg), position: block.start, kind: 'remote index' } })
-      }
     }
   }
 
