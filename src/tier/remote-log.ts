@@ -89,6 +89,9 @@ export class RemoteLog {
   readonly #clock: TierClock
   #catalog: Catalog = { segments: [], firstOffset: 0, endOffset: 0, bytes: 0, pending: [], leftovers: [] }
   #closed = false
+  /** Listings started, and the number of the one whose result {@link #catalog} holds. */
+  #listings = 0
+  #applied = 0
   readonly #wakers = new Set<() => void>()
 
   constructor(store: ObjectStore, prefix: string, options: RemoteLogOptions = {}) {
@@ -117,7 +120,12 @@ export class RemoteLog {
   /** Lists the store again. */
   async refresh(signal?: AbortSignal): Promise<void> {
     this.#checkOpen()
+    const seq = ++this.#listings
     const next = await readCatalog(this.#store, this.#prefix, { retry: this.#retry, signal })
+    // Iterators and reads list concurrently: a listing that started before the one already applied
+    // may show the log as it was (segments since deleted, an older end), and must not replace it.
+    if (seq < this.#applied) return
+    this.#applied = seq
     for (const s of this.#catalog.segments) if (s.base < next.firstOffset || next.segments.length === 0) this.#reader.forget(s)
     this.#catalog = next
   }
@@ -129,7 +137,9 @@ export class RemoteLog {
   async read(offset: number): Promise<LogRecord | undefined> {
     checkOffset(offset, 'read offset')
     this.#checkOpen()
-    if (offset >= this.#catalog.endOffset || offset < this.#catalog.firstOffset) await this.refresh()
+    // Below the first offset nothing comes back (retention only moves it forward); past the end,
+    // more may have been shipped since the last listing.
+    if (offset >= this.#catalog.endOffset) await this.refresh()
     for (let attempt = 0; ; attempt++) {
       const seg = segmentFor(this.#catalog, offset)
       if (seg === undefined) return undefined

@@ -363,3 +363,33 @@ describe('objects listed but unreadable', () => {
     await assert.rejects(collect(remote.iterate({ from: victim.base })), (e) => isSeglogError(e, 'ERR_CORRUPT') && e.details.file === victim.dataKey)
   })
 })
+
+describe('concurrent listings', () => {
+  test('a listing that started earlier but finishes later does not move the catalog back', async (t) => {
+    const { local, store } = await shipped(t)
+    let hold: (() => void) | undefined
+    let holding = false
+    const view = new FaultStore(store)
+    const slow = {
+      name: store.name, enforcesCreateOnly: true,
+      put: view.put.bind(view), get: view.get.bind(view), head: view.head.bind(view), delete: view.delete.bind(view), deleteMany: view.deleteMany.bind(view),
+      async *list(prefix: string) {
+        // The first listing taken while `holding` sees the store as it is, then waits.
+        const items = []
+        for await (const m of store.list(prefix)) items.push(m)
+        if (holding) { holding = false; await new Promise<void>((r) => { hold = r }) }
+        yield* items
+      },
+    }
+    const remote = await openRemoteLog(slow, P)
+    holding = true
+    const stale = remote.refresh()
+    await applyRemoteRetention(store, P, { maxBytes: 1 }, { now: 0 })
+    await remote.refresh()
+    const first = remote.firstOffset
+    assert.equal(first, local.sealed.at(-1)!.base)
+    hold!()
+    await stale
+    assert.equal(remote.firstOffset, first)
+  })
+})
