@@ -8,7 +8,7 @@ import fc from 'fast-check'
 import { isSeglogError } from '../../src/errors.js'
 import { ManualClock } from '../../src/journal/clock.js'
 import { MemoryStore } from '../../src/objects/memory.js'
-import { FaultStore } from '../../src/objects/wrappers.js'
+import { FaultStore, PrefixStore } from '../../src/objects/wrappers.js'
 import {
   applyRemoteRetention, ByteLru, dataKey, openRemoteLog, parseSegmentKey, readCatalog, sealKey, segmentsPrefix, SegmentUploader,
 } from '../../src/tier/index.js'
@@ -391,5 +391,18 @@ describe('concurrent listings', () => {
     hold!()
     await stale
     assert.equal(remote.firstOffset, first)
+  })
+})
+
+describe('prefixes', () => {
+  test("a PrefixStore with the tier prefix '' and the plain store with the prefix name the same objects", async (t) => {
+    const local = await buildLocalLog(t, { count: 120 })
+    const mem = new MemoryStore()
+    const up = new SegmentUploader(new PrefixStore(mem, 'tenant/a'), '')
+    for (const seg of local.sealed) await up.upload(seg)
+    assert.ok([...(await snapshot(mem)).keys()].every((k) => k.startsWith('tenant/a/segments/')))
+    assertSameRecords(await collect((await openRemoteLog(mem, 'tenant/a')).iterate()), local.records)
+    assertSameRecords(await collect((await openRemoteLog(new PrefixStore(mem, 'tenant'), 'a')).iterate()), local.records)
+    assert.equal((await openRemoteLog(mem, 'tenant/b')).nextOffset, 0)
   })
 })
