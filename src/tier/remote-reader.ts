@@ -10,6 +10,7 @@
 import { SeglogError } from '../errors.js'
 import { BatchHeader, BatchStatus, describeStatus, parseBatch } from '../format/index.js'
 import { SparseIndex } from '../local/sparse-index.js'
+import { storeError } from '../objects/errors.js'
 import { withRetry, type RetryPolicy } from '../objects/retry.js'
 import type { ObjectStore } from '../objects/types.js'
 import { ByteLru } from './block-cache.js'
@@ -103,7 +104,14 @@ export class RemoteReader {
     const cacheKey = `${seg.dataKey}@${range.start}`
     const cached = this.cache.get(cacheKey)
     if (cached !== undefined && !(cached instanceof SparseIndex)) return cached
-    const got = await withRetry(() => this.store.get(seg.dataKey, { range, signal }), this.retry, undefined, signal)
+    const got = await withRetry(async () => {
+      const r = await this.store.get(seg.dataKey, { range, signal })
+      // A body shorter than the range of an object of the right size was cut in transit, not damaged at rest.
+      if (r !== undefined && r.meta.size === seg.size && r.data.length !== Math.min(range.end, seg.size) - range.start) {
+        throw storeError(this.store.name, 'get', seg.dataKey, new Error(`got ${r.data.length} of ${range.end - range.start} bytes`), true)
+      }
+      return r
+    }, this.retry, undefined, signal)
     if (got === undefined) throw new RemoteObjectMissing(seg.dataKey)
     const where = this.#where(seg.dataKey)
     const buf = got.data

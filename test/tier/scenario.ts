@@ -31,7 +31,8 @@ export async function tierScenario(t: TestContext, store: ObjectStore, prefix: s
   assert.equal(follower.firstOffset, 0)
   assert.equal(follower.nextOffset, sealed[half - 1].end)
   const end = sealed.at(-1)!.end
-  const followed = collect(follower.iterate({ follow: true, to: end }))
+  // The timeout only turns a hang (a bug) into a failed comparison below.
+  const followed = collect(follower.iterate({ follow: true, to: end, signal: AbortSignal.timeout(120_000) }))
   const inDoubt = sealed[half + 1]
   const faulty = loseReply?.(dataKey(prefix, inDoubt.base)) ?? lostReplyStore(store, dataKey(prefix, inDoubt.base))
   const shipper = new SegmentUploader(faulty, prefix, { indexIntervalBytes: 1024, retry: FAST_RETRY })

@@ -406,3 +406,27 @@ describe('prefixes', () => {
     assert.equal((await openRemoteLog(mem, 'tenant/b')).nextOffset, 0)
   })
 })
+
+describe('short bodies', () => {
+  test('a ranged GET cut short in transit is retried as a transient store failure, never taken for damage', async (t) => {
+    const { local, store } = await shipped(t)
+    let cut = 2
+    const inner = store.get.bind(store)
+    const view = new FaultStore({
+      name: store.name, enforcesCreateOnly: true,
+      put: (k, d, o) => store.put(k, d, o), head: (k) => store.head(k), list: (p, o) => store.list(p, o),
+      delete: (k) => store.delete(k), deleteMany: (k) => store.deleteMany(k),
+      get: async (k, o) => {
+        const r = await inner(k, o)
+        if (r && o?.range && k.endsWith('.log') && cut > 0) { cut--; return { ...r, data: r.data.subarray(0, r.data.length - 7) } }
+        return r
+      },
+    })
+    const remote = await openRemoteLog(view, P, { retry: { baseDelayMs: 1, maxDelayMs: 2 } })
+    assertSameRecords(await collect(remote.iterate()), local.records)
+    assert.equal(cut, 0)
+    cut = 10
+    const noRetry = await openRemoteLog(view, P, { retry: { maxAttempts: 1 } })
+    await assert.rejects(noRetry.read(5), (e) => isSeglogError(e, 'ERR_STORE'))
+  })
+})
