@@ -61,7 +61,13 @@ export class RemoteReader {
   async seal(seg: RemoteSegment, signal?: AbortSignal): Promise<SparseIndex> {
     const cached = this.cache.get(seg.sealKey)
     if (cached instanceof SparseIndex) return cached
-    const got = await withRetry(() => this.store.get(seg.sealKey, { signal }), this.retry, undefined, signal)
+    const got = await withRetry(async () => {
+      const r = await this.store.get(seg.sealKey, { signal })
+      if (r !== undefined && r.data.length !== r.meta.size) {
+        throw storeError(this.store.name, 'get', seg.sealKey, new Error(`got ${r.data.length} of ${r.meta.size} bytes`), true)
+      }
+      return r
+    }, this.retry, undefined, signal)
     if (got === undefined) throw new RemoteObjectMissing(seg.sealKey)
     const index = SparseIndex.decode(got.data, seg.base, seg.size)
     if (index === undefined || index.nextOffset !== seg.end || index.maxTimestamp !== seg.maxTimestamp) {
