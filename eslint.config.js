@@ -31,6 +31,8 @@ const layerRules = [
     'src/local/log.ts only re-exports the public Log from the composition root.'),
   layer(['src/threads/**/*.ts'], ['local', 'objects', 'journal', 'cli', 'testing'],
     'threads/ is the shared-memory ring; it knows the log only as a DrainSink, and nothing of the journal or the stores.'),
+  layer(['src/tier/**/*.ts'], ['journal', 'threads', 'cli', 'testing'],
+    'tier/ ships segments of the local log to the stores; it knows nothing of the journal, threads or CLI.'),
   layer(['src/cli/**/*.ts'], ['format', 'io', 'local', 'threads', 'objects', 'journal', 'testing'],
     'cli/ uses the public entry points only (../index.js, ../s3.js, ../azure.js).'),
   {
