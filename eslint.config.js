@@ -25,14 +25,12 @@ const layerRules = [
     'journal/ knows the local log only through format/ (DESIGN.md §2).'),
   layer(['src/local/**/*.ts'], ['objects', 'journal', 'threads', 'cli', 'testing'],
     'local/ knows the journal and the stores only through format/, and nothing of the worker ring or the composition root (src/log.ts attaches the ring; DESIGN.md §2).',
-    ['../log.js', '../index.js'], ['src/local/log.ts']),
-  // The one exception: the old deep-import path of the public Log re-exports it from the root.
-  layer(['src/local/log.ts'], ['objects', 'journal', 'threads', 'cli', 'testing'],
-    'src/local/log.ts only re-exports the public Log from the composition root.'),
+    ['../log.js', '../index.js']),
   layer(['src/threads/**/*.ts'], ['local', 'objects', 'journal', 'cli', 'testing'],
     'threads/ is the shared-memory ring; it knows the log only as a DrainSink, and nothing of the journal or the stores.'),
   layer(['src/tier/**/*.ts'], ['journal', 'threads', 'cli', 'testing'],
-    'tier/ ships segments of the local log to the stores; it knows nothing of the journal, threads or CLI.'),
+    'tier/ ships segments of the local log to the stores; it knows nothing of the journal, threads, CLI or the composition root.',
+    ['../log.js', '../index.js']),
   layer(['src/cli/**/*.ts'], ['format', 'io', 'local', 'threads', 'objects', 'journal', 'testing'],
     'cli/ uses the public entry points only (../index.js, ../s3.js, ../azure.js).'),
   {

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { FsStore } from '../src/objects/index.js'
-import { Journal } from '../src/journal/index.js'
+import { Journal } from '../src/index.js'
 
 interface OrderEvent { order: number; item: string }
 

@@ -13,9 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
-import { Log } from '../src/local/log.js'
-import { LogWriter, type WorkerHandle } from '../src/threads/index.js'
-import type { SyncMode } from '../src/local/options.js'
+import { Log, LogWriter, type SyncMode, type WorkerHandle } from '../src/index.js'
 
 const RECORD_BYTES = 128
 /** Appends each producer (thread or single-thread baseline) keeps in flight. */
