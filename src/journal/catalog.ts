@@ -110,7 +110,7 @@ export class JournalCatalog {
    * Lists a journal once and splits the listing by kind. Read-only; reads no object's contents.
    * Validates the prefix as `Journal.open` does.
    */
-  static list(store: ObjectStore, prefix: string, options: JournalListOptions = {}): Promise<JournalListing> {
+  static async list(store: ObjectStore, prefix: string, options: JournalListOptions = {}): Promise<JournalListing> {
     return listAll(store, keysFor(store, prefix), options.signal)
   }
 
