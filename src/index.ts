@@ -28,7 +28,7 @@ export {
   type JournalOptions, type ReadOptions, type JournalEntry, type JournalCursor, type CompactResult,
   type FlushMessage, type CompactMessage, type JournalCodec,
   type FlushResult, type JournalIterateOptions, type JournalClock,
-  JournalCatalog, type JournalListing,
+  JournalCatalog, type JournalListing, type JournalObject,
   type JournalObjectInfo, type JournalObjectKind, type JournalListOptions,
   type JournalVerifyReport, type JournalVerifyFault, type JournalVerifyOptions,
 } from './journal/index.js'

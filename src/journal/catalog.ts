@@ -101,11 +101,12 @@ export interface Snapshot { compacted: JournalObject[]; markers: JournalObject[]
 interface BadObject { size: number; modifiedMs: number; error: SeglogError }
 
 /**
- * A journal's catalog. {@link JournalCatalog.list} is the public, stateless listing; an instance
- * (made by `Journal.open`) adds the snapshot cache, checked reads and the bad-object register
- * that the writer, reader and compactor of one journal handle share.
+ * The public catalog: one listing of a journal, split by kind. Used by `Journal.verify`,
+ * `Journal.listObjects` and the CLI; the journal's own handles keep a {@link Catalog}.
  */
 export class JournalCatalog {
+  private constructor() { /* static only */ }
+
   /**
    * Lists a journal once and splits the listing by kind. Read-only; reads no object's contents.
    * Validates the prefix as `Journal.open` does.
@@ -113,7 +114,14 @@ export class JournalCatalog {
   static async list(store: ObjectStore, prefix: string, options: JournalListOptions = {}): Promise<JournalListing> {
     return listAll(store, keysFor(store, prefix), options.signal)
   }
+}
 
+/**
+ * One journal handle's catalog: listings through its store, the snapshot cache of compacted
+ * objects and markers, checked reads, and the register of objects found damaged, foreign or
+ * misnamed, shared by the writer, reader and compactor of that handle. Internal.
+ */
+export class Catalog {
   readonly #store: ObjectStore
   readonly #keys: JournalKeys
   readonly #clock: JournalClock
@@ -122,7 +130,6 @@ export class JournalCatalog {
   /** Objects found damaged, foreign or misnamed, by key (while their size and time are unchanged). */
   readonly #bad = new Map<string, BadObject>()
 
-  /** @internal Made by `Journal.open`. */
   constructor(store: ObjectStore, keys: JournalKeys, clock: JournalClock, graceMs: number) {
     this.#store = store
     this.#keys = keys
@@ -130,12 +137,12 @@ export class JournalCatalog {
     this.#graceMs = graceMs
   }
 
-  /** @internal One listing of the whole journal (a compaction run's only one). */
+  /** One listing of the whole journal (a compaction run's only one). */
   listing(signal?: AbortSignal): Promise<JournalListing> {
     return listAll(this.#store, this.#keys, signal)
   }
 
-  /** @internal Objects of one kind, after `startAfter` when given. */
+  /** Objects of one kind, after `startAfter` when given. */
   async listDir(kind: 'b' | 'c' | 'r', startAfter?: string, signal?: AbortSignal): Promise<JournalObject[]> {
     const out: JournalObject[] = []
     const options = { ...(startAfter === undefined ? {} : { startAfter }), ...(signal === undefined ? {} : { signal }) }
@@ -146,7 +153,7 @@ export class JournalCatalog {
     return out
   }
 
-  /** @internal What a listed key names, or undefined for a key the journal does not write. */
+  /** What a listed key names, or undefined for a key the journal does not write. */
   toObj(m: ObjectMeta): JournalObject | undefined {
     const p = parseKey(this.#keys.rel(m.key))
     if (p === undefined) return undefined
@@ -154,7 +161,7 @@ export class JournalCatalog {
   }
 
   /**
-   * @internal Compacted objects and retention markers (not batches), cached for a quarter of the
+   * Compacted objects and retention markers (not batches), cached for a quarter of the
    * grace period: within it no object they would reveal can have had its originals deleted.
    */
   async snapshot(fresh: boolean, signal?: AbortSignal): Promise<Snapshot> {
@@ -167,10 +174,10 @@ export class JournalCatalog {
     return this.#snapshot
   }
 
-  /** @internal Forgets the cached snapshot (after this handle changed compacted objects or markers). */
+  /** Forgets the cached snapshot (after this handle changed compacted objects or markers). */
   invalidate(): void { this.#snapshot = undefined }
 
-  /** @internal The highest sequence number any object (or the newest marker) takes, at least `from`. */
+  /** The highest sequence number any object (or the newest marker) takes, at least `from`. */
   async highestTaken(from: number, fresh: boolean): Promise<{ max: number; snap: Snapshot }> {
     const snap = await this.snapshot(fresh)
     let max = Math.max(from, snap.marker - 1)
@@ -182,7 +189,7 @@ export class JournalCatalog {
 
   // ---- damaged, foreign and misnamed objects ----
 
-  /** @internal The error recorded for `o` when it was found bad and has not changed since. */
+  /** The error recorded for `o` when it was found bad and has not changed since. */
   badError(o: JournalObject): SeglogError | undefined {
     const b = this.#bad.get(o.key)
     if (b === undefined) return undefined
@@ -191,7 +198,7 @@ export class JournalCatalog {
     return undefined
   }
 
-  /** @internal Records `o` as bad; returns the error naming it. */
+  /** Records `o` as bad; returns the error naming it. */
   markBad(o: JournalObject, error: SeglogError): SeglogError {
     const e = error.details.file === o.key ? error : new SeglogError('ERR_CORRUPT', `${o.key}: ${error.message}`, { cause: error, details: { ...error.details, file: o.key } })
     this.#bad.set(o.key, { size: o.size, modifiedMs: o.modifiedMs, error: e })
@@ -199,7 +206,7 @@ export class JournalCatalog {
   }
 
   /**
-   * @internal Plans a read from `from` without the objects known to be bad. Throws the bad
+   * Plans a read from `from` without the objects known to be bad. Throws the bad
    * object's `ERR_CORRUPT` when some sequence number it claims is held by no other object: those
    * events may exist only there, so reading on would silently skip them.
    */
@@ -220,7 +227,7 @@ export class JournalCatalog {
   }
 
   /**
-   * @internal Reads an object whole and checks it: every section's checksum, and sequence numbers
+   * Reads an object whole and checks it: every section's checksum, and sequence numbers
    * that are exactly the ones its key names, in order. `ERR_CORRUPT` names the key; undefined when gone.
    */
   async fetchChecked(obj: JournalObject, decodeValues: boolean, signal?: AbortSignal): Promise<{ sections: Section[]; data: Buffer } | undefined> {
@@ -237,7 +244,7 @@ export class JournalCatalog {
     return { sections, data: got.data }
   }
 
-  /** @internal Reads one step's sections, recording the object as bad when its check fails. */
+  /** Reads one step's sections, recording the object as bad when its check fails. */
   async fetch(step: Step, decodeValues: boolean, signal?: AbortSignal): Promise<Section[] | undefined> {
     let got: { sections: Section[] } | undefined
     try {
@@ -250,7 +257,7 @@ export class JournalCatalog {
   }
 
   /**
-   * @internal The bytes of batch `seq` in the compacted object readers use for it (the sound one
+   * The bytes of batch `seq` in the compacted object readers use for it (the sound one
    * reaching furthest), or undefined when no sound compacted object covers it.
    */
   async compactedSection(seq: number, snap: Snapshot): Promise<Buffer | undefined> {

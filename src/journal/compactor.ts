@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto'
 import { channels } from '../diagnostics.js'
 import { SeglogError, isSeglogError } from '../errors.js'
 import type { ObjectStore } from '../objects/types.js'
-import type { JournalCatalog, JournalListing } from './catalog.js'
+import type { Catalog, JournalListing } from './catalog.js'
 import type { JournalClock } from './clock.js'
 import type { JournalKeys } from './keys.js'
 import { planReads, type JournalObject, type Step } from './plan.js'
@@ -26,7 +26,7 @@ const STORE_TIME_RESOLUTION_MS = 1000
 export interface CompactorConfig {
   store: ObjectStore
   keys: JournalKeys
-  catalog: JournalCatalog
+  catalog: Catalog
   clock: JournalClock
   graceMs: number
   compactTargetBytes: number

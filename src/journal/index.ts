@@ -8,6 +8,7 @@ export { decodeSections, type JournalCodec, type Section } from './codec.js'
 export { parseKey, pad, JournalKeys, SEQ_DIGITS } from './keys.js'
 export { ManualClock, systemClock, type JournalClock } from './clock.js'
 export { validateJournalPrefix } from './prefix.js'
+export type { JournalObject } from './plan.js'
 export {
   JournalCatalog, listJournalObjects,
   type JournalListing, type JournalObjectInfo, type JournalObjectKind, type JournalListOptions,

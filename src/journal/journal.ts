@@ -11,7 +11,7 @@ import { RetryStore } from '../objects/retry-store.js'
 import type { RetryPolicy } from '../objects/retry.js'
 import type { ObjectStore } from '../objects/types.js'
 import { checkOptions, opt } from '../option-schema.js'
-import { JournalCatalog, listJournalObjects, type JournalListOptions, type JournalObjectInfo } from './catalog.js'
+import { Catalog, listJournalObjects, type JournalListOptions, type JournalObjectInfo } from './catalog.js'
 import type { JournalCodec } from './codec.js'
 import { Compactor } from './compactor.js'
 import { compareCursors, parseCursor, type JournalCursor } from './cursor.js'
@@ -60,7 +60,7 @@ export class Journal<T = unknown> {
     const retrying = new RetryStore(store, { policy: options.retry })
     const keys = new JournalKeys(prefix)
     const { clock } = options
-    const catalog = new JournalCatalog(retrying, keys, clock, options.graceMs)
+    const catalog = new Catalog(retrying, keys, clock, options.graceMs)
     const closeSignal = this.#closeController.signal
     // Every store call of a follow or compaction listens on it (read-ahead runs several at once).
     setMaxListeners(0, closeSignal)
@@ -115,7 +115,7 @@ export class Journal<T = unknown> {
   /**
    * Lists every object under `prefix` of `store` with what its key claims (batch, compacted range,
    * retention marker …), in key order. Read-only; reads no object's contents. For the listing
-   * split by kind, use {@link JournalCatalog.list}.
+   * split by kind, use `JournalCatalog.list`.
    */
   static listObjects(store: ObjectStore, prefix: string, options: JournalListOptions = {}): Promise<JournalObjectInfo[]> {
     return listJournalObjects(store, prefix, options)

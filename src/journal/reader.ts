@@ -5,7 +5,7 @@
  */
 import { setMaxListeners } from 'node:events'
 import { SeglogError, isSeglogError } from '../errors.js'
-import type { JournalCatalog } from './catalog.js'
+import type { Catalog } from './catalog.js'
 import { sleep, type JournalClock } from './clock.js'
 import type { Section } from './codec.js'
 import { JOURNAL_START, formatCursor, parseCursor, type JournalCursor } from './cursor.js'
@@ -21,7 +21,7 @@ const MAX_MISSING = 20
 
 /** What a reader needs from its journal. */
 export interface ReaderConfig {
-  catalog: JournalCatalog
+  catalog: Catalog
   keys: JournalKeys
   clock: JournalClock
   followPollMs: number

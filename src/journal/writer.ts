@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto'
 import { channels } from '../diagnostics.js'
 import { SeglogError, isSeglogError } from '../errors.js'
 import type { ObjectStore } from '../objects/types.js'
-import type { JournalCatalog } from './catalog.js'
+import type { Catalog } from './catalog.js'
 import { elapsedSince, readInstant, type Instant, type JournalClock } from './clock.js'
 import { encodeBinarySection, encodeJsonlSection, type JournalCodec } from './codec.js'
 import { formatCursor, type JournalCursor } from './cursor.js'
@@ -28,7 +28,7 @@ interface InDoubt { seq: number; bytes: Buffer; count: number; size: number }
 export interface BatchWriterConfig {
   store: ObjectStore
   keys: JournalKeys
-  catalog: JournalCatalog
+  catalog: Catalog
   clock: JournalClock
   codec: JournalCodec
   flushEvents: number

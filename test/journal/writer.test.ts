@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { isSeglogError } from '../../src/errors.js'
-import { JournalCatalog } from '../../src/journal/catalog.js'
+import { Catalog } from '../../src/journal/catalog.js'
 import { ManualClock } from '../../src/journal/clock.js'
 import { decodeSections } from '../../src/journal/codec.js'
 import { JournalKeys } from '../../src/journal/keys.js'
@@ -15,7 +15,7 @@ function setup(options: Partial<BatchWriterConfig> = {}, decide: (op: StoreOp) =
   const store = new RetryStore(faults, { sleep: async () => undefined, policy: { maxAttempts: 2 } })
   const clock = new ManualClock()
   const keys = new JournalKeys('j')
-  const catalog = new JournalCatalog(store, keys, clock, 1000)
+  const catalog = new Catalog(store, keys, clock, 1000)
   const writer = new BatchWriter({
     store, keys, catalog, clock, codec: 'jsonl', flushEvents: 100, flushBytes: 1 << 20, lingerMs: 100,
     maxBufferedBytes: 1 << 20, graceMs: 1000, onError: undefined, ...options,
