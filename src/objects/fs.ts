@@ -375,8 +375,12 @@ export class FsStore implements ObjectStore {
     } catch (err) {
       const code = errno(err)
       if (code === 'ENOENT' || code === 'ENOTDIR') return
-      // A folder of other keys is not an object: there is nothing to delete (EPERM on macOS).
-      if ((code === 'EISDIR' || code === 'EPERM') && (await fsp.lstat(file).catch(() => undefined))?.isDirectory() === true) return
+      // A folder of other keys is not an object: there is nothing to delete (EPERM on macOS). A
+      // concurrent delete of its last key may have removed the folder since: nothing there either.
+      if (code === 'EISDIR' || code === 'EPERM') {
+        const st = await fsp.lstat(file).catch((e: unknown) => (errno(e) === 'ENOENT' ? null : undefined))
+        if (st === null || st?.isDirectory() === true) return
+      }
       throw this.#fail('delete', key, err)
     }
     await this.#pruneFolders(path.dirname(file))
