@@ -8,9 +8,6 @@ import { abortedError, throwIfAborted } from './errors.js'
 import { retrying, type RetryPolicy, type RetryTiming } from './retry.js'
 import type { GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore, PutOptions, PutResult } from './types.js'
 
-/** Keys a listing reads per round before handing them out. */
-const LIST_PAGE = 1000
-
 /** Options of {@link RetryStore}: the policy and, for tests, the backoff's sleep and jitter. */
 export interface RetryStoreOptions extends RetryTiming {
   /** Attempts and backoff. Default 6 attempts, 50 ms to 2 s. */
@@ -100,26 +97,28 @@ export class RetryStore implements ObjectStore {
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectMeta> {
     let after = options.startAfter
-    for (;;) {
-      // Up to LIST_PAGE keys per round; a failed attempt keeps what it read and the retry lists
-      // again from the last key read, so nothing is repeated or skipped.
-      const got: ObjectMeta[] = []
-      let finished = false
-      await this.#retry('list', prefix, options.signal, async () => {
-        const it = this.inner.list(prefix, { ...options, ...(after === undefined ? {} : { startAfter: after }) })[Symbol.asyncIterator]()
-        try {
-          while (got.length < LIST_PAGE) {
-            const r = await it.next()
-            if (r.done === true) { finished = true; return }
-            got.push(r.value)
-            after = r.value.key
+    let it: AsyncIterator<ObjectMeta> | undefined
+    // One inner listing while it works; a failed step opens a new one after the last key handed
+    // out, so nothing is repeated or skipped. Each step has the whole retry budget.
+    const open = (): AsyncIterator<ObjectMeta> =>
+      this.inner.list(prefix, { ...options, ...(after === undefined ? {} : { startAfter: after }) })[Symbol.asyncIterator]()
+    try {
+      for (;;) {
+        const r = await this.#retry('list', prefix, options.signal, async () => {
+          it ??= open()
+          try {
+            return await it.next()
+          } catch (err) {
+            it = undefined
+            throw err
           }
-        } finally {
-          if (!finished) await it.return?.()
-        }
-      })
-      yield* got
-      if (finished) return
+        })
+        if (r.done === true) { it = undefined; return }
+        after = r.value.key
+        yield r.value
+      }
+    } finally {
+      await it?.return?.()
     }
   }
 
