@@ -29,6 +29,7 @@ export {
   type JournalOptions, type ReadOptions, type JournalEntry, type JournalCursor, type CompactResult,
   type FlushMessage, type CompactMessage, type JournalCodec,
   type FlushResult, type JournalIterateOptions, type JournalClock,
+  JournalCatalog, type JournalListing, type JournalObject,
   type JournalObjectInfo, type JournalObjectKind, type JournalListOptions,
   type JournalVerifyReport, type JournalVerifyFault, type JournalVerifyOptions,
 } from './journal/index.js'
@@ -39,6 +40,8 @@ export type { RetryPolicy } from './objects/retry.js'
 export { MemoryStore } from './objects/memory.js'
 export { FsStore, type FsStoreOptions } from './objects/fs.js'
 export { PrefixStore } from './objects/wrappers.js'
+export { RetryStore, type RetryStoreOptions } from './objects/retry-store.js'
+export type { RetryTiming } from './objects/retry.js'
 export {
   LogWriter, type WorkerHandle, type SkipEvent, type SkipReason, type DrainBatchEvent,
 } from './threads/index.js'

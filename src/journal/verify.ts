@@ -1,67 +1,13 @@
 /**
- * Read-only checks of a journal's objects: the catalog (every object under the prefix, with what
- * its key claims) and verification (every batch and compacted object decoded and compared with its
- * key). Both go on past damage to report all of it, where a read stops at the first damaged object.
+ * Read-only verification of a journal: every batch and compacted object decoded and compared with
+ * its key. It goes on past damage to report all of it, where a read stops at the first damaged object.
  */
 import { SeglogError, isSeglogError } from '../errors.js'
-import { withRetry, type RetryPolicy } from '../objects/retry.js'
-import type { ObjectMeta, ObjectStore } from '../objects/types.js'
+import type { RetryPolicy } from '../objects/retry.js'
+import { RetryStore } from '../objects/retry-store.js'
+import type { ObjectStore } from '../objects/types.js'
+import { listJournalObjects } from './catalog.js'
 import { decodeSections } from './codec.js'
-import { JournalKeys, parseKey } from './keys.js'
-import { validateJournalPrefix } from './prefix.js'
-
-/**
- * What a journal object's key says it is:
- * - `batch`: one flushed batch (`P/b/<seq>`);
- * - `compacted`: batches `first..last` merged by compaction (`P/c/<first>-<last>`);
- * - `marker`: a retention marker, batches below `first` are deleted (`P/r/<seq>`);
- * - `probe`: a short-lived create-only probe (`P/p/<id>`);
- * - `misnamed`: under `b/`, `c/` or `r/` but not a key the journal writes (readers ignore it);
- * - `other`: anything else under the prefix (readers ignore it).
- */
-export type JournalObjectKind = 'batch' | 'compacted' | 'marker' | 'probe' | 'misnamed' | 'other'
-
-/** One object under a journal's prefix, as listed, with what its key claims. */
-export interface JournalObjectInfo {
-  /** The full key in the store. */
-  key: string
-  kind: JournalObjectKind
-  /** First batch the key names (`batch`, `compacted`, `marker`); -1 otherwise. */
-  first: number
-  /** Last batch the key names (`batch`, `compacted`, `marker`); -1 otherwise. */
-  last: number
-  size: number
-  lastModified: Date
-}
-
-/** Options of {@link listJournalObjects}. */
-export interface JournalListOptions {
-  /** Aborts the listing; the promise then rejects. */
-  signal?: AbortSignal
-}
-
-/**
- * Lists every object under a journal's prefix, in key order (so batches in sequence order).
- * Validates the prefix as `Journal.open` does.
- */
-export async function listJournalObjects(store: ObjectStore, prefix: string, options: JournalListOptions = {}): Promise<JournalObjectInfo[]> {
-  const storePrefix = (store as { prefix?: unknown }).prefix
-  const keys = new JournalKeys(validateJournalPrefix(prefix, typeof storePrefix === 'string' ? storePrefix : ''))
-  const listPrefix = keys.prefix === '' ? '' : `${keys.prefix}/`
-  const out: JournalObjectInfo[] = []
-  const listing = store.list(listPrefix, options.signal === undefined ? {} : { signal: options.signal }) as AsyncIterable<ObjectMeta>
-  for await (const m of listing) {
-    const rel = keys.rel(m.key)
-    const p = parseKey(rel)
-    const kind: JournalObjectKind = p !== undefined ? KIND[p.kind]
-      : rel.startsWith('p/') ? 'probe'
-        : /^[bcr]\//.test(rel) ? 'misnamed' : 'other'
-    out.push({ key: m.key, kind, first: p?.first ?? -1, last: p?.last ?? -1, size: m.size, lastModified: m.lastModified })
-  }
-  return out
-}
-
-const KIND = { b: 'batch', c: 'compacted', r: 'marker' } as const
 
 /** A fault found by {@link verifyJournal}. */
 export interface JournalVerifyFault {
@@ -130,7 +76,8 @@ export async function verifyJournal(store: ObjectStore, prefix: string, options:
   if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
     throw new SeglogError('ERR_INVALID_ARGUMENT', `Journal.verify option concurrency must be a positive integer, got ${String(options.concurrency)}`)
   }
-  const listed = await listJournalObjects(store, prefix, signal === undefined ? {} : { signal })
+  const retrying = new RetryStore(store, options.retry === undefined ? {} : { policy: options.retry })
+  const listed = await listJournalObjects(retrying, prefix, signal === undefined ? {} : { signal })
   const objects = listed.filter((o) => o.kind === 'batch' || o.kind === 'compacted')
   const total = objects.reduce((n, o) => n + o.size, 0)
   const markers = listed.filter((o) => o.kind === 'marker').map((o) => o.first)
@@ -151,7 +98,7 @@ export async function verifyJournal(store: ObjectStore, prefix: string, options:
     signal?.throwIfAborted()
     const group = objects.slice(i, i + concurrency)
     const got = await Promise.all(group.map(async (o) => ({
-      o, data: (await withRetry(() => store.get(o.key, signal === undefined ? {} : { signal }), options.retry, undefined, signal))?.data,
+      o, data: (await retrying.get(o.key, signal === undefined ? {} : { signal }))?.data,
     })))
     for (const { o, data } of got) {
       done += o.size

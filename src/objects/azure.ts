@@ -1,6 +1,6 @@
 import type { ContainerClient } from '@azure/storage-blob'
 import { SeglogError } from '../errors.js'
-import { conflictError, looksTransient, storeError } from './errors.js'
+import { abortedError, conflictError, looksTransient, storeError, throwIfAborted } from './errors.js'
 import { validateListOptions, validatePut } from './arguments.js'
 import { compareKeys, joinKey, validateKey, validateListPrefix, validatePrefix } from './keys.js'
 import { fitRangedAnswer, validateRange } from './ranges.js'
@@ -46,6 +46,11 @@ function statusOf(err: unknown): number | undefined {
  * An {@link ObjectStore} on Azure Blob Storage (block blobs) through the official SDK, loaded on
  * first use. Create-only puts use `ifNoneMatch: '*'` (409 `BlobAlreadyExists` → `ERR_CONFLICT`).
  * Clients it creates make a single try per call; the journal retries with backoff.
+ *
+ * Signals are passed to the SDK as `abortSignal`; an aborted call rejects with `ERR_CLOSED` (or
+ * the signal's reason when that is a `SeglogError`). A signal already aborted sends nothing. An
+ * abort while an upload is in flight leaves the blob either wholly committed or not at all
+ * (single-shot `upload` commits atomically), but the rejection cannot say which: read it back.
  */
 export class AzureBlobStore implements ObjectStore {
   readonly name: string
@@ -85,7 +90,9 @@ export class AzureBlobStore implements ObjectStore {
   #full(key: string): string { return joinKey(this.prefix, validateKey(key)) }
   #rel(full: string): string { return this.prefix === '' ? full : full.slice(this.prefix.length + 1) }
 
-  #fail(op: string, key: string, err: unknown): SeglogError {
+  #fail(op: string, key: string, err: unknown, signal?: AbortSignal): SeglogError {
+    // The SDK rejects an aborted request with its own AbortError: callers get the documented code.
+    if (signal?.aborted === true) return abortedError(signal, this.name, op, key)
     if (err instanceof SeglogError) return err
     const status = statusOf(err)
     if (status === 404 && (err as { code?: unknown }).code === 'ContainerNotFound') {
@@ -99,6 +106,7 @@ export class AzureBlobStore implements ObjectStore {
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
     const name = this.#full(key)
     validatePut(data, options)
+    throwIfAborted(options.signal, this.name, 'put', key)
     const cc = await this.#getClient()
     const mode = options.mode ?? 'overwrite'
     try {
@@ -110,7 +118,7 @@ export class AzureBlobStore implements ObjectStore {
     } catch (err) {
       const status = statusOf(err)
       if (mode !== 'overwrite' && (status === 409 || status === 412)) throw conflictError(this.name, key, err)
-      throw this.#fail('put', key, err)
+      throw this.#fail('put', key, err, options.signal)
     }
   }
 
@@ -141,7 +149,7 @@ export class AzureBlobStore implements ObjectStore {
         const meta = await this.head(key, options)
         return meta === undefined ? undefined : { data: Buffer.alloc(0), meta }
       }
-      throw this.#fail('get', key, err)
+      throw this.#fail('get', key, err, options.signal)
     }
   }
 
@@ -153,7 +161,7 @@ export class AzureBlobStore implements ObjectStore {
       return { key, size: p.contentLength ?? 0, lastModified: p.lastModified ?? new Date(0), version: p.etag }
     } catch (err) {
       if (statusOf(err) === 404) return undefined
-      throw this.#fail('head', key, err)
+      throw this.#fail('head', key, err, options.signal)
     }
   }
 
@@ -177,7 +185,7 @@ export class AzureBlobStore implements ObjectStore {
         if (options.signal?.aborted) throw options.signal.reason
       }
     } catch (err) {
-      throw this.#fail('list', prefix, err)
+      throw this.#fail('list', prefix, err, options.signal)
     }
   }
 
@@ -188,7 +196,7 @@ export class AzureBlobStore implements ObjectStore {
       await cc.getBlobClient(name).deleteIfExists({ abortSignal: options.signal })
     } catch (err) {
       if (statusOf(err) === 404) return
-      throw this.#fail('delete', key, err)
+      throw this.#fail('delete', key, err, options.signal)
     }
   }
 

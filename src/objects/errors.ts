@@ -43,3 +43,20 @@ export function looksTransient(err: unknown, status?: number): boolean {
   if (e.cause !== undefined && e.cause !== err) return looksTransient(e.cause)
   return false
 }
+
+/**
+ * The error an aborted store call rejects with: the signal's reason when it is a `SeglogError`
+ * (the journal aborts with `ERR_CLOSED` when it closes), else `ERR_CLOSED` with
+ * `details.aborted` and the reason as `cause`.
+ */
+export function abortedError(signal: AbortSignal, store: string, op: string, key: string): SeglogError {
+  const reason: unknown = signal.reason
+  if (reason instanceof SeglogError) return reason
+  return new SeglogError('ERR_CLOSED', `${store}: ${op} ${JSON.stringify(key)} was aborted by its signal (${reason instanceof Error ? reason.message : String(reason)})`,
+    { cause: reason, details: { file: key, op, aborted: true } })
+}
+
+/** Throws {@link abortedError} when `signal` is aborted. */
+export function throwIfAborted(signal: AbortSignal | undefined, store: string, op: string, key: string): void {
+  if (signal?.aborted === true) throw abortedError(signal, store, op, key)
+}

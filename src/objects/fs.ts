@@ -2,7 +2,7 @@ import { constants as fsc, promises as fsp, type Dirent } from 'node:fs'
 import * as path from 'node:path'
 import { SeglogError } from '../errors.js'
 import { validateListOptions, validatePut } from './arguments.js'
-import { conflictError, storeError } from './errors.js'
+import { conflictError, storeError, throwIfAborted } from './errors.js'
 import { sweepTempDir, tempName } from './fs-temp.js'
 import { compareKeys, validateKey, validateListPrefix } from './keys.js'
 import { clampRange, validateRange } from './ranges.js'
@@ -62,6 +62,12 @@ function errno(err: unknown): string | undefined {
  * Temporary files left by a killed writer are removed in the background after the first put (and
  * by {@link FsStore.sweepTemp}): those of a process on this host once it has exited, others after
  * {@link FsStoreOptions.staleTempMs}.
+ *
+ * Signals: checked when a call starts, between the steps of a put and between listed keys. An
+ * aborted put (`ERR_CLOSED`, or the signal's reason when that is a `SeglogError`) rejects only
+ * before the object is published, so it has left nothing (its temporary file is removed); once
+ * published by `link`/`rename` it resolves. `get`, `head` and `delete` check once, at the start.
+ * `deleteMany` checks per key: an aborted one may have deleted some of the keys, each fully.
  */
 export class FsStore implements ObjectStore {
   readonly name: string
@@ -196,12 +202,16 @@ export class FsStore implements ObjectStore {
     const file = this.#path(key)
     validatePut(data, options)
     const mode = options.mode ?? 'overwrite'
+    throwIfAborted(options.signal, this.name, 'put', key)
     this.#sweep ??= this.sweepTemp().catch(() => 0)
     let tmp: string | undefined
     try {
       await this.#noLinks('put', key)
       const written = await this.#writeTemp(data)
       tmp = written
+      // The last point where an abort leaves nothing behind: the object is not published yet.
+      // Once it is (link or rename), the put has happened and resolves whatever the signal says.
+      throwIfAborted(options.signal, this.name, 'put', key)
       for (let attempt = 1; ; attempt++) {
         try {
           await this.#makeParents(key, file)
@@ -255,6 +265,7 @@ export class FsStore implements ObjectStore {
   async get(key: string, options: GetOptions = {}): Promise<GetResult | undefined> {
     const file = this.#path(key)
     validateRange(options.range)
+    throwIfAborted(options.signal, this.name, 'get', key)
     await this.#noLinks('get', key)
     let h: fsp.FileHandle
     try {
@@ -289,8 +300,9 @@ export class FsStore implements ObjectStore {
     }
   }
 
-  async head(key: string): Promise<ObjectMeta | undefined> {
+  async head(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectMeta | undefined> {
     const file = this.#path(key)
+    throwIfAborted(options.signal, this.name, 'head', key)
     try {
       await this.#noLinks('head', key)
       const v = await this.#meta(file, 'head', key)
@@ -303,6 +315,7 @@ export class FsStore implements ObjectStore {
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectMeta> {
     validateListPrefix(prefix)
     validateListOptions(options)
+    throwIfAborted(options.signal, this.name, 'list', prefix)
     const slash = prefix.lastIndexOf('/')
     const baseKey = slash < 0 ? '' : prefix.slice(0, slash)
     const keys: string[] = []
@@ -342,6 +355,7 @@ export class FsStore implements ObjectStore {
     const after = options.startAfter
     for (const k of keys) {
       if (after !== undefined && compareKeys(k, after) <= 0) continue
+      throwIfAborted(options.signal, this.name, 'list', prefix)
       let m
       try {
         m = await this.#meta(path.join(this.root, ...k.split('/')), 'list', k)
@@ -352,16 +366,21 @@ export class FsStore implements ObjectStore {
     }
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, options: { signal?: AbortSignal } = {}): Promise<void> {
     const file = this.#path(key)
+    throwIfAborted(options.signal, this.name, 'delete', key)
     try {
       await this.#noLinks('delete', key)
       await fsp.unlink(file)
     } catch (err) {
       const code = errno(err)
       if (code === 'ENOENT' || code === 'ENOTDIR') return
-      // A folder of other keys is not an object: there is nothing to delete (EPERM on macOS).
-      if ((code === 'EISDIR' || code === 'EPERM') && (await fsp.lstat(file).catch(() => undefined))?.isDirectory() === true) return
+      // A folder of other keys is not an object: there is nothing to delete (EPERM on macOS). A
+      // concurrent delete of its last key may have removed the folder since: nothing there either.
+      if (code === 'EISDIR' || code === 'EPERM') {
+        const st = await fsp.lstat(file).catch((e: unknown) => (errno(e) === 'ENOENT' ? null : undefined))
+        if (st === null || st?.isDirectory() === true) return
+      }
       throw this.#fail('delete', key, err)
     }
     await this.#pruneFolders(path.dirname(file))
@@ -383,9 +402,9 @@ export class FsStore implements ObjectStore {
     }
   }
 
-  async deleteMany(keys: readonly string[]): Promise<void> {
+  async deleteMany(keys: readonly string[], options: { signal?: AbortSignal } = {}): Promise<void> {
     for (const k of keys) this.#path(k)
-    for (let i = 0; i < keys.length; i += 32) await Promise.all(keys.slice(i, i + 32).map((k) => this.delete(k)))
+    for (let i = 0; i < keys.length; i += 32) await Promise.all(keys.slice(i, i + 32).map((k) => this.delete(k, options)))
   }
 
   /**

@@ -1,4 +1,4 @@
-import { conflictError } from './errors.js'
+import { conflictError, throwIfAborted } from './errors.js'
 import { validateListOptions, validatePut } from './arguments.js'
 import { compareKeys, validateKey, validateListPrefix } from './keys.js'
 import { clampRange, validateRange } from './ranges.js'
@@ -9,6 +9,11 @@ interface Entry { data: Buffer; meta: ObjectMeta }
 /**
  * An in-memory {@link ObjectStore} for tests and examples. Enforces create-only and if-match
  * writes; lists in pages (default 1,000) like a real store. Data is copied in and out.
+ *
+ * Signals: every call checks its `signal` before it changes or reads anything and then runs to the
+ * end without waiting, so an aborted call (`ERR_CLOSED`, or the signal's reason when that is a
+ * `SeglogError`) has done nothing, and a call that resolves has fully happened. A listing also
+ * checks between pages.
  */
 export class MemoryStore implements ObjectStore {
   readonly name: string
@@ -29,6 +34,7 @@ export class MemoryStore implements ObjectStore {
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
     validateKey(key)
     validatePut(data, options)
+    throwIfAborted(options.signal, this.name, 'put', key)
     const mode = options.mode ?? 'overwrite'
     const cur = this.#objects.get(key)
     if (mode === 'create' && cur !== undefined) throw conflictError(this.name, key)
@@ -42,6 +48,7 @@ export class MemoryStore implements ObjectStore {
   async get(key: string, options: GetOptions = {}): Promise<GetResult | undefined> {
     validateKey(key)
     validateRange(options.range)
+    throwIfAborted(options.signal, this.name, 'get', key)
     const e = this.#objects.get(key)
     if (e === undefined) return undefined
     const { start, end } = clampRange(options.range, e.data.length)
@@ -49,8 +56,9 @@ export class MemoryStore implements ObjectStore {
     return { data: Buffer.from(data), meta: { ...e.meta } }
   }
 
-  async head(key: string): Promise<ObjectMeta | undefined> {
+  async head(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectMeta | undefined> {
     validateKey(key)
+    throwIfAborted(options.signal, this.name, 'head', key)
     const e = this.#objects.get(key)
     return e === undefined ? undefined : { ...e.meta }
   }
@@ -61,6 +69,7 @@ export class MemoryStore implements ObjectStore {
     let after = options.startAfter
     const page = Math.max(1, Math.min(options.pageSize ?? this.#pageSize, this.#pageSize))
     for (;;) {
+      throwIfAborted(options.signal, this.name, 'list', prefix)
       // Each page is a fresh look at the map, as a paginated listing of a live store would be.
       const keys = [...this.#objects.keys()].filter((k) => k.startsWith(prefix) && (after === undefined || compareKeys(k, after) > 0)).sort(compareKeys).slice(0, page)
       for (const k of keys) {
@@ -72,13 +81,15 @@ export class MemoryStore implements ObjectStore {
     }
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, options: { signal?: AbortSignal } = {}): Promise<void> {
     validateKey(key)
+    throwIfAborted(options.signal, this.name, 'delete', key)
     this.#objects.delete(key)
   }
 
-  async deleteMany(keys: readonly string[]): Promise<void> {
+  async deleteMany(keys: readonly string[], options: { signal?: AbortSignal } = {}): Promise<void> {
     for (const k of keys) validateKey(k)
+    throwIfAborted(options.signal, this.name, 'deleteMany', keys[0] ?? '')
     for (const k of keys) this.#objects.delete(k)
   }
 }

@@ -1,6 +1,6 @@
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
 import { SeglogError } from '../errors.js'
-import { conflictError, looksTransient, storeError } from './errors.js'
+import { abortedError, conflictError, looksTransient, storeError, throwIfAborted } from './errors.js'
 import { validateListOptions, validatePut } from './arguments.js'
 import { compareKeys, joinKey, portableStartAfter, validateKey, validateListPrefix, validatePrefix } from './keys.js'
 import { fitRangedAnswer, rangeHeader, validateRange } from './ranges.js'
@@ -55,6 +55,12 @@ function statusOf(err: unknown): number | undefined {
  * (loaded on first use). Create-only puts send `If-None-Match: *`; `{ ifMatch }` sends `If-Match`.
  * Clients it creates do not retry by themselves (`maxAttempts: 1`): seglog's journal retries
  * with backoff and checks the content of a retried create.
+ *
+ * Signals are passed to the SDK as `abortSignal`; an aborted call rejects with `ERR_CLOSED` (or
+ * the signal's reason when that is a `SeglogError`). A signal already aborted sends nothing. An
+ * abort while a PUT is in flight leaves the object either wholly written or not at all (S3 PUTs
+ * are atomic), but the rejection cannot say which: read it back (a `RetryStore` does not retry
+ * an aborted call).
  */
 export class S3Store implements ObjectStore {
   readonly name: string
@@ -93,7 +99,9 @@ export class S3Store implements ObjectStore {
   #full(key: string): string { return joinKey(this.prefix, validateKey(key)) }
   #rel(full: string): string { return this.prefix === '' ? full : full.slice(this.prefix.length + 1) }
 
-  #fail(op: string, key: string, err: unknown): SeglogError {
+  #fail(op: string, key: string, err: unknown, signal?: AbortSignal): SeglogError {
+    // The SDK rejects an aborted request with its own AbortError: callers get the documented code.
+    if (signal?.aborted === true) return abortedError(signal, this.name, op, key)
     if (err instanceof SeglogError) return err
     const status = statusOf(err)
     return storeError(this.name, op, key, err, looksTransient(err, status), status)
@@ -102,6 +110,7 @@ export class S3Store implements ObjectStore {
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
     const Key = this.#full(key)
     validatePut(data, options)
+    throwIfAborted(options.signal, this.name, 'put', key)
     const [m, c] = [await loadS3(), await this.#getClient()]
     const mode = options.mode ?? 'overwrite'
     try {
@@ -122,7 +131,7 @@ export class S3Store implements ObjectStore {
       if (status === 409 && mode !== 'overwrite') {
         throw storeError(this.name, 'put', key, err, true, status)
       }
-      throw this.#fail('put', key, err)
+      throw this.#fail('put', key, err, options.signal)
     }
   }
 
@@ -156,7 +165,7 @@ export class S3Store implements ObjectStore {
         const meta = await this.head(key, options)
         return meta === undefined ? undefined : { data: Buffer.alloc(0), meta }
       }
-      throw this.#fail('get', key, err)
+      throw this.#fail('get', key, err, options.signal)
     }
   }
 
@@ -169,7 +178,7 @@ export class S3Store implements ObjectStore {
     } catch (err) {
       const status = statusOf(err)
       if (status === 404 || (err as SdkError).name === 'NotFound') return undefined
-      throw this.#fail('head', key, err)
+      throw this.#fail('head', key, err, options.signal)
     }
   }
 
@@ -194,7 +203,7 @@ export class S3Store implements ObjectStore {
           ...(options.pageSize === undefined ? {} : { MaxKeys: options.pageSize }),
         }), { abortSignal: options.signal })
       } catch (err) {
-        throw this.#fail('list', prefix, err)
+        throw this.#fail('list', prefix, err, options.signal)
       }
       for (const o of out.Contents ?? []) {
         if (o.Key === undefined || (after !== undefined && compareKeys(o.Key, after) <= 0)) continue
@@ -212,7 +221,7 @@ export class S3Store implements ObjectStore {
       await c.send(new m.DeleteObjectCommand({ Bucket: this.bucket, Key }), { abortSignal: options.signal })
     } catch (err) {
       if (statusOf(err) === 404) return
-      throw this.#fail('delete', key, err)
+      throw this.#fail('delete', key, err, options.signal)
     }
   }
 
@@ -228,7 +237,7 @@ export class S3Store implements ObjectStore {
           Bucket: this.bucket, Delete: { Objects: chunk.map((Key) => ({ Key })), Quiet: true },
         }), { abortSignal: options.signal })
       } catch (err) {
-        throw this.#fail('deleteMany', chunk[0], err)
+        throw this.#fail('deleteMany', chunk[0], err, options.signal)
       }
       const failed = (out.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey')
       if (failed.length > 0) {

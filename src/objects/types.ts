@@ -90,6 +90,12 @@ export interface ListOptions {
  * option, before anything is sent or changed. A missing object is not an error: `get` and `head`
  * resolve `undefined`, `delete` succeeds. A "folder" (a prefix of other keys) is not an object.
  *
+ * Cancellation: every method takes an optional `signal`. An aborted call rejects with a
+ * `SeglogError` — the signal's reason when it is one (the journal aborts with `ERR_CLOSED` when it
+ * closes), else `ERR_CLOSED` with `details.aborted` — and a create-only put it interrupts has
+ * either fully happened or not at all, never in part. Each store's TSDoc says whether the
+ * rejection also means "not at all" (memory, folder) or only "one of the two" (S3, Azure).
+ *
  * `seglog/testing` exports `storeConformance`, the suite every store here passes, for checking a
  * store of your own.
  */

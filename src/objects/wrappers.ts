@@ -1,5 +1,5 @@
 import { SeglogError } from '../errors.js'
-import { storeError } from './errors.js'
+import { storeError, throwIfAborted } from './errors.js'
 import { joinKey, validateKey, validateListPrefix, validatePrefix } from './keys.js'
 import type { GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore, PutOptions, PutResult } from './types.js'
 
@@ -79,7 +79,9 @@ export class FaultStore implements ObjectStore {
   get enforcesCreateOnly(): boolean { return this.enforcesCreateOnlyOverride ?? this.inner.enforcesCreateOnly }
   get createOnlyUnverified(): boolean { return this.enforcesCreateOnlyOverride === undefined && this.inner.createOnlyUnverified === true }
 
-  async #run<T>(op: StoreOp, key: string, fn: () => Promise<T>): Promise<T> {
+  async #run<T>(op: StoreOp, key: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    // An aborted call is refused before the fault plan is asked, as a real store would refuse it.
+    throwIfAborted(signal, this.name, op, key)
     this.calls[op]++
     const f = this.decide(op, key)
     if (f instanceof Error) throw f
@@ -90,20 +92,20 @@ export class FaultStore implements ObjectStore {
     return out
   }
 
-  put(key: string, data: Uint8Array, options?: PutOptions): Promise<PutResult> { return this.#run('put', key, () => this.inner.put(key, data, options)) }
-  get(key: string, options?: GetOptions): Promise<GetResult | undefined> { return this.#run('get', key, () => this.inner.get(key, options)) }
-  head(key: string, options?: { signal?: AbortSignal }): Promise<ObjectMeta | undefined> { return this.#run('head', key, () => this.inner.head(key, options)) }
+  put(key: string, data: Uint8Array, options?: PutOptions): Promise<PutResult> { return this.#run('put', key, () => this.inner.put(key, data, options), options?.signal) }
+  get(key: string, options?: GetOptions): Promise<GetResult | undefined> { return this.#run('get', key, () => this.inner.get(key, options), options?.signal) }
+  head(key: string, options?: { signal?: AbortSignal }): Promise<ObjectMeta | undefined> { return this.#run('head', key, () => this.inner.head(key, options), options?.signal) }
   async *list(prefix: string, options?: ListOptions): AsyncIterable<ObjectMeta> {
     const items = await this.#run('list', prefix, async () => {
       const out: ObjectMeta[] = []
       for await (const m of this.inner.list(prefix, options)) out.push(m)
       return out
-    })
+    }, options?.signal)
     yield* items
   }
-  delete(key: string, options?: { signal?: AbortSignal }): Promise<void> { return this.#run('delete', key, () => this.inner.delete(key, options)) }
+  delete(key: string, options?: { signal?: AbortSignal }): Promise<void> { return this.#run('delete', key, () => this.inner.delete(key, options), options?.signal) }
   deleteMany(keys: readonly string[], options?: { signal?: AbortSignal }): Promise<void> {
-    return this.#run('deleteMany', keys[0] ?? '', () => this.inner.deleteMany(keys, options))
+    return this.#run('deleteMany', keys[0] ?? '', () => this.inner.deleteMany(keys, options), options?.signal)
   }
   async close(): Promise<void> { await this.inner.close?.() }
 }
