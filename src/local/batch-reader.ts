@@ -142,16 +142,39 @@ export class BatchReader {
   next(limit: number): BatchRead {
     const pos = this.nextPosition
     this.position = pos
+    // Fast path, kept small so it inlines into the callers' loops: the batch lies whole in the block.
+    const rel = pos - this.blockPos
+    if (pos < limit && rel >= 0 && rel < this.blockLen) {
+      const header = this.header
+      // blockLen itself when the limit lies beyond the block (usual): a small integer, where the
+      // limit may be a double (a size from stat).
+      const end = limit - this.blockPos < this.blockLen ? limit - this.blockPos : this.blockLen
+      const status = parseBatch(this.block, rel, end, header, this.verify)
+      if (status === BatchStatus.Ok && header.baseOffset === this.expectedBase && header.tag === this.tag) {
+        // The common case, in sequence and ours, without the general classification.
+        this.bytes = this.block
+        this.at = rel
+        this.nextPosition = pos + header.length
+        this.expectedBase += header.count
+        this.mustHold = -1
+        return BatchRead.Valid
+      }
+      if (status !== BatchStatus.Incomplete) return this.classify(status, pos, rel)
+    }
+    return this.nextRead(pos, limit)
+  }
+
+  /** {@link next} when the batch is not whole in the block: reads from its start, as much as it says it needs. */
+  private nextRead(pos: number, limit: number): BatchRead {
     if (pos >= limit) return BatchRead.End
-    const header = this.header
     for (;;) {
       const rel = pos - this.blockPos
       const inBlock = this.blockLen > 0 && rel >= 0 && rel < this.blockLen
+      // The first pass re-parses what the fast path saw: it was Incomplete, so this costs no checksum.
       if (inBlock) {
-        const status = parseBatch(this.block, rel, Math.min(this.blockLen, limit - this.blockPos), header, this.verify)
+        const status = parseBatch(this.block, rel, Math.min(this.blockLen, limit - this.blockPos), this.header, this.verify)
         if (status !== BatchStatus.Incomplete) return this.classify(status, pos, rel)
       }
-      // Not whole in the block: read from the batch's start, as much as it says it needs.
       const have = inBlock ? Math.min(this.blockLen, limit - this.blockPos) - rel : 0
       let need = BATCH_HEADER_BYTES
       if (have >= 16) {

@@ -323,16 +323,8 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
   private takeBatch(): Take {
     const segment = this.segment as Segment
     const reader = this.reader
-    const expectedBase = reader.expectedBase
-    const mustHold = reader.mustHold
     const read = reader.next(segment.size)
-    // Nothing more written here, the written end falls inside this batch (a follower racing the
-    // writer), or a read-only read raced a change: the caller finds where `next` lives now.
-    if (read === BatchRead.End || read === BatchRead.Incomplete || this.stale) return Take.Partial
-    if (read !== BatchRead.Valid) {
-      if ((read === BatchRead.Damaged || read === BatchRead.Misplaced) && this.reseekWithRebuiltIndex(mustHold)) return this.takeBatch()
-      throw batchReadError(reader, read, segment.path, expectedBase, mustHold, `offset ${this.next_} is missing from its segment`)
-    }
+    if (read !== BatchRead.Valid) return this.noBatch(read, segment)
     const header = reader.header
     const block = reader.bytes
     let rp = reader.at + BATCH_HEADER_BYTES
@@ -349,6 +341,19 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
     this.left = end - offset
     this.timestamp = header.timestamp
     return Take.Records
+  }
+
+  /** Why {@link takeBatch} found no batch to hand out: wait, seek again, or fail. */
+  private noBatch(read: BatchRead, segment: Segment): Take {
+    // Nothing more written here, the written end falls inside this batch (a follower racing the
+    // writer), or a read-only read raced a change: the caller finds where `next` lives now.
+    if (read === BatchRead.End || read === BatchRead.Incomplete || this.stale) return Take.Partial
+    // What the reader expected is unchanged by a read that was not valid.
+    const reader = this.reader
+    const expectedBase = reader.expectedBase
+    const mustHold = reader.mustHold
+    if ((read === BatchRead.Damaged || read === BatchRead.Misplaced) && this.reseekWithRebuiltIndex(mustHold)) return this.takeBatch()
+    throw batchReadError(reader, read, segment.path, expectedBase, mustHold, `offset ${this.next_} is missing from its segment`)
   }
 
   /**

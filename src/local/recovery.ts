@@ -4,7 +4,6 @@
  * size of that tail, not on the size of the log.
  */
 import path from 'node:path'
-import { SeglogError } from '../errors.js'
 import type { FileSystem } from '../io/file-system.js'
 import { readCheckpoint, type Checkpoint } from './checkpoint.js'
 import { CHECKPOINT_TMP_FILE, GAPS_TMP_FILE, IDENTITY_TMP_FILE, indexPath, parseIndexName, parseSegmentName, segmentPath, TRUNCATE_INTENT_FILE } from './names.js'
