@@ -10,6 +10,7 @@ import { isSeglogError } from '../../src/index.js'
 import { BATCH_HEADER_BYTES, BatchStatus, crc32c, encodeBatch, MAX_BATCH_BYTES } from '../../src/format/index.js'
 import { BatchRead, BatchReader, type ByteSource, findBatchHolding } from '../../src/local/batch-reader.js'
 import { SparseIndex } from '../../src/local/sparse-index.js'
+import { InvariantError } from '../../src/invariant.js'
 
 const TAG = 0x5eed1234
 
@@ -358,4 +359,20 @@ test('property: for random batch sequences with random damage, the reader classi
         assert.equal(again.position, starts[i])
       }
     }), { numRuns: 2000 })
+})
+
+test('the sparse index asserts its invariants: offsets and positions increase, records lie inside their batch, cuts stay inside', () => {
+  const index = new SparseIndex(100)
+  index.add(100, 40, 0)
+  index.add(105, 500, 400)
+  const broken = (fn: () => void, rule: RegExp): void => assert.throws(fn, (err) => err instanceof InvariantError && rule.test(err.invariant))
+  broken(() => index.add(105, 900, 800), /increase in offset/)
+  broken(() => index.add(99, 900, 800), /increase in offset/)
+  broken(() => index.add(110, 500, 400), /increase in position/)
+  broken(() => index.add(110, 900, 901), /inside its batch/)
+  broken(() => index.truncateTo(99, 10), /cut inside its segment/)
+  broken(() => index.truncateTo(106, 500), /inside the bytes it keeps/)
+  assert.equal(index.count, 2, 'a refused entry changes nothing')
+  index.truncateTo(105, 400)
+  assert.equal(index.count, 1)
 })
