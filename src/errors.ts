@@ -63,7 +63,8 @@ export interface SeglogErrorDetailsByCode {
   ERR_RECORD_TOO_LARGE: SeglogErrorDetails & { bytes?: number; limit?: number; index?: number }
   /** `file` and byte `position` of the damage; `kind` names what was damaged (index, gaps …). */
   ERR_CORRUPT: SeglogErrorDetails & { kind?: string }
-  ERR_FORMAT_VERSION: SeglogErrorDetails
+  /** `version`: the format version found, when one was read. */
+  ERR_FORMAT_VERSION: SeglogErrorDetails & { version?: number }
   ERR_OFFSET_OUT_OF_RANGE: SeglogErrorDetails
   /** The lost range `[from, to)` and the `offset` asked for. */
   ERR_OFFSET_LOST: SeglogErrorDetails & { from?: number; to?: number }

@@ -2,16 +2,18 @@
  * The sequential reader behind `Log.iterate()`. A hand-written async iterator rather than an
  * async generator: records inside an already-read block are handed out from a fast path that
  * only allocates the record and its view, which is what lets a scan run at millions of records
- * per second. Blocks are fresh 1 MiB buffers, so a record view stays valid while referenced.
+ * per second. Batches come from the one {@link BatchReader} (checksum, structure, contiguity, log
+ * tag), reading fresh 1 MiB blocks, so a record view stays valid while referenced.
  */
 import { SeglogError } from '../errors.js'
-import { BATCH_HEADER_BYTES, BatchHeader, BatchStatus, describeStatus, parseBatch, RECORD_HEADER_BYTES } from '../format/index.js'
+import { BATCH_HEADER_BYTES, RECORD_HEADER_BYTES } from '../format/index.js'
 import type { FileHandle, FileSystem } from '../io/file-system.js'
+import { corruptError } from './batch-errors.js'
+import { BatchRead, BatchReader, batchReadError } from './batch-reader.js'
 import { CursorFile, type CursorRegistry } from './cursor-registry.js'
-import { corruptError, type LogRecord, type Segment } from './segment.js'
+import type { LogRecord, Segment } from './segment.js'
 import type { SparseIndex } from './sparse-index.js'
 import type { Gap } from './gaps.js'
-import { foreignError } from './identity.js'
 
 const READ_BLOCK_BYTES = 1 << 20
 /** nextMany() stops after the batch that brings it past this many records (keeps the live set young). */
@@ -80,29 +82,28 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
   private stamp: number
   /** A read-only read found the files changed under it: re-read the log's state first. */
   private stale = false
-  /** Base offset the next batch must have; -1 right after a seek (then it must hold `mustHold`). */
-  private expect = -1
-  private mustHold = 0
   /** The segment whose index this cursor already rebuilt once (a second mismatch is real damage). */
   private rebuiltIndexOf: Segment | undefined
-  /** File position of `block[0]`. */
-  private blockPos = 0
+  /**
+   * Reads the current segment's batches, expecting each to continue the offsets (or, right after
+   * a seek through the index, to hold the offset the index named). Fresh blocks: records handed
+   * out are views into them.
+   */
+  private readonly reader: BatchReader
+  // The batch being handed out: its block, next record, records left, offset and timestamp.
   private block: Buffer = Buffer.alloc(0)
-  private blockLen = 0
-  /** Next batch start inside `block`. */
-  private p = 0
-  // The batch being handed out.
   private rp = 0
   private left = 0
   private offset = 0
   private timestamp = 0
-  private readonly header = new BatchHeader()
 
   constructor(private readonly source: CursorSource, private readonly from: number, private readonly to: number, private readonly follow: boolean, private readonly signal: AbortSignal | undefined,
     private readonly gaps: 'stop' | 'skip' = 'stop') {
     this.next_ = from
     this.gen = source.generation()
     this.stamp = source.watch.stamp
+    this.reader = new BatchReader({ read: (buf, offset, length, position) => this.readAt(buf, offset, length, position) },
+      { tag: source.logTag, blockBytes: READ_BLOCK_BYTES, freshBlocks: true })
     source.registry.add(this, this.file)
   }
 
@@ -172,7 +173,7 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
       this.left = left
       this.offset = offset
       this.next_ = offset
-      if (offset >= to || this.p >= this.blockLen || this.signal?.aborted || out.length >= MANY_RECORDS || this.stamp !== this.source.watch.stamp) return out
+      if (offset >= to || !this.reader.buffered() || this.signal?.aborted || out.length >= MANY_RECORDS || this.stamp !== this.source.watch.stamp) return out
       if (this.takeBatch() !== Take.Records) return out
     }
   }
@@ -212,8 +213,7 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
     }
     // Blocks and segments read before may hold bytes that are gone: read again from `next_`.
     this.left = 0
-    this.blockLen = 0
-    this.p = 0
+    this.reader.reset()
     this.segment = undefined
     this.file.close()
     this.stale = false
@@ -221,8 +221,10 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
   }
 
   /** Reads through the cursor's handle; for a read-only log, a read the writer raced is discarded. */
-  private readAt(buf: Buffer, length: number, position: number): number {
-    const got = (this.handle as FileHandle).read(buf, 0, length, position)
+  private readAt(buf: Uint8Array, offset: number, length: number, position: number): number {
+    const handle = this.handle
+    if (!handle) return 0
+    const got = handle.read(buf, offset, length, position)
     if (this.source.changedSince(this.gen)) {
       this.stale = true
       return 0
@@ -263,15 +265,7 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
         this.resync()
       }
       if (this.left > 0) return this.next()
-      if (this.handle) {
-        if (this.p < this.blockLen) {
-          const taken = this.takeBatch()
-          if (taken === Take.Records) continue
-          if (taken === Take.NextBlock && this.readBlockAt(this.blockPos)) continue
-        } else if (this.readBlockAt(this.blockPos + this.p)) {
-          continue
-        }
-      }
+      if (this.handle && this.takeBatch() === Take.Records) continue
       // The segment is used up as far as it is written: find where `next` lives now.
       if (this.follow && source.isClosed()) return this.waited()
       source.checkReadable()
@@ -300,7 +294,7 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
       }
       if (++seeks > 2) {
         const segment = this.segment as Segment
-        throw corruptError(segment.path, this.blockPos + this.p, `offset ${this.next_} is written but cannot be read from its segment`)
+        throw corruptError(segment.path, this.reader.nextPosition, `offset ${this.next_} is written but cannot be read from its segment`)
       }
       this.seek(this.next_)
     }
@@ -313,132 +307,75 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
       this.file.close()
       this.file.handle = this.source.fsys.open(segment.path, 'read')
       this.segment = segment
+      // Blocks read from another file say nothing about this one.
+      this.reader.reset()
     }
     const i = index.floor(offset)
-    this.blockPos = i < 0 ? 0 : index.batchPosAt(i)
-    this.expect = i < 0 ? segment.base : -1
-    this.mustHold = i < 0 ? segment.base : index.offsetAt(i)
-    this.blockLen = 0
-    this.p = 0
-    if (!this.readBlockAt(this.blockPos) && !this.stale) {
-      // Nothing readable at the position the index names: the segment ended before `offset`.
-      const end = index.nextOffset
-      if (end <= offset) throw corruptError(segment.path, this.blockPos, `offset ${offset} is missing from its segment`)
-    }
+    const position = i < 0 ? 0 : index.batchPosAt(i)
+    // Without an entry the walk starts at the segment's first batch, which must begin at its base;
+    // from an entry, the batch it names must hold the entry's offset.
+    this.reader.seek(position, i < 0 ? segment.base : -1, i < 0 ? -1 : index.offsetAt(i))
+    // Nothing readable at the position the index names: the segment ended before `offset`.
+    if (position >= segment.size && index.nextOffset <= offset) throw corruptError(segment.path, position, `offset ${offset} is missing from its segment`)
   }
 
-  /** Reads a block at `position` of the current segment; false when nothing more is written there. */
-  private readBlockAt(position: number): boolean {
-    const segment = this.segment as Segment
-    const limit = segment.size
-    if (position >= limit) return false
-    const want = Math.min(READ_BLOCK_BYTES, limit - position)
-    const block = Buffer.allocUnsafe(want)
-    const got = this.readAt(block, want, position)
-    if (got === 0) return false
-    this.block = block
-    this.blockPos = position
-    this.blockLen = got
-    this.p = 0
-    return true
-  }
-
-  /** Parses the batch at `p` and sets up its records, or says what to read next. */
+  /** Reads the next batch and sets up its records, or says there is none to hand out yet. */
   private takeBatch(): Take {
-    const header = this.header
-    let status = parseBatch(this.block, this.p, this.blockLen, header, true)
-    if (status === BatchStatus.Incomplete) {
-      const segment = this.segment as Segment
-      const position = this.blockPos + this.p
-      const length = this.p + 16 <= this.blockLen ? this.block.readUInt32LE(this.p + 12) : 0
-      if (this.p > 0 && position + Math.max(length, BATCH_HEADER_BYTES) <= segment.size) {
-        // The batch straddles the block's end: read on from its start.
-        this.blockPos = position
-        this.p = 0
-        this.blockLen = 0
-        return Take.NextBlock
-      }
-      if (this.p === 0 && length > this.blockLen && position + length <= segment.size) {
-        const block = Buffer.allocUnsafe(length)
-        const got = this.readAt(block, length, position)
-        if (this.stale) return Take.Partial
-        this.block = block
-        this.blockLen = got
-        status = parseBatch(block, 0, got, header, true)
-      } else {
-        // The written end falls inside this batch (a follower racing the writer): wait for more.
-        this.blockPos = position
-        this.p = 0
-        this.blockLen = 0
-        return Take.Partial
-      }
-    }
-    if (status !== BatchStatus.Ok) {
-      if (status !== BatchStatus.NewerVersion && this.reseekWithRebuiltIndex()) return this.retake()
-      const segment = this.segment as Segment
-      const position = this.blockPos + this.p
-      if (status === BatchStatus.NewerVersion) {
-        throw new SeglogError('ERR_FORMAT_VERSION', `${segment.path} byte ${position}: batch from a newer format version; upgrade seglog`,
-          { details: { file: segment.path, position } })
-      }
-      throw corruptError(segment.path, position, describeStatus(status))
-    }
-    if (header.tag !== this.source.logTag) {
-      const segment = this.segment as Segment
-      throw foreignError(segment.path, this.blockPos + this.p, header.tag, this.source.logTag)
-    }
-    // Contiguity, as recovery checks it: a checksum-valid batch in the wrong place (a misdirected
-    // or duplicated write) must not make the cursor skip or repeat offsets.
-    const base = header.baseOffset
-    const misplaced = this.expect >= 0 ? base !== this.expect : !(base <= this.mustHold && this.mustHold < base + header.count)
-    if (misplaced) {
-      if (this.reseekWithRebuiltIndex()) return this.retake()
-      const segment = this.segment as Segment
-      const wanted = this.expect >= 0 ? `offset ${this.expect}` : `a batch holding offset ${this.mustHold}`
-      throw corruptError(segment.path, this.blockPos + this.p, `batch holds offsets ${base} to ${base + header.count - 1} where ${wanted} was expected`)
-    }
-    this.expect = base + header.count
-    let rp = this.p + BATCH_HEADER_BYTES
+    const segment = this.segment as Segment
+    const reader = this.reader
+    const read = reader.next(segment.size)
+    if (read !== BatchRead.Valid) return this.noBatch(read, segment)
+    const header = reader.header
+    const block = reader.bytes
+    let rp = reader.at + BATCH_HEADER_BYTES
     let offset = header.baseOffset
     const end = offset + header.count
     // Skip records before the wanted offset (the index points at batch starts).
     while (offset < this.next_ && offset < end) {
-      rp += RECORD_HEADER_BYTES + this.block.readUInt32LE(rp)
+      rp += RECORD_HEADER_BYTES + block.readUInt32LE(rp)
       offset++
     }
-    this.p += header.length
+    this.block = block
     this.rp = rp
     this.offset = offset
     this.left = end - offset
     this.timestamp = header.timestamp
     return Take.Records
   }
+
+  /** Why {@link takeBatch} found no batch to hand out: wait, seek again, or fail. */
+  private noBatch(read: BatchRead, segment: Segment): Take {
+    // Nothing more written here, the written end falls inside this batch (a follower racing the
+    // writer), or a read-only read raced a change: the caller finds where `next` lives now.
+    if (read === BatchRead.End || read === BatchRead.Incomplete || this.stale) return Take.Partial
+    // What the reader expected is unchanged by a read that was not valid.
+    const reader = this.reader
+    const expectedBase = reader.expectedBase
+    const mustHold = reader.mustHold
+    if ((read === BatchRead.Damaged || read === BatchRead.Misplaced) && this.reseekWithRebuiltIndex(mustHold)) return this.takeBatch()
+    throw batchReadError(reader, read, segment.path, expectedBase, mustHold, `offset ${this.next_} is missing from its segment`)
+  }
+
   /**
-   * Right after a seek through the index, a position that holds no batch, or a batch without the
-   * offset the index named, may mean the index is wrong rather than the segment: an index is
-   * derived data, and a valid checksum only says the file is intact (issue 10, defect 7). Rebuild
-   * it once from the segment's verified batches and seek again; a second mismatch is damage.
+   * Right after a seek through the index (`mustHold` ≥ 0), a position that holds no batch, or a
+   * batch without the offset the index named, may mean the index is wrong rather than the
+   * segment: an index is derived data, and a valid checksum only says the file is intact (issue
+   * 10, defect 7). Rebuild it once from the segment's verified batches and seek again; a second
+   * mismatch is damage.
    */
-  private reseekWithRebuiltIndex(): boolean {
+  private reseekWithRebuiltIndex(mustHold: number): boolean {
     const segment = this.segment as Segment
-    if (this.expect >= 0 || this.rebuiltIndexOf === segment) return false
+    if (mustHold < 0 || this.rebuiltIndexOf === segment) return false
     this.rebuiltIndexOf = segment
     this.source.rebuildIndex(segment)
     this.seek(this.next_)
     return true
-  }
-
-  private retake(): Take {
-    if (this.stale) return Take.Partial
-    return this.p < this.blockLen ? this.takeBatch() : Take.NextBlock
   }
 }
 
 const enum Take {
   /** A batch's records are ready. */
   Records,
-  /** Read a new block at `blockPos`. */
-  NextBlock,
-  /** Only part of a batch is written so far. */
+  /** No whole batch to hand out here (yet). */
   Partial,
 }

@@ -4,12 +4,12 @@
  * size of that tail, not on the size of the log.
  */
 import path from 'node:path'
-import { SeglogError } from '../errors.js'
 import type { FileSystem } from '../io/file-system.js'
 import { readCheckpoint, type Checkpoint } from './checkpoint.js'
 import { CHECKPOINT_TMP_FILE, GAPS_TMP_FILE, IDENTITY_TMP_FILE, indexPath, parseIndexName, parseSegmentName, segmentPath, TRUNCATE_INTENT_FILE } from './names.js'
 import { scanSegment } from './scan.js'
-import { corruptError, Segment } from './segment.js'
+import { corruptError, newerVersionError } from './batch-errors.js'
+import { Segment } from './segment.js'
 import { SparseIndex } from './sparse-index.js'
 import { applyIntent, readIntent } from './truncate-intent.js'
 import { gapCovers, readGaps, writeGaps, type Gap } from './gaps.js'
@@ -177,7 +177,7 @@ async function recoverSegments(fsys: FileSystem, segments: Segment[], gaps: Gap[
     if (!index && start > 0) {
       // The prefix is known good (it was fsynced before the checkpoint named it): index it without re-checking.
       index = new SparseIndex(last.base)
-      const pre = scanSegment(last.handle(fsys), start, 0, last.base, { index, indexIntervalBytes: options.indexIntervalBytes, verify: false })
+      const pre = scanSegment(last.handle(fsys), start, 0, last.base, { index, indexIntervalBytes: options.indexIntervalBytes, verify: false, tag: last.logTag })
       if (pre.stop !== 'end' || pre.nextOffset !== expected) {
         index = undefined
         start = 0
@@ -195,8 +195,7 @@ async function recoverSegments(fsys: FileSystem, segments: Segment[], gaps: Gap[
   report.scannedBytes = fileSize - start
   const scan = scanSegment(last.handle(fsys), fileSize, start, expected, { index, indexIntervalBytes: options.indexIntervalBytes, tag: last.logTag })
   if (scan.stop === 'newer-version') {
-    throw new SeglogError('ERR_FORMAT_VERSION', `${last.path} byte ${scan.validEnd}: ${scan.fault}; upgrade seglog to open this log`,
-      { details: { file: last.path, position: scan.validEnd } })
+    throw newerVersionError(last.path, scan.validEnd, scan.version ?? 0)
   }
   if (scan.stop === 'corrupt' && !options.repair) {
     last.closeHandle()

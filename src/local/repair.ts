@@ -15,8 +15,8 @@
  */
 import path from 'node:path'
 import { SeglogError } from '../errors.js'
-import { BATCH_HEADER_BYTES } from '../format/index.js'
 import { nodeFileSystem, type FileSystem } from '../io/file-system.js'
+import { BatchRead, BatchReader } from './batch-reader.js'
 import { writeCheckpoint } from './checkpoint.js'
 import { mergeGaps, writeGaps, type Gap } from './gaps.js'
 import { DirectoryLock } from './lock.js'
@@ -219,18 +219,18 @@ function fitRuns(fsys: FileSystem, s: SegmentInspection, nextBase: number): Vali
     if (r.first >= nextBase) continue
     const handle = fsys.open(s.file, 'read')
     try {
-      const head = Buffer.allocUnsafe(BATCH_HEADER_BYTES)
-      let pos = r.start
-      let next = r.first
       // The run was verified batch by batch: its headers can be walked without checksums.
-      while (pos < r.end) {
-        handle.read(head, 0, BATCH_HEADER_BYTES, pos)
-        const after = next + head.readUInt32LE(32)
+      const reader = new BatchReader(handle, { verify: false })
+      reader.seek(r.start, r.first)
+      let next = r.first
+      let end = r.start
+      while (reader.next(r.end) === BatchRead.Valid) {
+        const after = reader.header.baseOffset + reader.header.count
         if (after > nextBase) break
         next = after
-        pos += head.readUInt32LE(12)
+        end = reader.nextPosition
       }
-      if (pos > r.start) out.push({ start: r.start, end: pos, first: r.first, next })
+      if (end > r.start) out.push({ start: r.start, end, first: r.first, next })
     } finally {
       handle.close()
     }

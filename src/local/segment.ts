@@ -2,13 +2,16 @@
  * One segment file: its base offset, its size, its sparse index (loaded or rebuilt lazily for
  * sealed segments) and the point-read path. Sealed segments are never written again.
  */
-import { BATCH_HEADER_BYTES, BatchHeader, BatchStatus, describeStatus, parseBatch, RECORD_HEADER_BYTES } from '../format/index.js'
-import { SeglogError } from '../errors.js'
+import { BATCH_HEADER_BYTES, BatchHeader, RECORD_HEADER_BYTES } from '../format/index.js'
 import type { FileHandle, FileSystem } from '../io/file-system.js'
+import { invariantViolated } from '../invariant.js'
+import { corruptError, InconsistentIndexError, newerVersionError } from './batch-errors.js'
+import { BatchRead, BatchReader, batchReadError } from './batch-reader.js'
 import { indexPath, segmentPath } from './names.js'
 import { scanSegment } from './scan.js'
-import { foreignError } from './identity.js'
 import { SparseIndex } from './sparse-index.js'
+
+export { corruptError, InconsistentIndexError }
 
 /** A record handed out by reads. */
 export interface LogRecord {
@@ -28,38 +31,22 @@ interface VerifiedBatch {
   count: number
 }
 const MAX_VERIFIED_PER_SEGMENT = 16384
+const NO_SOURCE = { read: (): number => 0 }
 const MAX_KEPT_VERIFY_BYTES = 4 << 20
-
-export function corruptError(file: string, position: number, what: string, extra?: string): SeglogError {
-  return new SeglogError('ERR_CORRUPT',
-    `${file} byte ${position}: ${what}${extra ? `; ${extra}` : ''}. Run Log.verify() (or \`seglog verify\`) for a full report; Log.repair() (\`seglog repair\`, or reopening with { repair: true }) cuts out the damaged bytes and keeps every intact batch at its offset`,
-    { details: { file, position, kind: what } })
-}
-
-/**
- * An index (derived data) that contradicts the verified batches it points at. Callers rebuild the
- * index and retry; if it escapes, it is an ERR_CORRUPT naming the index file.
- */
-export class InconsistentIndexError extends SeglogError {
-  constructor(file: string, what: string) {
-    super('ERR_CORRUPT', `${file}: ${what}; the index is derived data: delete the .index file to have it rebuilt`,
-      { details: { file, position: 0, kind: 'index' } })
-  }
-}
 
 /**
  * Every entry of `index` whose record position lies inside the verified batch in `buf` (at file
  * `position`) must name this batch and one of its record boundaries, with that record's offset.
  */
-function checkIndexAgainstBatch(index: SparseIndex, buf: Buffer, position: number, header: BatchHeader, file: string): void {
+function checkIndexAgainstBatch(index: SparseIndex, buf: Buffer, at: number, position: number, header: BatchHeader, file: string): void {
   const end = position + header.length
   let j = index.firstAtOrAfterPos(position)
   if (j >= index.count || index.recordPosAt(j) >= end) return
-  let p = BATCH_HEADER_BYTES
+  let p = at + BATCH_HEADER_BYTES
   let offset = header.baseOffset
   const last = header.baseOffset + header.count
   for (; j < index.count && index.recordPosAt(j) < end; j++) {
-    const want = index.recordPosAt(j) - position
+    const want = at + index.recordPosAt(j) - position
     while (p < want && offset < last) {
       p += RECORD_HEADER_BYTES + buf.readUInt32LE(p)
       offset++
@@ -79,15 +66,16 @@ export class Segment {
   index: SparseIndex | undefined
   private readHandle: FileHandle | undefined
   private verified = new Map<number, VerifiedBatch>()
-  private readonly header = new BatchHeader()
   private scratch = Buffer.alloc(0)
-  private verifyBuf = Buffer.allocUnsafe(1 << 16)
+  /** Reads each batch exactly (header, then body) into a kept buffer; a huge batch gets its own. */
+  private readonly reader: BatchReader
 
   /** `logTag`: the tag every batch of this log carries (0 for a log without an identity). */
   constructor(readonly dir: string, readonly base: number, size: number, readonly logTag = 0) {
     this.path = segmentPath(dir, base)
     this.indexPath = indexPath(dir, base)
     this.size = size
+    this.reader = new BatchReader(NO_SOURCE, { tag: logTag, blockBytes: BATCH_HEADER_BYTES, keepBytes: MAX_KEPT_VERIFY_BYTES })
   }
 
   handle(fsys: FileSystem): FileHandle {
@@ -150,10 +138,7 @@ export class Segment {
   rebuildIndex(fsys: FileSystem, intervalBytes: number, expectedNext: number | undefined, persist: boolean): SparseIndex {
     const index = new SparseIndex(this.base)
     const scan = scanSegment(this.handle(fsys), this.size, 0, this.base, { index, indexIntervalBytes: intervalBytes, tag: this.logTag })
-    if (scan.stop === 'newer-version') {
-      throw new SeglogError('ERR_FORMAT_VERSION', `${this.path} byte ${scan.validEnd}: ${scan.fault}; upgrade seglog to read this log`,
-        { details: { file: this.path, position: scan.validEnd } })
-    }
+    if (scan.stop === 'newer-version') throw newerVersionError(this.path, scan.validEnd, scan.version ?? 0)
     if (scan.stop !== 'end') throw corruptError(this.path, scan.validEnd, scan.fault ?? 'damaged batch', 'in a sealed segment')
     if (expectedNext !== undefined && scan.nextOffset !== expectedNext) {
       throw corruptError(this.path, scan.validEnd, `segment ends at offset ${scan.nextOffset} but the next segment starts at ${expectedNext}`)
@@ -248,26 +233,16 @@ export class Segment {
   private verify(handle: FileHandle, position: number, index: SparseIndex): VerifiedBatch {
     const known = this.verified.get(position)
     if (known) return known
-    if (position + BATCH_HEADER_BYTES > this.size) throw corruptError(this.path, position, 'batch header past the end of the segment')
-    const head = Buffer.allocUnsafe(BATCH_HEADER_BYTES)
-    handle.read(head, 0, BATCH_HEADER_BYTES, position)
-    const length = head.readUInt32LE(12)
-    if (length < BATCH_HEADER_BYTES || position + length > this.size) {
-      throw corruptError(this.path, position, describeStatus(BatchStatus.BadChecksum), 'batch length runs past the segment')
-    }
-    // Keep a reusable buffer for ordinary batches; a huge one gets its own, let go after the check.
-    if (this.verifyBuf.length < length && length <= MAX_KEPT_VERIFY_BYTES) this.verifyBuf = Buffer.allocUnsafe(Math.min(MAX_KEPT_VERIFY_BYTES, Math.max(length, this.verifyBuf.length * 2)))
-    const buf = length <= this.verifyBuf.length ? this.verifyBuf : Buffer.allocUnsafe(length)
-    handle.read(buf, 0, length, position)
-    const status = parseBatch(buf, 0, length, this.header, true)
-    if (status === BatchStatus.NewerVersion) {
-      throw new SeglogError('ERR_FORMAT_VERSION', `${this.path} byte ${position}: batch format version ${this.header.version} is newer than this seglog reads; upgrade seglog`,
-        { details: { file: this.path, position } })
-    }
-    if (status !== BatchStatus.Ok) throw corruptError(this.path, position, describeStatus(status))
-    if (this.header.tag !== this.logTag) throw foreignError(this.path, position, this.header.tag, this.logTag)
-    checkIndexAgainstBatch(index, buf, position, this.header, this.indexPath)
-    const entry: VerifiedBatch = { end: position + length, timestamp: this.header.timestamp, baseOffset: this.header.baseOffset, count: this.header.count }
+    const reader = this.reader
+    reader.source = handle
+    // A point read trusts no bytes from an earlier one: the file may have been cut and rewritten since.
+    reader.reset()
+    const read = reader.readAt(position, this.size)
+    if (read !== BatchRead.Valid) throw batchReadError(reader, read, this.path, -1, -1, 'batch header past the end of the segment')
+    const header = reader.header
+    checkIndexAgainstBatch(index, reader.bytes, reader.at, position, header, this.indexPath)
+    const entry: VerifiedBatch = { end: position + header.length, timestamp: header.timestamp, baseOffset: header.baseOffset, count: header.count }
+    if (!(entry.end <= this.size)) throw invariantViolated('a verified batch lies inside its segment', { position, end: entry.end, size: this.size })
     this.remember(position, entry)
     return entry
   }

@@ -8,6 +8,7 @@
  * last record, u64 largest batch timestamp; then `count` entries of 3 × u32.
  */
 import { allocEnvelope, checkEnvelope, envelopeHeaderBytes, readU64, sealEnvelope, writeU64, type EnvelopeKind } from '../format/index.js'
+import { invariantViolated } from '../invariant.js'
 
 /** The index file's envelope. Derived data: a damaged or newer index is rebuilt, never an error. */
 export const INDEX_ENVELOPE: EnvelopeKind = {
@@ -50,6 +51,13 @@ export class SparseIndex {
 
   /** Adds an entry; the caller has checked {@link dueAt}. */
   add(offset: number, recordPos: number, batchPos: number): void {
+    const rel = offset - this.base
+    if (!(rel >= 0 && rel <= 0xffffffff && (this.count === 0 || rel > this.entries[(this.count - 1) * ENTRY_WORDS]))) {
+      throw invariantViolated('index entries increase in offset, within the segment', { base: this.base, offset, count: this.count })
+    }
+    if (!(recordPos > this.lastIndexedPos && recordPos <= 0xffffffff && batchPos >= 0 && batchPos <= recordPos)) {
+      throw invariantViolated('index entries increase in position, each record inside its batch', { offset, recordPos, batchPos, last: this.lastIndexedPos })
+    }
     this.lastIndexedPos = recordPos
     if ((this.count + 1) * ENTRY_WORDS > this.entries.length) {
       const grown = new Uint32Array(this.entries.length * 2)
@@ -102,7 +110,11 @@ export class SparseIndex {
 
   /** Drops every entry for records at or after `offset` (used by truncate). */
   truncateTo(offset: number, coveredBytes: number): void {
+    if (!(offset >= this.base && coveredBytes >= 0)) throw invariantViolated('an index is cut inside its segment', { base: this.base, offset, coveredBytes })
     while (this.count > 0 && this.offsetAt(this.count - 1) >= offset) this.count--
+    if (this.count > 0 && !(this.recordPosAt(this.count - 1) < coveredBytes)) {
+      throw invariantViolated('the entries kept by a cut lie inside the bytes it keeps', { offset, coveredBytes, recordPos: this.recordPosAt(this.count - 1) })
+    }
     this.lastIndexedPos = this.count > 0 ? this.recordPosAt(this.count - 1) : -Infinity
     this.coveredBytes = coveredBytes
     this.nextOffset = offset

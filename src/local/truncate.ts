@@ -3,16 +3,16 @@
  * first (an odd truncate generation), an intent file makes a crash part-way complete at the next
  * open, then the files change and the generation is even again. Runs under the exclusive gate.
  */
-import { BATCH_HEADER_BYTES, BatchHeader, BatchStatus, describeStatus, encodeBatch, forEachRecord, parseBatch } from '../format/index.js'
+import { type BatchHeader, encodeBatch, forEachRecord } from '../format/index.js'
+import { findBatchHolding, type LocatedBatch } from './batch-reader.js'
 import { SeglogError } from '../errors.js'
 import type { FileSystem } from '../io/file-system.js'
 import type { CursorWatch } from './cursor.js'
 import { mergeGaps, writeGaps, type Gap } from './gaps.js'
 import type { GroupCommitter } from './group-commit.js'
 import type { ReaderSync } from './reader-sync.js'
-import { corruptError, Segment } from './segment.js'
+import { Segment } from './segment.js'
 import { closeQuietly, closeSegmentQuietly, type SegmentSet } from './segment-set.js'
-import type { SparseIndex } from './sparse-index.js'
 import { beginTruncate, endTruncate, writeTruncations } from './truncations.js'
 import { applyIntent, recordIntent } from './truncate-intent.js'
 
@@ -36,34 +36,8 @@ export interface TruncateHost {
   setEnd(end: number): void
 }
 
-/** A batch found in a segment: its position, header and bytes. */
-export interface LocatedBatch {
-  position: number
-  baseOffset: number
-  header: BatchHeader | undefined
-  bytes: Buffer
-}
-
-/** Finds the batch holding `offset` in `segment` (the batch walker truncate uses; one call to swap). */
-export function locateBatch(fsys: FileSystem, segment: Segment, index: SparseIndex, offset: number): LocatedBatch {
-  const handle = segment.handle(fsys)
-  const i = index.floor(offset)
-  let position = i < 0 ? 0 : index.batchPosAt(i)
-  const header = new BatchHeader()
-  const head = Buffer.allocUnsafe(BATCH_HEADER_BYTES)
-  while (position < segment.size) {
-    handle.read(head, 0, BATCH_HEADER_BYTES, position)
-    const length = head.readUInt32LE(12)
-    if (length < BATCH_HEADER_BYTES || position + length > segment.size) throw corruptError(segment.path, position, 'batch length runs past the segment')
-    const bytes = Buffer.allocUnsafe(length)
-    handle.read(bytes, 0, length, position)
-    const status = parseBatch(bytes, 0, length, header, true)
-    if (status !== BatchStatus.Ok) throw corruptError(segment.path, position, describeStatus(status))
-    if (offset < header.baseOffset + header.count) return { position, baseOffset: header.baseOffset, header, bytes }
-    position += length
-  }
-  throw corruptError(segment.path, position, `offset ${offset} not found in its segment`)
-}
+/** A batch found in a segment (none when the cut lies in a recorded gap past the segment). */
+type Cut = Omit<LocatedBatch, 'header'> & { header: BatchHeader | undefined }
 
 /** The truncate itself (the caller holds the exclusive gate and checked the argument). */
 export async function truncateLog(host: TruncateHost, offset: number): Promise<void> {
@@ -89,7 +63,9 @@ export async function truncateLog(host: TruncateHost, offset: number): Promise<v
   // An offset past the end of a sealed segment lies in a gap a repair recorded: cut after that
   // segment, then start the new end at `offset` with the part of the gap below it still recorded.
   const gapFrom = set.lostAt(offset, at) ? index.nextOffset : undefined
-  const cut: LocatedBatch = gapFrom !== undefined ? { position: segment.size, baseOffset: gapFrom, header: undefined, bytes: Buffer.alloc(0) } : locateBatch(fsys, segment, index, offset)
+  const cut: Cut = gapFrom !== undefined
+    ? { position: segment.size, baseOffset: gapFrom, header: undefined, bytes: Buffer.alloc(0) }
+    : findBatchHolding(segment.handle(fsys), segment.path, segment.size, segment.base, host.tag, index, offset)
   let replacement: Buffer = Buffer.alloc(0)
   if (cut.header && cut.baseOffset < offset) {
     const records: Buffer[] = []
