@@ -6,6 +6,7 @@
 //   npm run bench -- --only W1,W2      some workloads (W1 W1s W2 W3 W3i W4 W5 IMP T1 J1 J2)
 //   npm run bench -- --peers seglog,raw,lmdb
 //   npm run bench -- --reps 5          repetitions (default 3, interleaved)
+//   npm run bench -- --base ../old     also bench another build (its dist/) as peer seglog-base
 //   npm run bench -- --long [--long-gb 4] [--peers seglog,raw]   long-run append mode
 //   node bench/report.js               redraw docs/benchmarks.md and charts from bench/results
 //
@@ -21,7 +22,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 const BENCH = path.dirname(fileURLToPath(import.meta.url))
 const ROOT = path.resolve(BENCH, '..')
 
-export const ALL_PEERS = ['seglog', 'raw', 'raw-nogc', 'aaol', 'lmdb', 'sqlite-full', 'sqlite-normal', 'classic-level', 'sonic-boom', 'hypercore']
+export const ALL_PEERS = ['seglog', 'seglog-base', 'raw', 'raw-nogc', 'aaol', 'lmdb', 'sqlite-full', 'sqlite-normal', 'classic-level', 'sonic-boom', 'hypercore']
 export const ALL_WORKLOADS = ['W1', 'W1s', 'W2', 'W3', 'W3i', 'W4', 'W5', 'IMP', 'T1', 'J1', 'J2']
 
 const SIZES = {
@@ -42,6 +43,7 @@ function parseArgs(argv) {
     else if (k === '--quick') a.mode = 'quick'
     else if (k === '--only') a.only = next().split(',').map((s) => s.trim()).filter(Boolean)
     else if (k === '--peers') a.peers = next().split(',').map((s) => s.trim()).filter(Boolean)
+    else if (k === '--base') a.base = next()
     else if (k === '--reps') a.reps = Math.max(1, Number(next()))
     else if (k === '--long') a.long = true
     else if (k === '--long-gb') { a.longGb = Number(next()); a.long = true }
@@ -144,8 +146,15 @@ function applies(info, w) {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2))
+  if (args.base) {
+    // --base: a repository (with dist/) or a dist/ directory of another build, benched as the
+    // peer seglog-base interleaved with this build, so a before/after shares the machine's load.
+    const b = path.resolve(args.base)
+    process.env.SEGLOG_BENCH_BASE_DIST = fs.existsSync(path.join(b, 'dist', 'src', 'index.js')) ? path.join(b, 'dist') : b
+    if (args.peers && !args.peers.includes('seglog-base')) args.peers.push('seglog-base')
+  }
   if (args.help) {
-    console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 13).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'))
+    console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 14).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'))
     return
   }
   ensureDeps()
@@ -188,7 +197,7 @@ async function main() {
 
   const sizes = SIZES[args.mode]
   const workloads = args.only ?? ALL_WORKLOADS
-  const peers = args.peers ?? ALL_PEERS
+  const peers = args.peers ?? ALL_PEERS.filter((p) => p !== 'seglog-base' || args.base)
   const infos = await loadInfos(peers)
   const exportsSeglog = await seglogExports()
   const notes = []

@@ -1,0 +1,57 @@
+// The seglog adapter over one build's dist/src/index.js: `seglog` (this checkout, snapshotted by
+// run.js) and `seglog-base` (another build, --base <dist>, to compare two builds in one run).
+import fs from 'node:fs'
+import { pathToFileURL } from 'node:url'
+
+export async function seglogAdapter(entry, name) {
+  const info = {
+    name,
+    durable: "sync: 'always' — append resolves after the fdatasync that covers it (group commit)",
+    powerLossDurable: true,
+    plainScan: true,
+    notes: "W1/W1s/W3/W4/W5 open with sync: 'never' and call log.sync() once at the end of a write phase. W3 reads with iterateBatches() when the build has it.",
+  }
+
+  // Loaded with the adapter, before any timing starts (as every peer's module is).
+  const mod = fs.existsSync(entry) ? await import(pathToFileURL(entry).href) : null
+
+  async function available() {
+    if (!mod) return 'dist/src/index.js missing: run npm run build at the repository root'
+    return typeof mod.Log?.open === 'function' ? true : 'Log is not exported from dist/src/index.js yet'
+  }
+
+  async function open(dir, opts = {}) {
+    const { Log } = mod
+    const log = await Log.open(dir, { sync: opts.durable ? 'always' : 'never' })
+    const first = log.firstOffset ?? 0
+    return {
+      appendBatch: (bufs) => log.appendBatch(bufs),
+      append: (buf) => log.append(buf),
+      sync: () => log.sync(),
+      close: () => log.close(),
+      // the fastest sequential read the build offers: iterateBatches (arrays of zero-copy
+      // records, one read block each) when present, else iterate()
+      async scan(cb) {
+        if (typeof log.iterateBatches === 'function') {
+          for await (const recs of log.iterateBatches({ from: first })) {
+            for (let i = 0; i < recs.length; i++) cb(recs[i].data)
+          }
+        } else {
+          for await (const rec of log.iterate({ from: first })) cb(rec.data)
+        }
+      },
+      // what most users write: one record per step of a plain for await (W3i)
+      async scanPlain(cb) {
+        for await (const rec of log.iterate({ from: first })) cb(rec.data)
+      },
+      get: async (i) => (await log.read(first + i))?.data,
+      readLast: async () => {
+        const next = log.nextOffset
+        return next > first ? (await log.read(next - 1))?.data : undefined
+      },
+      log,
+    }
+  }
+
+  return { info, available, open }
+}
