@@ -19,7 +19,7 @@ import { GroupCommitter } from './group-commit.js'
 import type { LogIdentity } from './identity.js'
 import type { DirectoryLock } from './lock.js'
 import { LogState } from './log-state.js'
-import type { LogAttachment } from './log-types.js'
+import type { LogAttachment, ReadBelow } from './log-types.js'
 import type { ResolvedOptions } from './options.js'
 import type { PointReadHost } from './point-read.js'
 import { ReaderSync } from './reader-sync.js'
@@ -48,6 +48,8 @@ export class LogCore {
   readonly truncates: TruncateHost
   readonly cursorSource: CursorSource
   readonly attachments = new Map<string, LogAttachment>()
+  /** Set by a tiered log: where offsets below the local first offset are read from. */
+  below: ReadBelow | undefined
   private readonly stopTimers: (() => void)[] = []
   private flushScheduled = false
   private readonly flushTick = (): void => {
@@ -81,6 +83,7 @@ export class LogCore {
     })
     this.retention = new Retention({
       dir, segments: this.segs, clock: options.clock, blocked: () => (this.state.open ? this.gate.current : 'never'), deleted: () => this.committer.markDirDirty(),
+      mayDelete: options.mayDelete,
     }, options.retention)
     const flush = (): void => {
       if (!this.writeOutSafe()) throw this.state.unusable()
@@ -167,6 +170,18 @@ export class LogCore {
     this.committer.wroteTo(buffer.next)
     this.follower.wake()
     if (active.size >= this.options.segmentBytes) this.roll()
+  }
+
+  /**
+   * Seals the active segment now when it holds records (a tiered log ships every record appended
+   * so far); an empty active segment stays, so no empty segment is ever sealed. The caller makes
+   * sure no exclusive operation runs. Returns whether a segment was sealed.
+   */
+  rollNow(): boolean {
+    if (!this.writeOutSafe()) throw this.state.unusable()
+    if (this.segs.active.size === 0) return false
+    this.roll()
+    return true
   }
 
   private roll(): void {

@@ -96,6 +96,16 @@ export interface ResolvedOptions {
   followPollMs: number
   fileSystem: FileSystem
   clock: LogClock
+  /**
+   * Set by a layer above (never by users): the base offset of the first segment when the
+   * directory holds no log yet (a restore continues a remote log at its end). Default 0.
+   */
+  initialOffset?: number
+  /**
+   * Set by a layer above (tiered storage): retention and deleteBefore delete a sealed segment
+   * only when this says yes (it is safely stored elsewhere). Default: every segment may go.
+   */
+  mayDelete?: (segment: { base: number; end: number }) => boolean
 }
 
 const clockRule = opt.implementing<LogClock>('a clock', ['now', 'every'])
