@@ -98,7 +98,10 @@ export class TierShipper implements LogAttachment {
 
   #kick(): void {
     if (this.#running || this.#stopped || this.#queue.length === 0) return
-    this.#running = this.#run().finally(() => {
+    // #run handles store and file errors itself; anything else (a clock seam that throws) stops shipping, never the process.
+    this.#running = this.#run().catch((err: unknown) => {
+      this.#stop(err instanceof SeglogError ? err : new SeglogError('ERR_IO', `shipping to the store stopped: ${(err as Error)?.message ?? String(err)}`, { cause: err }))
+    }).finally(() => {
       this.#running = undefined
       this.#kick()
     })
