@@ -48,7 +48,7 @@ export class LocalLog implements AsyncDisposable {
 
   /** Opens a log as an instance of the calling class (see the public `Log.open`). */
   protected static async openLog(dir: string, options: LogOptions & { encoding?: LogEncoding } = {},
-    internal: Pick<ResolvedOptions, 'initialOffset' | 'mayDelete'> = {}): Promise<LocalLog> {
+    internal: Pick<ResolvedOptions, 'initialOffset' | 'mayDelete' | 'truncateRefusal'> = {}): Promise<LocalLog> {
     if (typeof dir !== 'string' || dir.length === 0) throw invalidArgument('Log.open needs a directory path (string)')
     const resolved: ResolvedOptions = { ...resolveOptions(options), ...internal }
     const codec = codecFor(options.encoding)
@@ -224,6 +224,8 @@ export class LocalLog implements AsyncDisposable {
     return core.gate.run(async () => {
       if (!core.state.open || !core.segs.writer) throw core.state.unusable()
       checkOffset(offset, 'truncate')
+      const refused = core.options.truncateRefusal?.(offset)
+      if (refused) throw refused
       await truncateLog(core.truncates, offset)
     })
   }

@@ -106,6 +106,11 @@ export interface ResolvedOptions {
    * only when this says yes (it is safely stored elsewhere). Default: every segment may go.
    */
   mayDelete?: (segment: { base: number; end: number }) => boolean
+  /**
+   * Set by a layer above (tiered storage): why `truncate(offset)` must not cut there (records
+   * already handed to the store), checked under the exclusive gate; undefined when it may.
+   */
+  truncateRefusal?: (offset: number) => Error | undefined
 }
 
 const clockRule = opt.implementing<LogClock>('a clock', ['now', 'every'])

@@ -62,7 +62,7 @@ export interface TierPlan {
   readonly options: TierOptions
   readonly catalog: Catalog
   /** Local retention keeps a segment until the tier confirmed it (set once the tier is attached). */
-  readonly internal: Required<Pick<ResolvedOptions, 'initialOffset' | 'mayDelete'>>
+  readonly internal: Required<Pick<ResolvedOptions, 'initialOffset' | 'mayDelete' | 'truncateRefusal'>>
   /** The tier, once attached. */
   tier: LogTier | undefined
 }
@@ -88,6 +88,14 @@ export async function planTier(tier: unknown, local: { retention?: unknown; read
       // A new, empty directory continues the remote log at its end (a restore).
       initialOffset: catalog.endOffset,
       mayDelete: (segment) => plan.tier !== undefined && segment.end <= plan.tier.uploadedOffset,
+      // Sealed segments are in the store or on their way there: cutting them would fork the log.
+      truncateRefusal: (offset) => {
+        const sealed = plan.tier?.sealedEnd ?? 0
+        if (offset >= sealed) return undefined
+        return new SeglogError('ERR_INVALID_ARGUMENT',
+          `truncate(${offset}) would cut records below ${sealed}, which are sealed and shipped (or being shipped) to the store under '${options.prefix}'; a tiered log can only truncate its active segment. Nothing was changed`,
+          { details: { offset, sealedEnd: sealed } })
+      },
     },
     tier: undefined,
   }
@@ -144,6 +152,11 @@ export class LogTier {
 
   get uploadedOffset(): number {
     return this.#shipper.uploadedOffset
+  }
+
+  /** The end of the newest sealed segment (every record below it is shipped or queued). */
+  get sealedEnd(): number {
+    return this.#shipper.sealedEnd
   }
 
   get state(): TierState {

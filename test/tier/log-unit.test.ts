@@ -177,3 +177,24 @@ test('a log that existed before tier ships its sealed segments on the first tier
   assert.deepEqual(got.map((x) => JSON.parse(Buffer.from(x.data).toString())), [0, 1, 2, 3, 4].map((n) => ({ n })))
   await r.close()
 })
+
+test('truncate on a tiered log: refused below the sealed end (nothing changed), allowed in the active segment, and what ships is what remains', async (t) => {
+  const store = new MemoryStore()
+  const clock = manualClock(1_780_000_000_000)
+  const log = await Log.open(tmpDir(t, 'seglog-tierlog-trunc'), { segmentBytes: 4096, sync: 'never', clock, tier: { store, prefix: 't' } })
+  const want = await appendRecords(log, 0, 120, clock)
+  await log.syncTier()
+  const sealedEnd = log.segmentsInfo().at(-1)?.base ?? 0
+  assert.ok(sealedEnd > 0 && sealedEnd < 119)
+  await rejectsWith(log.truncate(sealedEnd - 1), 'ERR_INVALID_ARGUMENT')
+  assert.equal(log.nextOffset, 120)
+  assertSameRecords(await collect(log.iterate()), want)
+  await log.truncate(sealedEnd + 1)
+  want.length = sealedEnd + 1
+  want.push(...await appendRecords(log, sealedEnd + 1, 30, clock, 3))
+  await log.syncTier({ all: true })
+  await log.close()
+  const remote = await Log.openRemote(store, 't')
+  assertSameRecords(await collect(remote.iterate()), want)
+  await remote.close()
+})
