@@ -37,6 +37,9 @@ export class TierShipper implements LogAttachment {
   /** Why shipping stopped for good (a fork, a damaged or misplaced local segment, close). */
   #stopped: SeglogError | undefined
   #running: Promise<void> | undefined
+  /** Resolves when shipping stops for good. */
+  readonly #stoppedPromise: Promise<void>
+  #resolveStopped: () => void = () => undefined
   #cancelBackoff: (() => void) | undefined
   #wakeBackoff: (() => void) | undefined
   /** The last store failure, while shipping waits to retry it. */
@@ -50,6 +53,7 @@ export class TierShipper implements LogAttachment {
     this.#uploader = uploader
     this.#host = host
     this.#uploaded = uploaded
+    this.#stoppedPromise = new Promise((resolve) => { this.#resolveStopped = resolve })
     this.#queue.push(...pending)
     this.#kick()
   }
@@ -112,7 +116,8 @@ export class TierShipper implements LogAttachment {
     while (this.#queue.length > 0 && !this.#stopped) {
       const segment = this.#queue[0]
       try {
-        await this.#host.waitDurable(segment.end)
+        // Raced with close: a close must not wait for an fsync round that the closing log may never run.
+        await Promise.race([this.#host.waitDurable(segment.end), this.#stoppedPromise])
         if (this.#stopped) return
         await this.#uploader.upload(segment, { signal: this.#abort.signal })
       } catch (err) {
@@ -171,6 +176,7 @@ export class TierShipper implements LogAttachment {
   #stop(error: SeglogError): void {
     if (this.#stopped) return
     this.#stopped = error
+    this.#resolveStopped()
     this.#abort.abort(error)
     this.#wakeBackoff?.()
     for (const w of this.#waiters.splice(0)) w.reject(error)
