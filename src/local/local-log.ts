@@ -266,7 +266,7 @@ export class LocalLog implements AsyncDisposable {
     if (options.to !== undefined) checkOffset(options.to, 'iterate to')
     if (options.gaps !== undefined && options.gaps !== 'stop' && options.gaps !== 'skip') throw invalidArgument(`iterate gaps must be 'stop' or 'skip'; got ${describeType(options.gaps)}`)
     const below = this.core.below
-    if (below && from < this.core.firstOffset) return this.iterateThroughBelow(below, from, options)
+    if (below) return flattenBatches(this.batchesThroughBelow(below, from, options))
     return new RecordCursor(this.core.cursorSource, from, options.to ?? Number.POSITIVE_INFINITY, options.follow ?? false, options.signal, options.gaps ?? 'stop')
   }
 
@@ -275,9 +275,14 @@ export class LocalLog implements AsyncDisposable {
    * holds (up to 1 MiB). The fastest way to scan; the records are the same zero-copy views.
    */
   iterateBatches(options: IterateOptions = {}): AsyncIterableIterator<LogRecord[]> {
-    const iter = LocalLog.prototype.iterate.call(this, options)
-    if (!(iter instanceof RecordCursor)) return groupRecords(iter)
-    const cursor = iter
+    if (this.core.below) {
+      const from = options.from ?? this.firstOffset
+      checkOffset(from, 'iterate from')
+      if (options.to !== undefined) checkOffset(options.to, 'iterate to')
+      if (options.gaps !== undefined && options.gaps !== 'stop' && options.gaps !== 'skip') throw invalidArgument(`iterate gaps must be 'stop' or 'skip'; got ${describeType(options.gaps)}`)
+      return this.batchesThroughBelow(this.core.below, from, options)
+    }
+    const cursor = LocalLog.prototype.iterate.call(this, options) as RecordCursor
     return {
       next: () => cursor.nextMany(),
       return: async () => {
@@ -291,20 +296,27 @@ export class LocalLog implements AsyncDisposable {
   }
 
   /**
-   * Offsets below the local first offset come from `below` (the store), then the local cursor
-   * takes over. Local retention may delete more segments meanwhile: whenever the local cursor
-   * would skip offsets, they are read from below first, so the iteration never has a silent gap.
+   * A tiered log's iteration: offsets below the local first offset come from `below` (the store),
+   * then the local cursor takes over. Local retention may delete segments under the local cursor:
+   * whenever it would skip offsets, they are read from below first, so the iteration never has a
+   * silent gap. Yields arrays of consecutive records (a read block locally, up to 256 from below).
    */
-  private async *iterateThroughBelow(below: ReadBelow, from: number, options: IterateOptions): AsyncGenerator<LogRecord> {
+  private async *batchesThroughBelow(below: ReadBelow, from: number, options: IterateOptions): AsyncGenerator<LogRecord[]> {
     const to = options.to ?? Number.POSITIVE_INFINITY
     let p = from
     while (p < to && options.signal?.aborted !== true) {
       const localFirst = this.core.firstOffset
       if (p < localFirst) {
+        let group: LogRecord[] = []
         for await (const r of below.iterate(p, Math.min(to, localFirst), options.signal)) {
-          yield r
+          group.push(r)
           p = r.offset + 1
+          if (group.length >= 256) {
+            yield group
+            group = []
+          }
         }
+        if (group.length > 0) yield group
         // Nothing more below (deleted by remote retention, or never shipped): go on locally.
         if (p < localFirst) p = localFirst
         continue
@@ -312,14 +324,18 @@ export class LocalLog implements AsyncDisposable {
       const cursor = new RecordCursor(this.core.cursorSource, p, to, options.follow ?? false, options.signal, options.gaps ?? 'stop')
       let restart = false
       try {
-        for await (const r of cursor) {
-          if (r.offset > p && p < this.core.firstOffset) {
+        for (;;) {
+          const next = await cursor.nextMany()
+          if (next.done === true) break
+          const batch = next.value
+          if (batch.length === 0) continue
+          if (batch[0].offset > p && p < this.core.firstOffset) {
             // The local segment holding p was deleted (it is in the store): read those from below.
             restart = true
             break
           }
-          yield r
-          p = r.offset + 1
+          yield batch
+          p = batch[batch.length - 1].offset + 1
         }
       } finally {
         await cursor.return()
@@ -394,24 +410,7 @@ export class LocalLog implements AsyncDisposable {
   }
 }
 
-/** Consecutive records grouped into arrays (for iterateBatches over records that come one by one). */
-function groupRecords(iter: AsyncIterableIterator<LogRecord>, size = 256): AsyncIterableIterator<LogRecord[]> {
-  return {
-    async next() {
-      const out: LogRecord[] = []
-      while (out.length < size) {
-        const r = await iter.next()
-        if (r.done === true) break
-        out.push(r.value)
-      }
-      return out.length > 0 ? { value: out, done: false } : { value: undefined, done: true }
-    },
-    async return() {
-      await iter.return?.()
-      return { value: undefined, done: true }
-    },
-    [Symbol.asyncIterator]() {
-      return this
-    },
-  }
+/** The records of consecutive arrays, one by one. */
+async function* flattenBatches(batches: AsyncGenerator<LogRecord[]>): AsyncGenerator<LogRecord> {
+  for await (const batch of batches) yield* batch
 }

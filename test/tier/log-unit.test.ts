@@ -198,3 +198,41 @@ test('truncate on a tiered log: refused below the sealed end (nothing changed), 
   assertSameRecords(await collect(remote.iterate()), want)
   await remote.close()
 })
+
+test('an iterator whose next local segments are deleted under it by localRetention reads them from the store: no gap', async (t) => {
+  const store = new MemoryStore()
+  const clock = manualClock(1_780_000_000_000)
+  const dir = tmpDir(t, 'seglog-tierlog-overtake')
+  const log = await Log.open(dir, { segmentBytes: 2048, sync: 'never', clock, tier: { store, prefix: 'o', localRetention: { maxBytes: 4096 } } })
+  const want = await appendRecords(log, 0, 30, clock)
+  const iter = log.iterate({ from: 0, to: 240 })
+  const got: LogRecord[] = []
+  for (let i = 0; i < 3; i++) {
+    const r = await iter.next()
+    assert.equal(r.done, false)
+    got.push({ ...r.value, data: Buffer.from(r.value.data) })
+  }
+  // Retention deletes every local segment but the newest ones while the iterator stands at 3.
+  let trims = 0
+  const trimmedPast = new Promise<void>((resolve) => {
+    const on = (m: unknown): void => {
+      if ((m as { dir: string }).dir !== dir) return
+      trims++
+      if (log.tierState.localFirstOffset <= 100) return
+      diagnostics_channel.unsubscribe('seglog:log:retention', on)
+      resolve()
+    }
+    diagnostics_channel.subscribe('seglog:log:retention', on)
+  })
+  want.push(...await appendRecords(log, 30, 210, clock))
+  await log.syncTier({ all: true })
+  await trimmedPast
+  for (;;) {
+    const r = await iter.next()
+    if (r.done === true) break
+    got.push({ ...r.value, data: Buffer.from(r.value.data) })
+  }
+  assertSameRecords(got, want)
+  assert.ok(trims > 0)
+  await log.close()
+})
