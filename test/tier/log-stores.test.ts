@@ -1,11 +1,11 @@
 // The tiered Log (Log.open with tier) end to end on MemoryStore, FsStore (a real folder) and
-// s3rver behind the enforcing conditional-write proxy.
+// s3rver behind the enforcing conditional-write proxy, and Azurite.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { FsStore, MemoryStore, S3Store } from '../../src/objects/index.js'
-import { startS3, type S3Server } from '../helpers/servers.js'
+import { AzureBlobStore, FsStore, MemoryStore, S3Store } from '../../src/objects/index.js'
+import { startAzurite, startS3, type AzuriteServer, type S3Server } from '../helpers/servers.js'
 import { tieredLogScenario } from './log-scenario.js'
 
 describe('tiered Log on MemoryStore', () => {
@@ -30,6 +30,16 @@ describe('tiered Log on S3 (s3rver + enforcing proxy)', () => {
   test('ship, syncTier, tierState, openRemote, restore, fencing, trim and read-through, fork', async (t) => {
     const store = new S3Store({ ...s3.storeOptions })
     t.after(() => store.close())
+    t.diagnostic(JSON.stringify(await tieredLogScenario(t, store, 'logs/orders')))
+  })
+})
+
+describe('tiered Log on Azure Blob (Azurite)', () => {
+  let az: AzuriteServer
+  before(async () => { az = await startAzurite() })
+  after(async () => { await az.stop() })
+  test('ship, syncTier, tierState, openRemote, restore, fencing, trim and read-through, fork', async (t) => {
+    const store = new AzureBlobStore({ container: az.container, connectionString: az.connectionString })
     t.diagnostic(JSON.stringify(await tieredLogScenario(t, store, 'logs/orders')))
   })
 })
