@@ -1,16 +1,18 @@
 // A tiered-log writer process for the SIGKILL test: opens Log with tier on an FsStore, appends
 // 150 records (sync 'always', so every acknowledged one is durable), then syncTier({ all }), and
 // stops dead at store call number `killAt` (before it runs, or just after it returned), telling the
-// parent how many records were acknowledged; the parent then SIGKILLs it.
-// argv: <store root> <log dir> <killAt> <before|after>.
+// parent how many records were acknowledged; the parent then SIGKILLs it. With <mode> 'unlink' it
+// keeps 4 KiB locally (localRetention) and stops at file deletion number `killAt` instead.
+// argv: <store root> <log dir> <killAt> <before|after> [store|unlink].
 import { Log } from '../../src/index.js'
+import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js'
 import { FsStore } from '../../src/objects/fs.js'
 import type { GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore, PutOptions, PutResult } from '../../src/objects/types.js'
 import { payload } from '../helpers/tmp.js'
 
 // `node --test dist/test/` also loads this file: do nothing unless forked by the test.
 if (process.env.SEGLOG_TEST_CHILD !== 'tier-log') process.exit(0)
-const [root, dir, killAtArg, when] = process.argv.slice(2)
+const [root, dir, killAtArg, when, mode = 'store'] = process.argv.slice(2)
 const killAt = Number(killAtArg)
 const inner = new FsStore({ root })
 let calls = 0
@@ -23,6 +25,7 @@ async function stopHere(): Promise<never> {
 }
 
 async function step<T>(fn: () => Promise<T>): Promise<T> {
+  if (mode !== 'store') return fn()
   const n = ++calls
   if (n === killAt && when === 'before') await stopHere()
   const out = await fn()
@@ -44,7 +47,24 @@ const store: ObjectStore = {
   deleteMany: (k: readonly string[]): Promise<void> => step(() => inner.deleteMany(k)),
 }
 
-const log = await Log.open(dir, { segmentBytes: 4096, sync: 'always', tier: { store, prefix: 'logs' } })
+// Local deletions by retention: stop dead at unlink number killAt (the process freezes there; a
+// synchronous call cannot wait, so it blocks the thread until the SIGKILL).
+let unlinks = 0
+const fileSystem: FileSystem = {
+  ...nodeFileSystem,
+  unlink(file: string): void {
+    const n = ++unlinks
+    if (mode === 'unlink' && n === killAt && when === 'before') freeze()
+    nodeFileSystem.unlink(file)
+    if (mode === 'unlink' && n === killAt && when === 'after') freeze()
+  },
+}
+function freeze(): never {
+  process.send?.(`stopped ${acked}`)
+  for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000)
+}
+const localRetention = mode === 'unlink' ? { maxBytes: 4096 } : undefined
+const log = await Log.open(dir, { segmentBytes: 4096, sync: 'always', fileSystem, tier: { store, prefix: 'logs', localRetention } })
 for (let i = 0; i < 150; i += 3) {
   await log.appendBatch([payload(i, 100), payload(i + 1, 100), payload(i + 2, 100)])
   acked = i + 3

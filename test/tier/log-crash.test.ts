@@ -16,9 +16,9 @@ import { collect } from './helpers.js'
 const here = path.dirname(fileURLToPath(import.meta.url))
 
 /** Runs the child until it stops at its kill point (then SIGKILLs it; resolves with the acknowledged count) or finishes. */
-function runUntilKilled(root: string, dir: string, killAt: number, when: 'before' | 'after'): Promise<number | 'done'> {
+function runUntilKilled(root: string, dir: string, killAt: number, when: 'before' | 'after', mode: 'store' | 'unlink' = 'store'): Promise<number | 'done'> {
   return new Promise((resolve, reject) => {
-    const child = fork(path.join(here, 'log-child.js'), [root, dir, String(killAt), when], {
+    const child = fork(path.join(here, 'log-child.js'), [root, dir, String(killAt), when, mode], {
       env: { ...process.env, SEGLOG_TEST_CHILD: 'tier-log' }, stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     })
     let err = ''
@@ -75,5 +75,38 @@ test('SIGKILL of a tiered log at every store call of shipping, then reopen: noth
     if (finished) break
   }
   assert.ok(killed >= 10, `killed at ${killed} points`)
+  t.diagnostic(`killed at ${killed} points`)
+})
+
+test('SIGKILL of a tiered log during local deletion after upload, then reopen: nothing lost, the store and the disk still make the whole log', async (t) => {
+  let killed = 0
+  for (let killAt = 1; ; killAt += 2) {
+    let finished = false
+    for (const when of ['before', 'after'] as const) {
+      const root = tmpDir(t, 'seglog-tierlog-crashdel-store')
+      const dir = path.join(tmpDir(t, 'seglog-tierlog-crashdel'), 'log')
+      const acked = await runUntilKilled(root, dir, killAt, when, 'unlink')
+      if (acked === 'done') { finished = true; continue }
+      killed++
+      const store = new FsStore({ root })
+      const log = await Log.open(dir, { segmentBytes: 4096, sync: 'always', tier: { store, prefix: 'logs', localRetention: { maxBytes: 4096 } } })
+      const held = log.nextOffset
+      assert.ok(held >= acked, `kill at unlink ${killAt} ${when}: ${held} records held, ${acked} acknowledged`)
+      assert.equal(log.firstOffset, 0, 'the whole log starts at 0, the store included')
+      await log.syncTier({ all: true })
+      const all = await collect(log.iterate())
+      assert.equal(all.length, held)
+      all.forEach((r, i) => {
+        assert.equal(r.offset, i)
+        assert.ok(Buffer.from(r.data).equals(payload(i, 100)), `record ${i} as appended`)
+      })
+      await log.close()
+      const catalog = await readCatalog(store, 'logs')
+      assert.equal(catalog.endOffset, held)
+      assert.equal(catalog.firstOffset, 0)
+    }
+    if (finished) break
+  }
+  assert.ok(killed >= 4, `killed at ${killed} points`)
   t.diagnostic(`killed at ${killed} points`)
 })
