@@ -236,3 +236,15 @@ test('an iterator whose next local segments are deleted under it by localRetenti
   assert.ok(trims > 0)
   await log.close()
 })
+
+test('a store that cannot be listed at open: ERR_STORE, and the directory is not created', async (t) => {
+  class Unlistable extends MemoryStore {
+    // eslint-disable-next-line require-yield
+    override async *list(): AsyncIterable<never> {
+      throw storeError(this.name, 'list', '', new Error('403 Forbidden'), false, 403)
+    }
+  }
+  const dir = path.join(tmpDir(t, 'seglog-tierlog-unlistable'), 'log')
+  await rejectsWith(Log.open(dir, { tier: { store: new Unlistable(), prefix: 'p', retry: { maxAttempts: 1 } } }), 'ERR_STORE')
+  assert.equal(fs.existsSync(dir), false)
+})
