@@ -51,6 +51,8 @@ export class LogCore {
   /** Set by a tiered log: where offsets below the local first offset are read from. */
   below: ReadBelow | undefined
   private readonly stopTimers: (() => void)[] = []
+  /** When the active segment got its first write (clock ms), for rollAfterMs; reset by open to now. */
+  private activeSince = 0
   private flushScheduled = false
   private readonly flushTick = (): void => {
     this.flushScheduled = false
@@ -160,6 +162,7 @@ export class LogCore {
     buffer.seal()
     const bytes = buffer.used
     const active = segs.active
+    if (active.size === 0) this.activeSince = this.options.clock.now()
     segs.writer.write(buffer.buf, 0, bytes, active.size)
     active.size += bytes
     buffer.written()
@@ -229,6 +232,20 @@ export class LogCore {
     if (this.options.syncIntervalMs > 0) {
       this.stopTimers.push(clock.every(this.options.syncIntervalMs, () => {
         if (this.state.open && !this.gate.current && this.writeOutSafe() && this.committer.written > this.committer.durable) this.committer.requestSync()
+      }))
+    }
+    const rollAfterMs = this.options.rollAfterMs
+    if (rollAfterMs !== undefined) {
+      // A segment already holding records at open counts from the open.
+      this.activeSince = clock.now()
+      this.stopTimers.push(clock.every(Math.min(Math.max(Math.floor(rollAfterMs / 4), 10), 60_000), () => {
+        if (!this.state.open || this.gate.current || !this.segs.writer) return
+        if (this.segs.active.size === 0 || clock.now() - this.activeSince < rollAfterMs) return
+        try {
+          this.rollNow()
+        } catch {
+          // The log has failed (rollNow failed it): nothing more to roll.
+        }
       }))
     }
     const tickMs = this.retention.tickMs
