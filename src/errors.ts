@@ -69,7 +69,8 @@ export interface SeglogErrorDetailsByCode {
   /** The lost range `[from, to)` and the `offset` asked for. */
   ERR_OFFSET_LOST: SeglogErrorDetails & { from?: number; to?: number }
   ERR_IO: SeglogErrorDetails
-  ERR_CONFLICT: SeglogErrorDetails
+  /** A tiered log fenced at open: `localEnd` (the local log's end) and `remoteEnd` (the store's). */
+  ERR_CONFLICT: SeglogErrorDetails & { localEnd?: number; remoteEnd?: number }
   /** HTTP `status` when the store answered, whether the failure was `transient`, the `op` and `attempts`. */
   ERR_STORE: SeglogErrorDetails & { status?: number; transient?: boolean; op?: string; attempts?: number }
   ERR_NOT_FOUND: SeglogErrorDetails

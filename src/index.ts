@@ -7,7 +7,10 @@
 export {
   SeglogError, isSeglogError, type SeglogErrorCode, type SeglogErrorDetails, type SeglogErrorDetailsByCode, type SeglogErrorDetailsFor, type SeglogErrorData,
 } from './errors.js'
-export { Log, copyRecord, type IterateOptions, type AppendBatchResult, type TypedLog } from './log.js'
+export {
+  Log, copyRecord, type IterateOptions, type AppendBatchResult, type TypedLog,
+  type TieredLogOptions, type TierOptions, type TierState, type RemoteLog, type RemoteLogOptions, type RemoteIterateOptions, type TierClock,
+} from './log.js'
 export { verifyLog, repairLog, lockHolder } from './local/log-tools.js'
 export type { LogEncoding, DecodedRecord } from './local/encoding.js'
 export type { LockHolderReport } from './local/lock.js'

@@ -9,6 +9,19 @@ import { LocalLog } from './local/local-log.js'
 import type { AppendBatchResult, IterateOptions } from './local/log-types.js'
 import type { Readable } from 'node:stream'
 import { createWorkerBridge, type WorkerHandle } from './threads/index.js'
+import { invalidArgument, SeglogError } from './errors.js'
+import type { ObjectStore } from './objects/types.js'
+import { fenceError, LogTier, planTier, type TierOptions, type TierState } from './tier/tiered-log.js'
+import { openRemoteLog, type RemoteLog, type RemoteLogOptions } from './tier/remote-log.js'
+
+export type { TierOptions, TierState } from './tier/tiered-log.js'
+export type { RemoteLog, RemoteLogOptions, RemoteIterateOptions, TierClock } from './tier/remote-log.js'
+
+/** Options of {@link Log.open}: the local log's, plus `tier` (tiered storage). */
+export interface TieredLogOptions extends LogOptions {
+  /** Ship sealed segments to an object store, read through it, restore from it (docs/tiered.md). */
+  tier?: TierOptions
+}
 
 export type { AppendBatchResult, IterateOptions } from './local/log-types.js'
 export { copyRecord } from './local/log-types.js'
@@ -54,11 +67,72 @@ export class Log extends LocalLog {
    * `ERR_INVALID_ARGUMENT` when `dir` is a file. `encoding` (`'bytes'` default, `'utf8'`,
    * `'json'`) gives a {@link TypedLog} that encodes appends and decodes reads.
    */
-  static open(dir: string, options: LogOptions & { encoding: 'utf8' }): Promise<TypedLog<string>>
-  static open<V = unknown>(dir: string, options: LogOptions & { encoding: 'json' }): Promise<TypedLog<V>>
-  static open(dir: string, options?: LogOptions & { encoding?: 'bytes' }): Promise<Log>
-  static open(dir: string, options: LogOptions & { encoding?: LogEncoding } = {}): Promise<Log | TypedLog<unknown>> {
-    return this.openLog(dir, options) as Promise<Log>
+  static open(dir: string, options: TieredLogOptions & { encoding: 'utf8' }): Promise<TypedLog<string>>
+  static open<V = unknown>(dir: string, options: TieredLogOptions & { encoding: 'json' }): Promise<TypedLog<V>>
+  static open(dir: string, options?: TieredLogOptions & { encoding?: 'bytes' }): Promise<Log>
+  static open(dir: string, options: TieredLogOptions & { encoding?: LogEncoding } = {}): Promise<Log | TypedLog<unknown>> {
+    if (typeof options === 'object' && options !== null && options.tier !== undefined) return this.openTiered(dir, options)
+    return this.openLog(dir, options) as Promise<unknown> as Promise<Log>
+  }
+
+  /**
+   * Opens a tiered log: lists the store first; a new directory continues the remote log at its
+   * end (restore); a local log that ends before the store's end is fenced (ERR_CONFLICT, nothing
+   * changed); then the tier ships every sealed segment not yet confirmed, in the background.
+   */
+  private static async openTiered(dir: string, options: TieredLogOptions & { encoding?: LogEncoding }): Promise<Log> {
+    const { tier, ...local } = options
+    const plan = await planTier(tier, local)
+    const log = await this.openLog(dir, { ...local, retention: plan.options.localRetention }, plan.internal) as unknown as Log
+    const fenced = fenceError(plan, dir, log.nextOffset)
+    if (fenced) {
+      await log.close().catch(() => undefined)
+      throw fenced
+    }
+    try {
+      plan.tier = log.attachment('tier', () => new LogTier(plan, log.hooks))
+      log.tier = plan.tier
+    } catch (err) {
+      await log.close().catch(() => undefined)
+      throw err
+    }
+    return log
+  }
+
+  private tier: LogTier | undefined
+
+  /**
+   * Resolves once every segment sealed before the call is confirmed in the store; with
+   * `{ all: true }` it first seals the active segment (when it holds records), so every record
+   * appended before the call is in the store. Rejects with `ERR_CONFLICT` when another writer has
+   * extended the remote log, with the shipping error when shipping stopped, and with
+   * `ERR_INVALID_ARGUMENT` on a log opened without `tier`. Store failures are retried meanwhile.
+   */
+  async syncTier(options: { all?: boolean } = {}): Promise<void> {
+    const tier = this.requireTier('syncTier')
+    if (typeof options !== 'object' || options === null) throw invalidArgument('syncTier options must be an object')
+    if (options.all !== undefined && typeof options.all !== 'boolean') throw invalidArgument('syncTier all must be true or false')
+    await tier.sync(options.all === true)
+  }
+
+  /** How far shipping has come: `{ uploadedOffset, localFirstOffset, pendingSegments }` (throws on a log opened without `tier`). */
+  get tierState(): TierState {
+    return this.requireTier('tierState').state
+  }
+
+  private requireTier(what: string): LogTier {
+    if (this.tier === undefined) {
+      throw new SeglogError('ERR_INVALID_ARGUMENT', `${what} needs a tiered log, and the log in ${this.dir} was opened without tier; open it with { tier: { store, prefix } }`)
+    }
+    return this.tier
+  }
+
+  /**
+   * Opens the log shipped under `prefix` of `store` read-only, with no local directory: read,
+   * iterate, follow (polling the store) and close. See docs/tiered.md.
+   */
+  static openRemote(store: ObjectStore, prefix: string, options: RemoteLogOptions = {}): Promise<RemoteLog> {
+    return openRemoteLog(store, prefix, options)
   }
 
   /**

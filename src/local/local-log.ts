@@ -17,9 +17,9 @@ import type { Gap } from './gaps.js'
 import type { DirectoryLock, LockHolderReport } from './lock.js'
 import { LogCore } from './log-core.js'
 import { lockHolder, repairLog, verifyLog } from './log-tools.js'
-import type { AppendBatchResult, IterateOptions, LogAttachment, LogLimits } from './log-types.js'
+import type { AppendBatchResult, IterateOptions, LogAttachment, LogHooks, LogLimits, ReadBelow } from './log-types.js'
 import { claimDirectory, recoverDirectory } from './open-log.js'
-import { resolveOptions, type LogOptions } from './options.js'
+import { resolveOptions, type LogOptions, type ResolvedOptions } from './options.js'
 import { readFollowing, readNow } from './point-read.js'
 import type { RecoveryReport } from './recovery.js'
 import type { RepairOptions, RepairReport } from './repair.js'
@@ -47,9 +47,10 @@ export class LocalLog implements AsyncDisposable {
   }
 
   /** Opens a log as an instance of the calling class (see the public `Log.open`). */
-  protected static async openLog(dir: string, options: LogOptions & { encoding?: LogEncoding } = {}): Promise<LocalLog> {
+  protected static async openLog(dir: string, options: LogOptions & { encoding?: LogEncoding } = {},
+    internal: Pick<ResolvedOptions, 'initialOffset' | 'mayDelete' | 'truncateRefusal'> = {}): Promise<LocalLog> {
     if (typeof dir !== 'string' || dir.length === 0) throw invalidArgument('Log.open needs a directory path (string)')
-    const resolved = resolveOptions(options)
+    const resolved: ResolvedOptions = { ...resolveOptions(options), ...internal }
     const codec = codecFor(options.encoding)
     const lock = claimDirectory(dir, resolved)
     let log: LocalLog | undefined
@@ -88,9 +89,13 @@ export class LocalLog implements AsyncDisposable {
     return lockHolder(dir)
   }
 
-  /** Offset of the oldest record still stored (retention and deleteBefore move it). */
+  /**
+   * Offset of the oldest record still stored (retention and deleteBefore move it); for a tiered
+   * log, the whole log's, the store's records included.
+   */
   get firstOffset(): number {
-    return this.core.firstOffset
+    const below = this.core.below?.firstOffset()
+    return below === undefined ? this.core.firstOffset : Math.min(below, this.core.firstOffset)
   }
 
   /**
@@ -199,7 +204,7 @@ export class LocalLog implements AsyncDisposable {
       if (!core.state.open || !core.segs.writer) throw core.state.unusable()
       checkOffset(offset, 'deleteBefore')
       try {
-        await deleteSegmentsBefore(this.dir, core.fsys, core.segs, offset)
+        await deleteSegmentsBefore(this.dir, core.fsys, core.segs, offset, core.options.mayDelete)
       } catch (err) {
         core.fail(err)
         throw core.state.unusable()
@@ -219,6 +224,8 @@ export class LocalLog implements AsyncDisposable {
     return core.gate.run(async () => {
       if (!core.state.open || !core.segs.writer) throw core.state.unusable()
       checkOffset(offset, 'truncate')
+      const refused = core.options.truncateRefusal?.(offset)
+      if (refused) throw refused
       await truncateLog(core.truncates, offset)
     })
   }
@@ -232,6 +239,14 @@ export class LocalLog implements AsyncDisposable {
     const core = this.core
     // While a truncate rewrites files, the state to read from is being replaced: wait for it.
     if (core.gate.current) return core.gate.current.then(() => LocalLog.prototype.read.call(this, offset))
+    if (core.below && Number.isSafeInteger(offset) && offset >= 0 && offset < core.firstOffset) {
+      try {
+        core.state.checkReadable()
+      } catch (err) {
+        return Promise.reject(err)
+      }
+      return core.below.read(offset)
+    }
     if (core.options.readOnly) return readFollowing(core.reads, offset)
     try {
       return Promise.resolve(readNow(core.reads, offset))
@@ -250,6 +265,8 @@ export class LocalLog implements AsyncDisposable {
     checkOffset(from, 'iterate from')
     if (options.to !== undefined) checkOffset(options.to, 'iterate to')
     if (options.gaps !== undefined && options.gaps !== 'stop' && options.gaps !== 'skip') throw invalidArgument(`iterate gaps must be 'stop' or 'skip'; got ${describeType(options.gaps)}`)
+    const below = this.core.below
+    if (below) return flattenBatches(this.batchesThroughBelow(below, from, options))
     return new RecordCursor(this.core.cursorSource, from, options.to ?? Number.POSITIVE_INFINITY, options.follow ?? false, options.signal, options.gaps ?? 'stop')
   }
 
@@ -258,6 +275,13 @@ export class LocalLog implements AsyncDisposable {
    * holds (up to 1 MiB). The fastest way to scan; the records are the same zero-copy views.
    */
   iterateBatches(options: IterateOptions = {}): AsyncIterableIterator<LogRecord[]> {
+    if (this.core.below) {
+      const from = options.from ?? this.firstOffset
+      checkOffset(from, 'iterate from')
+      if (options.to !== undefined) checkOffset(options.to, 'iterate to')
+      if (options.gaps !== undefined && options.gaps !== 'stop' && options.gaps !== 'skip') throw invalidArgument(`iterate gaps must be 'stop' or 'skip'; got ${describeType(options.gaps)}`)
+      return this.batchesThroughBelow(this.core.below, from, options)
+    }
     const cursor = LocalLog.prototype.iterate.call(this, options) as RecordCursor
     return {
       next: () => cursor.nextMany(),
@@ -268,6 +292,55 @@ export class LocalLog implements AsyncDisposable {
       [Symbol.asyncIterator]() {
         return this
       },
+    }
+  }
+
+  /**
+   * A tiered log's iteration: offsets below the local first offset come from `below` (the store),
+   * then the local cursor takes over. Local retention may delete segments under the local cursor:
+   * whenever it would skip offsets, they are read from below first, so the iteration never has a
+   * silent gap. Yields arrays of consecutive records (a read block locally, up to 256 from below).
+   */
+  private async *batchesThroughBelow(below: ReadBelow, from: number, options: IterateOptions): AsyncGenerator<LogRecord[]> {
+    const to = options.to ?? Number.POSITIVE_INFINITY
+    let p = from
+    while (p < to && options.signal?.aborted !== true) {
+      const localFirst = this.core.firstOffset
+      if (p < localFirst) {
+        let group: LogRecord[] = []
+        for await (const r of below.iterate(p, Math.min(to, localFirst), options.signal)) {
+          group.push(r)
+          p = r.offset + 1
+          if (group.length >= 256) {
+            yield group
+            group = []
+          }
+        }
+        if (group.length > 0) yield group
+        // Nothing more below (deleted by remote retention, or never shipped): go on locally.
+        if (p < localFirst) p = localFirst
+        continue
+      }
+      const cursor = new RecordCursor(this.core.cursorSource, p, to, options.follow ?? false, options.signal, options.gaps ?? 'stop')
+      let restart = false
+      try {
+        for (;;) {
+          const next = await cursor.nextMany()
+          if (next.done === true) break
+          const batch = next.value
+          if (batch.length === 0) continue
+          if (batch[0].offset > p && p < this.core.firstOffset) {
+            // The local segment holding p was deleted (it is in the store): read those from below.
+            restart = true
+            break
+          }
+          yield batch
+          p = batch[batch.length - 1].offset + 1
+        }
+      } finally {
+        await cursor.return()
+      }
+      if (!restart) return
     }
   }
 
@@ -296,6 +369,32 @@ export class LocalLog implements AsyncDisposable {
     return found as T
   }
 
+  /** What a layer above (tiered storage) may do with this open log; see {@link LogHooks}. */
+  protected get hooks(): LogHooks {
+    const core = this.core
+    return {
+      sealedSegments: () => {
+        const segs = core.segs.segments
+        const out: ReturnType<LogHooks['sealedSegments']> = []
+        for (let i = 0; i + 1 < segs.length; i++) out.push({ base: segs[i].base, end: core.segs.expectedEnd(i) ?? segs[i + 1].base, path: segs[i].path, bytes: segs[i].size })
+        return out
+      },
+      rollActive: () => core.gate.run(async () => {
+        if (!core.state.open || !core.segs.writer) throw core.state.unusable()
+        return core.rollNow()
+      }),
+      waitDurable: (offset) => core.committer.waitDurable(offset),
+      scheduleRetention: () => core.retention.schedule(),
+      fail: (error) => core.fail(error),
+      setReadBelow: (below) => {
+        core.below = below
+      },
+      localFirstOffset: () => core.firstOffset,
+      clock: core.options.clock,
+      fileSystem: core.fsys,
+    }
+  }
+
   /**
    * Writes and fsyncs everything appended, records a clean-shutdown checkpoint and releases the
    * lock. Safe to call twice. After an I/O failure it releases everything and rethrows `ERR_IO`.
@@ -309,4 +408,9 @@ export class LocalLog implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close()
   }
+}
+
+/** The records of consecutive arrays, one by one. */
+async function* flattenBatches(batches: AsyncGenerator<LogRecord[]>): AsyncGenerator<LogRecord> {
+  for await (const batch of batches) yield* batch
 }

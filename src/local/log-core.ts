@@ -19,7 +19,7 @@ import { GroupCommitter } from './group-commit.js'
 import type { LogIdentity } from './identity.js'
 import type { DirectoryLock } from './lock.js'
 import { LogState } from './log-state.js'
-import type { LogAttachment } from './log-types.js'
+import type { LogAttachment, ReadBelow } from './log-types.js'
 import type { ResolvedOptions } from './options.js'
 import type { PointReadHost } from './point-read.js'
 import { ReaderSync } from './reader-sync.js'
@@ -48,7 +48,11 @@ export class LogCore {
   readonly truncates: TruncateHost
   readonly cursorSource: CursorSource
   readonly attachments = new Map<string, LogAttachment>()
+  /** Set by a tiered log: where offsets below the local first offset are read from. */
+  below: ReadBelow | undefined
   private readonly stopTimers: (() => void)[] = []
+  /** When the active segment got its first write (clock ms), for rollAfterMs; reset by open to now. */
+  private activeSince = 0
   private flushScheduled = false
   private readonly flushTick = (): void => {
     this.flushScheduled = false
@@ -81,6 +85,7 @@ export class LogCore {
     })
     this.retention = new Retention({
       dir, segments: this.segs, clock: options.clock, blocked: () => (this.state.open ? this.gate.current : 'never'), deleted: () => this.committer.markDirDirty(),
+      mayDelete: options.mayDelete,
     }, options.retention)
     const flush = (): void => {
       if (!this.writeOutSafe()) throw this.state.unusable()
@@ -157,6 +162,7 @@ export class LogCore {
     buffer.seal()
     const bytes = buffer.used
     const active = segs.active
+    if (active.size === 0) this.activeSince = this.options.clock.now()
     segs.writer.write(buffer.buf, 0, bytes, active.size)
     active.size += bytes
     buffer.written()
@@ -167,6 +173,18 @@ export class LogCore {
     this.committer.wroteTo(buffer.next)
     this.follower.wake()
     if (active.size >= this.options.segmentBytes) this.roll()
+  }
+
+  /**
+   * Seals the active segment now when it holds records (a tiered log ships every record appended
+   * so far); an empty active segment stays, so no empty segment is ever sealed. The caller makes
+   * sure no exclusive operation runs. Returns whether a segment was sealed.
+   */
+  rollNow(): boolean {
+    if (!this.writeOutSafe()) throw this.state.unusable()
+    if (this.segs.active.size === 0) return false
+    this.roll()
+    return true
   }
 
   private roll(): void {
@@ -214,6 +232,20 @@ export class LogCore {
     if (this.options.syncIntervalMs > 0) {
       this.stopTimers.push(clock.every(this.options.syncIntervalMs, () => {
         if (this.state.open && !this.gate.current && this.writeOutSafe() && this.committer.written > this.committer.durable) this.committer.requestSync()
+      }))
+    }
+    const rollAfterMs = this.options.rollAfterMs
+    if (rollAfterMs !== undefined) {
+      // A segment already holding records at open counts from the open.
+      this.activeSince = clock.now()
+      this.stopTimers.push(clock.every(Math.min(Math.max(Math.floor(rollAfterMs / 4), 10), 60_000), () => {
+        if (!this.state.open || this.gate.current || !this.segs.writer) return
+        if (this.segs.active.size === 0 || clock.now() - this.activeSince < rollAfterMs) return
+        try {
+          this.rollNow()
+        } catch {
+          // The log has failed (rollNow failed it): nothing more to roll.
+        }
       }))
     }
     const tickMs = this.retention.tickMs

@@ -28,7 +28,8 @@ export class LogState {
    */
   fail(cause: unknown, file: string): SeglogError | undefined {
     if (this.stopped) return undefined
-    const error = cause instanceof SeglogError && cause.code === 'ERR_IO' ? cause : new SeglogError('ERR_IO',
+    // ERR_CONFLICT: a layer above (tiered storage) found that another writer extended this log's remote copy.
+    const error = cause instanceof SeglogError && (cause.code === 'ERR_IO' || cause.code === 'ERR_CONFLICT') ? cause : new SeglogError('ERR_IO',
       `a write or fsync failed in ${this.dir} (${(cause as Error)?.message ?? String(cause)}); the log no longer accepts writes. ` +
       'Close it and open it again: recovery keeps every record that was acknowledged as durable',
       { cause, details: { file } })

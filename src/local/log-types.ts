@@ -5,6 +5,8 @@
 import type { SeglogError } from '../errors.js'
 import type { LogRecord } from './segment.js'
 import type { SealedSegment } from './segment-set.js'
+import type { LogClock } from './options.js'
+import type { FileSystem } from '../io/file-system.js'
 
 /** Where {@link Log.iterate} starts and stops, and whether it waits for new records. */
 export interface IterateOptions {
@@ -42,6 +44,45 @@ export interface LogAttachment {
   segmentSealed?(segment: SealedSegment): void
   /** Stops; with `error` (the log failed) pending and later work fails with it. */
   close(error?: SeglogError): Promise<void>
+}
+
+/**
+ * Where records below the local log's first offset come from (a tiered log's store): point reads
+ * and iteration of offsets the local disk no longer holds, as records of the same shape.
+ *
+ * @internal
+ */
+export interface ReadBelow {
+  /** The first offset held below (the whole log's first offset) as last known; undefined when nothing is. */
+  firstOffset(): number | undefined
+  /** The record at `offset` (its data a copy), or undefined when not held. */
+  read(offset: number): Promise<LogRecord | undefined>
+  /** Records from `from` (or the first held) up to `to` (exclusive), in order. */
+  iterate(from: number, to: number, signal: AbortSignal | undefined): AsyncIterableIterator<LogRecord>
+}
+
+/**
+ * What a layer above (tiered storage) may do with one open, writable log, besides attaching.
+ *
+ * @internal
+ */
+export interface LogHooks {
+  /** The sealed segments (all but the active one), oldest first. */
+  sealedSegments(): { base: number; end: number; path: string; bytes: number }[]
+  /** Seals the active segment when it holds records (through the exclusive gate); whether it did. */
+  rollActive(): Promise<boolean>
+  /** Resolves once every record below `offset` is on stable storage locally. */
+  waitDurable(offset: number): Promise<void>
+  /** Something changed that may let retention delete more: apply it soon. */
+  scheduleRetention(): void
+  /** Fails the log with `error` (appends then reject with it). */
+  fail(error: SeglogError): void
+  /** Installs where offsets below the local first offset are read from. */
+  setReadBelow(below: ReadBelow): void
+  /** The local log's first offset (its oldest segment's base). */
+  localFirstOffset(): number
+  readonly clock: LogClock
+  readonly fileSystem: FileSystem
 }
 
 /** The limits an attachment that appends must respect, so one oversized record cannot fail a shared batch. */

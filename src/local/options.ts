@@ -56,6 +56,13 @@ export interface LogOptions {
   sync?: SyncMode
   /** Roll to a new segment once the active one reaches this size; default 64 MiB. */
   segmentBytes?: number
+  /**
+   * Also roll the active segment once its oldest record was written this long ago (on the log's
+   * `clock`, checked every `rollAfterMs / 4`, 10 ms to 60 s), so a slow log's records are sealed
+   * (and, on a tiered log, shipped) within about this time. An empty segment is never rolled.
+   * Default: roll by size only.
+   */
+  rollAfterMs?: number
   /** Larger records fail with `ERR_RECORD_TOO_LARGE` and nothing is written; default 16 MiB. */
   maxRecordBytes?: number
   /** Larger `appendBatch` calls fail with `ERR_RECORD_TOO_LARGE`; default 64 MiB. */
@@ -86,6 +93,7 @@ export interface ResolvedOptions {
   syncAlways: boolean
   syncIntervalMs: number
   segmentBytes: number
+  rollAfterMs: number | undefined
   maxRecordBytes: number
   maxBatchBytes: number
   retention: RetentionOptions
@@ -96,6 +104,21 @@ export interface ResolvedOptions {
   followPollMs: number
   fileSystem: FileSystem
   clock: LogClock
+  /**
+   * Set by a layer above (never by users): the base offset of the first segment when the
+   * directory holds no log yet (a restore continues a remote log at its end). Default 0.
+   */
+  initialOffset?: number
+  /**
+   * Set by a layer above (tiered storage): retention and deleteBefore delete a sealed segment
+   * only when this says yes (it is safely stored elsewhere). Default: every segment may go.
+   */
+  mayDelete?: (segment: { base: number; end: number }) => boolean
+  /**
+   * Set by a layer above (tiered storage): why `truncate(offset)` must not cut there (records
+   * already handed to the store), checked under the exclusive gate; undefined when it may.
+   */
+  truncateRefusal?: (offset: number) => Error | undefined
 }
 
 const clockRule = opt.implementing<LogClock>('a clock', ['now', 'every'])
@@ -104,6 +127,7 @@ const clockRule = opt.implementing<LogClock>('a clock', ['now', 'every'])
 export const logOptionsShape = {
   sync: opt.anyOf(opt.oneOf('always', 'never'), opt.object({ intervalMs: opt.required(opt.integer(1, 3_600_000)) })),
   segmentBytes: opt.integer(1024, 1 << 30),
+  rollAfterMs: opt.integer(1, Number.MAX_SAFE_INTEGER),
   maxRecordBytes: opt.integer(1, 1 << 29),
   maxBatchBytes: opt.integer(64, 1 << 30),
   retention: opt.object({
@@ -131,6 +155,7 @@ export function resolveOptions(options: LogOptions = {}): ResolvedOptions {
     syncAlways: sync === 'always',
     syncIntervalMs,
     segmentBytes: o.segmentBytes ?? 64 << 20,
+    rollAfterMs: o.rollAfterMs,
     maxRecordBytes,
     maxBatchBytes: o.maxBatchBytes ?? Math.max(64 << 20, maxRecordBytes + 64),
     retention: o.retention ?? {},

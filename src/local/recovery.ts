@@ -62,6 +62,8 @@ export interface RecoveryOptions {
   readOnly: boolean
   repair: boolean
   indexIntervalBytes: number
+  /** Base of the first segment of a new log (see ResolvedOptions.initialOffset). */
+  initialOffset?: number
 }
 
 export async function recover(fsys: FileSystem, dir: string, options: RecoveryOptions): Promise<RecoveredLog> {
@@ -113,7 +115,7 @@ export async function recover(fsys: FileSystem, dir: string, options: RecoveryOp
   const checkpoint = readCheckpoint(fsys, dir)
   let identity = readIdentity(fsys, dir)
   if (bases.length === 0) {
-    const base = checkpoint?.nextOffset ?? 0
+    const base = checkpoint?.nextOffset ?? options.initialOffset ?? 0
     if (writable) {
       // A new log gets its identity before its first segment exists, so no segment lacks one.
       identity ??= createIdentity(fsys, dir)

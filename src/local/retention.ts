@@ -19,6 +19,8 @@ export interface RetentionHost {
   blocked(): Promise<unknown> | 'never' | undefined
   /** Segment files were deleted: the next fsync round must sync the directory. */
   deleted(): void
+  /** Whether the oldest segment may go now (a tiered log keeps what is not shipped yet). */
+  mayDelete?: (segment: { base: number; end: number }) => boolean
 }
 
 export class Retention {
@@ -78,7 +80,7 @@ export class Retention {
       if (this.maxBytes !== undefined) {
         let total = 0
         for (const s of set.segments) total += s.size
-        while (set.segments.length > 1 && set.segments[0] !== set.active && total > this.maxBytes) {
+        while (set.segments.length > 1 && set.segments[0] !== set.active && total > this.maxBytes && this.mayDeleteOldest()) {
           total -= set.segments[0].size
           removed.push(set.deleteOldest())
         }
@@ -86,7 +88,7 @@ export class Retention {
       if (this.maxAgeMs !== undefined) {
         const cutoff = this.host.clock.now() - this.maxAgeMs
         // A sealed segment's index records its newest batch timestamp (rebuilt from the batches when missing).
-        while (set.segments.length > 1 && set.segments[0] !== set.active && set.indexOf(0).maxTimestamp < cutoff) {
+        while (set.segments.length > 1 && set.segments[0] !== set.active && this.mayDeleteOldest() && set.indexOf(0).maxTimestamp < cutoff) {
           removed.push(set.deleteOldest())
         }
       }
@@ -98,15 +100,23 @@ export class Retention {
     }
     return removed
   }
+
+  private mayDeleteOldest(): boolean {
+    const set = this.host.segments
+    return this.host.mayDelete?.({ base: set.segments[0].base, end: set.segments[1].base }) ?? true
+  }
 }
 
 /**
  * deleteBefore(): deletes whole sealed segments whose records all lie below `offset`, then makes
  * the deletions durable. The caller holds the exclusive gate (and fails the log if this throws).
  */
-export async function deleteSegmentsBefore(dir: string, fsys: FileSystem, set: SegmentSet, offset: number): Promise<void> {
+export async function deleteSegmentsBefore(dir: string, fsys: FileSystem, set: SegmentSet, offset: number,
+  mayDelete?: (segment: { base: number; end: number }) => boolean): Promise<void> {
   const removed: string[] = []
-  while (set.segments.length > 1 && set.segments[1].base <= offset) removed.push(set.deleteOldest())
+  while (set.segments.length > 1 && set.segments[1].base <= offset && (mayDelete?.({ base: set.segments[0].base, end: set.segments[1].base }) ?? true)) {
+    removed.push(set.deleteOldest())
+  }
   if (removed.length === 0) return
   await fsys.syncDir(dir)
   if (channels.retention.hasSubscribers) channels.retention.publish({ dir, files: removed, reason: 'deleteBefore' })
