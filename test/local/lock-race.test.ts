@@ -42,10 +42,16 @@ class Contender {
     proc.stderr.on('data', (d: Buffer) => { this.stderr += d.toString() })
     // A child that exits (refused, or killed) closes its stdin; a late command to it is moot.
     proc.stdin.on('error', () => undefined)
-    this.exited = once(proc, 'exit').then(() => {
+    // 'close', not 'exit': a child's last lines can still be in its stdout pipe when it exits
+    // (seen on Node 26: "refused" lost, the contender reported as exiting without an outcome).
+    this.exited = once(proc, 'close').then(() => {
+      this.closed = true
       for (const w of this.waiters.splice(0)) w()
     })
   }
+
+  /** Exited and its output fully read. */
+  private closed = false
 
   get done(): boolean {
     return this.proc.exitCode !== null || this.proc.signalCode !== null
@@ -56,7 +62,7 @@ class Contender {
     for (;;) {
       const found = this.lines.find(match)
       if (found !== undefined) return found
-      if (this.done) return undefined
+      if (this.closed) return undefined
       await new Promise<void>((resolve) => this.waiters.push(resolve))
     }
   }
