@@ -14,7 +14,7 @@ import { nodeFileSystem, type FileSystem } from '../io/file-system.js'
 import { SparseIndex } from '../local/sparse-index.js'
 import { withRetry, type RetryPolicy } from '../objects/retry.js'
 import type { ObjectStore } from '../objects/types.js'
-import { readCatalog, type Catalog } from './catalog.js'
+import { readCatalog, type Catalog, type RemoteSegment } from './catalog.js'
 import { dataKey, sealKey } from './layout.js'
 import { DEFAULT_REMOTE_INDEX_INTERVAL, indexSegmentBytes } from './seal.js'
 
@@ -50,14 +50,8 @@ export interface UploaderOptions {
 export type UploadOutcome = 'uploaded' | 'resumed' | 'present' | 'expired'
 
 /** What {@link SegmentUploader.upload} resolves with. */
-export interface UploadResult {
+export interface UploadResult extends RemoteSegment {
   outcome: UploadOutcome
-  base: number
-  end: number
-  size: number
-  maxTimestamp: number
-  dataKey: string
-  sealKey: string
 }
 
 const COMPARE_CHUNK = 8 << 20
