@@ -10,7 +10,7 @@ import { TITLES } from './lib/aggregate.js'
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url))
 
-const MAIN = ['W1', 'W1s', 'W2', 'W3', 'W4', 'W5', 'W5L']
+const MAIN = ['W1', 'W1s', 'W2', 'W3', 'W4', 'W5', 'W5L', 'W5F']
 const PEER_ORDER = ['seglog', 'raw', 'raw-nogc', 'lmdb', 'sqlite-full', 'sqlite-normal', 'classic-level', 'aaol', 'sonic-boom', 'hypercore']
 
 function load(name) {
@@ -27,7 +27,7 @@ function cell(res, w, p) {
   if (!s.ok && s.opsPerSec == null && s.openMs == null) return '**failed**'
   const warn = s.ok ? '' : ' ⚠'
   const nd = (w === 'W2' && s.powerLossDurable === false) || ((w === 'W1' || w === 'W1s') && s.syncDurable === false) ? ' †' : ''
-  if (w === 'W5' || w === 'W5L') return `${fmtMs(s.openMs)}${warn}`
+  if (w === 'W5' || w === 'W5L' || w === 'W5F') return `${fmtMs(s.openMs)}${warn}`
   const full = { W1s: res.sizes?.records, W2: res.sizes?.w2 }[w]
   const capped = full != null && s.count != null && s.count < full ? ' ‡' : ''
   return `${fmtRate(s.opsPerSec)}${ratio(s.ratioToRaw)}${nd}${capped}${warn}`
@@ -38,7 +38,7 @@ function sizeOf(res, w) {
   if (!z) return ''
   return {
     W1: `${n(z.records)} × 128 B`, W1s: `${n(z.records)} × 128 B`, W2: `${n(z.w2)} × 128 B`, W3: `${n(z.records)} records`,
-    W4: `${n(z.reads)} reads of ${n(z.records)}`, W5: `${n(z.records)} records`, W5L: `${n(z.w5Large)} records`,
+    W4: `${n(z.reads)} reads of ${n(z.records)}`, W5: `${n(z.records)} records`, W5L: `${n(z.w5Large)} records`, W5F: `${n(z.records)} records`,
   }[w] ?? ''
 }
 
@@ -81,7 +81,7 @@ function charts(res, mode, docsDir) {
     out.push({ w: 'W2-latency', f })
   }
   }
-  for (const w of ['W5', 'W5L']) {
+  for (const w of ['W5', 'W5L', 'W5F']) {
     const s = res.summary[w]
     if (!s) continue
     const rows = peers.filter((p) => s[p]).map((p) => ({ label: p, values: [s[p].openMs], missing: 'failed' })).sort((a, b) => (a.values[0] ?? 1e9) - (b.values[0] ?? 1e9))
@@ -143,6 +143,8 @@ function targets(res) {
     const b = sg('W5L')?.openMs
     rows.push(['W5', '≤ 5 ms, not growing with size', `${fmtMs(a)} (${n(res.sizes?.records)}) / ${fmtMs(b)} (${n(res.sizes?.w5Large)})`, yes(a <= 5 && (b == null || b <= 5))])
   }
+  const lmdbF = res.summary.W5F?.lmdb?.openMs
+  if (sg('W5F')) rows.push(['W5F', "≤ lmdb's load + first open, fresh process", `${fmtMs(sg('W5F').openMs)} vs lmdb ${fmtMs(lmdbF)}`, yes(lmdbF == null ? null : sg('W5F').openMs <= lmdbF)])
   if (sg('IMP')) rows.push(['IMP', "≤ 30 ms for `import('seglog')`", `${fmtMs(sg('IMP').openMs)}, +${sg('IMP').addedRssMB?.toFixed(1) ?? '—'} MB RSS`, yes(sg('IMP').openMs <= 30)])
   if (!rows.length) return ''
   const L = ['seglog against its performance targets (the project’s design brief, not shipped in this repository)' + (res.mode === 'quick' ? ' (quick sizes: indicative only)' : '') + ':', '', '| workload | target | seglog | |', '|---|---|---|---|']
@@ -167,7 +169,7 @@ function seglogOnlySection(res) {
   }
   if (g('J1')) {
     const j = g('J1')
-    L.push(`**J1** journal appends of ~1 KiB JSON events to S3 (s3rver on loopback), a flush every 32 events: events appended at ${fmtRate(j.opsPerSec)}; flush latency p50 ${fmtMs(j.flushMsP50)}, p99 ${fmtMs(j.flushMsP99)}, against ${fmtMs(j.putMsP50)} for one plain 32 KiB PUT through the SDK; ${n(j.objects)} objects written for ${n(res.sizes?.j1Events)} events (expected ${n(j.expectedObjects)}: events / 32). ${j.ok ? 'Read back in order: ok.' : '**Check failed.**'}`)
+    L.push(`**J1** journal appends of ~1 KiB JSON events to S3 (s3rver on loopback), a flush every 32 events: events appended at ${fmtRate(j.opsPerSec)}; flush latency p50 ${fmtMs(j.flushMsP50)}, p99 ${fmtMs(j.flushMsP99)}, against ${fmtMs(j.putMsP50)} for one plain PUT of the same size through the SDK and ${fmtMs(j.createPutMsP50)} for one create-only PUT (If-None-Match, what a flush sends), measured in rounds with a flush of ${fmtMs(j.pairedFlushMsP50)} (${j.createPutMsP50 ? (j.pairedFlushMsP50 / j.createPutMsP50).toFixed(2) : '—'} × the create-only PUT, ${j.putMsP50 ? (j.pairedFlushMsP50 / j.putMsP50).toFixed(2) : '—'} × the plain one); ${n(j.objects)} objects written for ${n(res.sizes?.j1Events)} events (expected ${n(j.expectedObjects)}: events / 32). ${j.ok ? 'Read back in order: ok.' : '**Check failed.**'}`)
     L.push('')
   }
   for (const [id, label] of [['J2', 'S3 (s3rver on loopback)'], ['J2fs', 'FsStore (local folder)']]) {

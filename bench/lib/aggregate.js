@@ -12,6 +12,7 @@ export const TITLES = {
   IMP: 'IMP import(\'seglog\') in a fresh process: time of the import, RSS added over bare node',
   W5: 'W5 open the W1 log',
   W5L: 'W5 open a large log',
+  W5F: 'W5F a fresh process: load the library, then open the W1 log (load + open)',
   'T1-1': 'T1 1 worker thread', 'T1-2': 'T1 2 worker threads', 'T1-4': 'T1 4 worker threads',
   J1: 'J1 journal append to S3 (s3rver)',
   'J2-before': 'J2 journal read (S3, s3rver), before compaction', 'J2-after': 'J2 journal read (S3, s3rver), after compaction',
@@ -54,7 +55,7 @@ export function aggregate(runs, infos) {
         s.latencyMs = {}
         for (const k of ['p50', 'p90', 'p99', 'p999', 'max']) s.latencyMs[k] = m((r) => r.latencyMs?.[k])
       }
-      for (const k of ['addedRssMB', 'putsPerFlush', 'flushMsP50', 'flushMsP99', 'putMsP50', 'objects', 'expectedObjects', 'speedup', 'compactMs']) {
+      for (const k of ['addedRssMB', 'putsPerFlush', 'flushMsP50', 'flushMsP99', 'putMsP50', 'createPutMsP50', 'pairedFlushMsP50', 'objects', 'expectedObjects', 'speedup', 'compactMs']) {
         if (good.some((r) => r[k] != null)) s[k] = m((r) => r[k])
       }
       summary[w][p] = s

@@ -26,7 +26,9 @@ function finish(result) {
 }
 
 async function main() {
+  const l0 = now()
   const adapter = ['threads', 'journal-s3', 'journal-compaction'].includes(spec.phase) ? null : await loadAdapter(spec.peer)
+  const loadMs = now() - l0
   const { count, recordBytes = 128, seed = 1 } = spec
   const payloads = new Payloads(count, recordBytes, seed)
   const r = { peer: spec.peer, workload: spec.workload, phase: spec.phase, count }
@@ -189,6 +191,8 @@ async function main() {
       const h = await adapter.open(spec.dir, { existing: true })
       stopTimer()
       r.openMs = r.elapsedMs
+      // W5F: this process is fresh, so loading the peer's library (its adapter) came first
+      r.loadMs = loadMs
       if (h.readLast) {
         const f0 = now()
         let d = h.readLast()

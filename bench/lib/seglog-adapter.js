@@ -1,7 +1,20 @@
 // The seglog adapter over one build's dist/src/index.js: `seglog` (this checkout, snapshotted by
 // run.js) and `seglog-base` (another build, --base <dist>, to compare two builds in one run).
 import fs from 'node:fs'
+import path from 'node:path'
 import { pathToFileURL } from 'node:url'
+
+/**
+ * The module a user's `import 'seglog'` loads from one build's dist directory: the bundle
+ * (dist/pkg/index.js, package.json `exports`) when the build has one at least as new as
+ * dist/src, else dist/src/index.js (older builds, or tsc run alone).
+ */
+export function packageEntry(distDir) {
+  const src = path.join(distDir, 'src', 'index.js')
+  const pkg = path.join(distDir, 'pkg', 'index.js')
+  if (fs.existsSync(pkg) && (!fs.existsSync(src) || fs.statSync(pkg).mtimeMs >= fs.statSync(src).mtimeMs)) return pkg
+  return src
+}
 
 export async function seglogAdapter(entry, name) {
   const info = {

@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { packageEntry } from './seglog-adapter.js'
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
@@ -27,10 +28,14 @@ function importCost(entry) {
 export async function seglogOnly({ rep, workloads, sizes, exportsSeglog, runPhase, record, notes, dir, T, ROOT }) {
   const want = (w) => workloads.includes(w)
   if (want('IMP')) {
-    const entry = path.join(process.env.SEGLOG_BENCH_DIST ?? path.join(ROOT, 'dist'), 'src', 'index.js')
-    let r
-    try { r = importCost(entry) } catch (err) { r = { ok: false, error: String(err.message ?? err) } }
-    record(rep, 'seglog', 'IMP', r, r.ok ? `  (+${r.addedRssMB.toFixed(1)} MB RSS over bare node)` : '')
+    // What `import 'seglog'` loads (the bundle when built); with --base, the other build's too.
+    const builds = [['seglog', process.env.SEGLOG_BENCH_DIST ?? path.join(ROOT, 'dist')]]
+    if (process.env.SEGLOG_BENCH_BASE_DIST) builds.push(['seglog-base', process.env.SEGLOG_BENCH_BASE_DIST])
+    for (const [peer, dist] of builds) {
+      let r
+      try { r = importCost(packageEntry(dist)) } catch (err) { r = { ok: false, error: String(err.message ?? err) } }
+      record(rep, peer, 'IMP', r, r.ok ? `  (+${r.addedRssMB.toFixed(1)} MB RSS over bare node)` : '')
+    }
   }
   if (want('T1')) {
     if (typeof exportsSeglog.LogWriter?.connect !== 'function' || typeof exportsSeglog.Log?.open !== 'function') {
@@ -47,7 +52,9 @@ export async function seglogOnly({ rep, workloads, sizes, exportsSeglog, runPhas
     if (!hasJournal || typeof exportsSeglog.S3Store !== 'function') {
       if (rep === 0) { const m = 'J1 skipped: Journal / S3Store are not exported from dist/src/index.js yet'; notes.push(m); console.log(`bench: ${m}`) }
     } else {
-      record(rep, 'seglog', 'J1', await runPhase({ peer: 'seglog', phase: 'journal-s3', workload: 'J1', dir: dir('j1', rep), count: sizes.j1Events }, T))
+      const r = await runPhase({ peer: 'seglog', phase: 'journal-s3', workload: 'J1', dir: dir('j1', rep), count: sizes.j1Events }, T)
+      const f = (x) => (x == null ? '—' : x.toFixed(2))
+      record(rep, 'seglog', 'J1', r, r.ok ? `  (flush p50 ${f(r.flushMsP50)} ms; paired rounds: flush ${f(r.pairedFlushMsP50)}, create-only PUT ${f(r.createPutMsP50)}, plain PUT ${f(r.putMsP50)} ms)` : '')
     }
   }
   if (want('J2')) {
