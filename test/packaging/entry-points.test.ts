@@ -78,3 +78,45 @@ test('package metadata: engines, peer ranges, and every export condition points 
     }
   }
 })
+
+/** The files a module loads statically (relative imports, followed), and the packages it names. */
+function staticClosure(file: string): { files: string[]; packages: Set<string> } {
+  const seen = new Set<string>()
+  const packages = new Set<string>()
+  const queue = [file]
+  while (queue.length > 0) {
+    const f = queue.pop() as string
+    if (seen.has(f)) continue
+    seen.add(f)
+    // Static imports and re-exports only: `import("x")` expressions load on first use.
+    for (const m of fs.readFileSync(f, 'utf8').matchAll(/^(?:import|export)\b[^;]*?\bfrom\s*['"]([^'"]+)['"]|^import\s*['"]([^'"]+)['"]/gm)) {
+      const s = m[1] ?? m[2]
+      if (s.startsWith('.')) queue.push(path.resolve(path.dirname(f), s))
+      else if (!s.startsWith('node:')) packages.add(s.startsWith('@') ? s.split('/').slice(0, 2).join('/') : s.split('/')[0])
+    }
+  }
+  return { files: [...seen], packages }
+}
+
+// Import cost (issue 13): Node's ESM loader costs about 1 ms a file, and the root used to load ~90.
+test('import("seglog") loads a handful of files and no optional SDK', () => {
+  const { files, packages } = staticClosure(path.join(repoRoot, entry('.').default))
+  assert.ok(files.length <= 8, `the root entry point loads ${files.length} files: ${files.map((f) => path.relative(repoRoot, f)).join(', ')}`)
+  assert.deepEqual([...packages].sort(), [])
+  for (const sub of ['./s3', './azure', './testing']) {
+    const c = staticClosure(path.join(repoRoot, entry(sub).default))
+    for (const sdk of OPTIONAL_SDKS) assert.ok(!c.packages.has(sdk), `${sub} imports ${sdk} at load (it must load on first use)`)
+  }
+})
+
+test('the entry points share one copy of each class (instanceof holds across them)', async () => {
+  const load = (subpath: string): Promise<Record<string, unknown>> => import(path.join(repoRoot, entry(subpath).default))
+  const [root, s3, testing] = await Promise.all(['.', './s3', './testing'].map(load))
+  const SeglogError = root.SeglogError as new (...args: never[]) => Error
+  const S3Store = s3.S3Store as new (options: object) => unknown
+  assert.throws(() => new S3Store({}), (err: unknown) => err instanceof SeglogError && (err as { code?: string }).code === 'ERR_INVALID_ARGUMENT')
+  const FaultStore = testing.FaultStore as new (inner: unknown) => { put(key: string, data: Uint8Array): Promise<unknown> }
+  const MemoryStore = root.MemoryStore as new () => unknown
+  const store = new FaultStore(new MemoryStore())
+  await assert.rejects(store.put('', new Uint8Array(1)), (err: unknown) => err instanceof SeglogError)
+})
