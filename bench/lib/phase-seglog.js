@@ -94,7 +94,7 @@ async function startS3(dir) {
     const h = await import(pathToFileURL(helper).href)
     if (typeof h.startS3 === 'function') {
       const s = await h.startS3({ bucket: 'bench' })
-      return { storeOptions: s.storeOptions, via: 's3rver behind the test proxy that enforces conditional writes (test/helpers/servers.ts)', stop: () => s.stop() }
+      return { storeOptions: s.storeOptions, rawEndpoint: s.rawEndpoint, via: 's3rver behind the test proxy that enforces conditional writes (test/helpers/servers.ts)', stop: () => s.stop() }
     }
   }
   const port = await freePort()
@@ -171,6 +171,31 @@ export async function journalS3(spec, r, timer) {
       createLat.push(now() - c0)
     }
     await j.close()
+    // The same rounds straight to s3rver, without the proxy's HEAD: a flush there is its one PUT
+    // (s3rver ignores If-None-Match, so the journal runs with singleWriter) against one plain PUT.
+    const directFlushLat = []
+    const directPutLat = []
+    if (s3.rawEndpoint) {
+      const direct = { ...s3.storeOptions, endpoint: s3.rawEndpoint }
+      const jd = await Journal.open(new S3Store({ ...direct, prefix: 'j1d/' }), 'journals/bench', { flushEvents: 1 << 30, flushBytes: 1 << 30, lingerMs: 1 << 30, codec: 'jsonl', singleWriter: true })
+      const dc = new S3Client({ endpoint: s3.rawEndpoint, region: s3.storeOptions.region, forcePathStyle: true, credentials: s3.storeOptions.credentials })
+      for (let k = 0; k < rounds; k++) {
+        let bytes = 0
+        for (let i = 0; i < batch; i++) {
+          const e = event(i, pad)
+          bytes += Buffer.byteLength(JSON.stringify(e)) + 1
+          await jd.append(e)
+        }
+        const f0 = now()
+        await jd.flush()
+        directFlushLat.push(now() - f0)
+        const p0 = now()
+        await dc.send(new PutObjectCommand({ Bucket: s3.storeOptions.bucket, Key: `ref/direct-${k}`, Body: Buffer.alloc(bytes + 64, 97) }))
+        directPutLat.push(now() - p0)
+      }
+      await jd.close()
+      dc.destroy?.()
+    }
     let objects = 0
     let token
     do {
@@ -179,7 +204,11 @@ export async function journalS3(spec, r, timer) {
       token = l.IsTruncated ? l.NextContinuationToken : undefined
     } while (token)
     client.destroy?.()
-    for (const a of [flushLat, putLat, createLat, pairedFlushLat]) a.sort((x, y) => x - y)
+    for (const a of [flushLat, putLat, createLat, pairedFlushLat, directFlushLat, directPutLat]) a.sort((x, y) => x - y)
+    if (directFlushLat.length > 0) {
+      r.directFlushMsP50 = percentile(directFlushLat, 50)
+      r.directPutMsP50 = percentile(directPutLat, 50)
+    }
     r.flushMsP50 = percentile(flushLat, 50)
     r.flushMsP99 = percentile(flushLat, 99)
     r.putMsP50 = percentile(putLat, 50)
