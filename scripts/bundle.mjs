@@ -31,6 +31,9 @@ await build({
   packages: 'external',
   // Readable output: stack traces into the package stay legible without source maps.
   minify: false,
+  // Classes and functions keep their names (esbuild would otherwise rename a class that refers to
+  // itself: `new SeglogError().constructor.name` would read `_SeglogError`).
+  keepNames: true,
   legalComments: 'none',
   logLevel: 'warning',
 })

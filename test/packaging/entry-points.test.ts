@@ -115,6 +115,9 @@ test('the entry points share one copy of each class (instanceof holds across the
   const SeglogError = root.SeglogError as new (...args: never[]) => Error
   const S3Store = s3.S3Store as new (options: object) => unknown
   assert.throws(() => new S3Store({}), (err: unknown) => err instanceof SeglogError && (err as { code?: string }).code === 'ERR_INVALID_ARGUMENT')
+  // The bundle keeps class names as written (stack traces and inspect() show them).
+  assert.equal(SeglogError.name, 'SeglogError')
+  assert.equal(S3Store.name, 'S3Store')
   const FaultStore = testing.FaultStore as new (inner: unknown) => { put(key: string, data: Uint8Array): Promise<unknown> }
   const MemoryStore = root.MemoryStore as new () => unknown
   const store = new FaultStore(new MemoryStore())
