@@ -84,13 +84,11 @@ export async function verifyRemote(view: TieredView, options: { onProgress?: (do
       if (!isSeglogError(err, 'ERR_CORRUPT')) throw err
       const seg = segmentAt(p)
       const file = err.details.file
-      faults.push({
-        kind: 'corrupt',
-        key: typeof file === 'string' ? file : seg?.dataKey ?? view.store.display,
-        position: typeof err.details.position === 'number' ? err.details.position : 0,
-        message: err.message,
-        offset: p,
-      })
+      const key = typeof file === 'string' ? file : seg?.dataKey ?? view.store.display
+      const position = typeof err.details.position === 'number' ? err.details.position : 0
+      // The report prints key and byte itself; the message repeats them first.
+      const where = `${key} byte ${position}: `
+      faults.push({ kind: 'corrupt', key, position, message: err.message.startsWith(where) ? err.message.slice(where.length) : err.message, offset: p })
       // Nothing after the damage in this segment can be trusted to be located; go on with the next.
       p = seg === undefined ? end : seg.end
       progressTo(p)
