@@ -146,6 +146,25 @@ export async function tierBench({ rep, reps, mode, workloads, record, notes, dir
   }
 }
 
+/**
+ * Per-repetition ratios (ship ÷ PUT, remote ÷ local scan): the two phases of a ratio ran back to
+ * back under the same load, so their quotient is steadier than a quotient of medians.
+ */
+function ratios(runs) {
+  const out = {}
+  const pairs = { 'TU-fs': ['TU-fs-ship', 'TU-fs-put', 'MBps'], 'TU-s3': ['TU-s3-ship', 'TU-s3-put', 'MBps'], 'TS-fs': ['TS-fs-remote', 'TS-fs-local', 'opsPerSec'], 'TS-s3': ['TS-s3-remote', 'TS-s3-local', 'opsPerSec'] }
+  for (const [id, [a, b, k]] of Object.entries(pairs)) {
+    const per = []
+    for (const rep of new Set(runs.map((r) => r.rep))) {
+      const x = runs.find((r) => r.rep === rep && r.workloadId === a)
+      const y = runs.find((r) => r.rep === rep && r.workloadId === b)
+      if (x?.ok && y?.ok && y[k]) per.push(x[k] / y[k])
+    }
+    if (per.length) out[id] = { median: median(per), range: [Math.min(...per), Math.max(...per)], perRep: per }
+  }
+  return out
+}
+
 function summarize(runs) {
   const by = {}
   for (const r of runs) (by[r.workloadId] ??= []).push(r)
@@ -174,6 +193,7 @@ function writeTierResult(mode, sizes) {
     machine: { cores: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGB: Math.round(os.totalmem() / 2 ** 30), node: process.versions.node },
     loadavgPerRep: state.loadavg,
     summary: summarize(state.runs),
+    ratios: ratios(state.runs),
     runs: state.runs,
   }
   const out = path.join(BENCH, 'results', `tier-${mode}.json`)
@@ -184,7 +204,7 @@ function writeTierResult(mode, sizes) {
 
 const f1 = (x) => (x == null ? '—' : x >= 100 ? x.toFixed(0) : x.toFixed(1))
 const fRate = (x) => (x == null ? '—' : x >= 1e6 ? `${(x / 1e6).toFixed(2)} M/s` : `${(x / 1e3).toFixed(0)} k/s`)
-const ratioOf = (a, b) => (a != null && b ? `${(a / b).toFixed(2)}×` : '—')
+const ratioOf = (q) => (q ? `${q.median.toFixed(2)}× [${q.range[0].toFixed(2)}–${q.range[1].toFixed(2)}]` : '—')
 const okMark = (...ss) => (ss.every((s) => s?.ok) ? 'ok' : '**failed**')
 
 /** The "Tiered storage" section of docs/benchmarks.md, from bench/results/tier-*.json. */
@@ -197,7 +217,7 @@ export function tierDocsSection(load) {
     const z = res.sizes
     L.push(`## Tiered storage (issue 14), ${mode === 'full' ? 'full run' : 'quick run'}`)
     L.push('')
-    L.push(`Measured ${res.started.slice(0, 16).replace('T', ' ')} UTC with \`${res.command}\`, ${Math.max(...Object.values(S).map((s) => s.reps))} repetitions, medians shown (min–max in brackets). Raw data: [bench/results/tier-${mode}.json](../bench/results/tier-${mode}.json). A log of ${n(z.records)} records of ${z.recordBytes} B of random bytes in ${z.segmentBytes / MiB} MiB segments: ${z.sealedSegments} sealed segments, ${(z.sealedBytes / MiB).toFixed(1)} MiB. Stores: FsStore on the same disk, and ${res.s3 ?? 's3rver'} on loopback. Machine: ${res.machine.cores} × ${res.machine.cpuModel}, Node ${res.machine.node}; load average (1 min) at each repetition: ${res.loadavgPerRep.map((l) => l[0]).join(', ')}${res.loadavgPerRep.some((l) => l[0] > res.machine.cores) ? ' — **busy**: other processes shared the CPUs and the disk, so absolute figures are low and noisy; the ratios compare phases run back to back under the same load' : ''}.`)
+    L.push(`Measured ${res.started.slice(0, 16).replace('T', ' ')} UTC with \`${res.command}\`, ${Math.max(...Object.values(S).map((s) => s.reps))} repetitions, medians shown (min–max in brackets; a ratio is the median of the per-repetition ratios, whose two phases ran back to back). Raw data: [bench/results/tier-${mode}.json](../bench/results/tier-${mode}.json). A log of ${n(z.records)} records of ${z.recordBytes} B of random bytes in ${z.segmentBytes / MiB} MiB segments: ${z.sealedSegments} sealed segments, ${(z.sealedBytes / MiB).toFixed(1)} MiB. Stores: FsStore on the same disk, and ${res.s3 ?? 's3rver'} on loopback. Machine: ${res.machine.cores} × ${res.machine.cpuModel}, Node ${res.machine.node}; load average (1 min) at each repetition: ${res.loadavgPerRep.map((l) => l[0]).join(', ')}${res.loadavgPerRep.some((l) => l[0] > res.machine.cores) ? ' — **busy**: other processes shared the CPUs and the disk, so absolute figures are low and noisy; the ratios compare phases run back to back under the same load' : ''}.`)
     L.push('')
     L.push('| store | TU ship (tiered Log) | TU plain PUTs | ship ÷ PUT | TS remote scan | TS local scan | remote ÷ local | TR restore open | TR first read | TR read, other segment | checked |')
     L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|')
@@ -210,8 +230,8 @@ export function tierDocsSection(load) {
       const tr = g(`TR-${kind}`)
       if (!ship && !rs && !tr) continue
       const range = (s) => (s?.MBpsRange ? ` [${f1(s.MBpsRange[0])}–${f1(s.MBpsRange[1])}]` : '')
-      L.push(`| ${kind === 'fs' ? 'FsStore' : 's3rver'} | ${ship ? `${f1(ship.MBps)} MB/s${range(ship)}` : '—'} | ${put ? `${f1(put.MBps)} MB/s${range(put)}` : '—'} | ${ratioOf(ship?.MBps, put?.MBps)} | ` +
-        `${rs ? `${fRate(rs.opsPerSec)} (${f1(rs.MBps)} MB/s)` : '—'} | ${ls ? `${fRate(ls.opsPerSec)} (${f1(ls.MBps)} MB/s)` : '—'} | ${ratioOf(rs?.opsPerSec, ls?.opsPerSec)} | ` +
+      L.push(`| ${kind === 'fs' ? 'FsStore' : 's3rver'} | ${ship ? `${f1(ship.MBps)} MB/s${range(ship)}` : '—'} | ${put ? `${f1(put.MBps)} MB/s${range(put)}` : '—'} | ${ratioOf(res.ratios?.[`TU-${kind}`])} | ` +
+        `${rs ? `${fRate(rs.opsPerSec)} (${f1(rs.MBps)} MB/s)` : '—'} | ${ls ? `${fRate(ls.opsPerSec)} (${f1(ls.MBps)} MB/s)` : '—'} | ${ratioOf(res.ratios?.[`TS-${kind}`])} | ` +
         `${tr ? `${f1(tr.openMs)} ms` : '—'} | ${tr ? `${f1(tr.firstReadMs)} ms` : '—'} | ${tr ? `${f1(tr.otherSegmentReadMs)} ms` : '—'} | ${okMark(...[ship, put, rs, ls, tr].filter(Boolean))} |`)
     }
     L.push('')
