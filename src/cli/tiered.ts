@@ -163,12 +163,31 @@ export class TieredView {
       if (p < stop) throw this.missingError({ from: p, to: stop })
     }
     if (p >= to) return
-    yield* this.local.iterateBatches({
-      from: Math.max(p, localFirst),
+    p = Math.max(p, localFirst)
+    const local = this.local.iterateBatches({
+      from: p,
       ...(options.to === undefined ? {} : { to: options.to }),
       ...(options.follow === true ? { follow: true } : {}),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     })
+    for await (const batch of local) {
+      const head = batch[0]
+      if (head !== undefined && head.offset > p) {
+        // A local iterator moves past segments deleted under it. A running writer's local
+        // retention deletes only segments the store has confirmed, so those offsets are there:
+        // read them from the store rather than skip them.
+        await this.remote.refresh(options.signal)
+        let q = p
+        for await (const group of this.remoteBatches(p, head.offset, false, options.signal)) {
+          yield group
+          q = (group.at(-1)?.offset ?? q - 1) + 1
+        }
+        if (options.signal?.aborted === true) return
+        if (q < head.offset) throw this.missingError({ from: q, to: head.offset })
+      }
+      yield batch
+      p = (batch.at(-1)?.offset ?? p - 1) + 1
+    }
   }
 
   /**

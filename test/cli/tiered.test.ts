@@ -2,6 +2,7 @@
 // FsStore (file://) for every command and on s3rver (behind the enforcing proxy) end to end.
 // Every command must leave the directory and the store byte-identical.
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -10,7 +11,7 @@ import { FsStore, Log, type ObjectStore } from '../../src/index.js'
 import { S3Store } from '../../src/s3.js'
 import { startS3 } from '../helpers/servers.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { ndjson, runCli, startCli, type CliResult } from './helpers.js'
+import { CLI, ndjson, runCli, startCli, type CliResult } from './helpers.js'
 
 const PREFIX = 'logs/orders'
 const text = (i: number): string => `order ${i} ${'x'.repeat(50)}`
@@ -214,6 +215,46 @@ test('file:// tiered log: pending segments, offsets in neither place, and URLs t
   }
   assert.deepEqual(snapshot(root), before, 'the refused commands changed nothing in the store')
   assert.deepEqual(records(await runCli(['cat', dir, '--tier', url])), expected(0, 420))
+})
+
+test('cat on a tiered directory while its writer trims the local disk: offsets deleted under the reader are read from the store, none skipped', async (t) => {
+  const base = tmpDir(t)
+  const dir = path.join(base, 'log')
+  const root = path.join(base, 'store')
+  const store = new FsStore({ root })
+  const big = (i: number): string => `rec ${i} ${'y'.repeat(1000)}`
+  const N = 3000
+  const plain = await Log.open(dir, { segmentBytes: 8192, sync: 'never' })
+  for (let i = 0; i < N; i += 10) await plain.appendBatch(Array.from({ length: 10 }, (_, k) => big(i + k)))
+  await plain.close()
+  const url = `file://${path.join(root, PREFIX)}`
+
+  // The reader opens the directory (nothing shipped yet), starts printing, and then blocks on a
+  // full pipe, because this test stops reading its stdout, a few hundred records in.
+  const child = spawn(process.execPath, [CLI, 'cat', dir, '--tier', url, '--format', 'raw'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  t.after(() => child.kill('SIGKILL'))
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  const chunks: Buffer[] = []
+  await new Promise<void>((resolve) => child.stdout.once('data', (d: Buffer) => { chunks.push(d); child.stdout.pause(); resolve() }))
+
+  // Meanwhile the writer ships everything and deletes all but the newest local segments.
+  const log = await Log.open(dir, { segmentBytes: 8192, sync: 'never', tier: { store, prefix: PREFIX } })
+  await log.syncTier()
+  await log.deleteBefore(N - 100)
+  const localFirst = log.tierState.localFirstOffset
+  await log.close()
+  // The reader cannot be past what fits in the pipe and its output buffer (~128 KiB, ~130 records).
+  assert.ok(localFirst > 1000, `local first offset ${localFirst}`)
+
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
+  child.stdout.on('data', (d: Buffer) => chunks.push(d))
+  child.stdout.resume()
+  assert.equal(await exited, 0, stderr)
+  const lines = Buffer.concat(chunks).toString('utf8').split('\n')
+  assert.equal(lines.pop(), '')
+  assert.equal(lines.length, N)
+  lines.forEach((l, i) => assert.equal(l, big(i), `record ${i}`))
 })
 
 test('tail -f follows a tiered log: the store URL by polling as segments ship, the directory as records land', async (t) => {
