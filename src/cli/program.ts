@@ -65,7 +65,7 @@ const JOURNAL_URLS = `
   s3://bucket/prefix      S3 or S3-compatible (--endpoint, --path-style, --region);
                           credentials from the AWS SDK chain (AWS_ACCESS_KEY_ID …, profile, IMDS)
   az://container/prefix   Azure Blob (--connection-string or AZURE_STORAGE_CONNECTION_STRING)
-  file:///folder          a journal in a local folder`
+  file:///folder          a local folder (FsStore)`
 
 const TARGETS = `
 TARGET is a local log directory, or a journal URL:${JOURNAL_URLS}`
@@ -76,7 +76,8 @@ TARGET is a local log directory, or a store URL holding a journal or a tiered lo
 A tiered log (Log.open(dir, { tier })) is read as one log: give its directory with
 --tier URL (offsets below the local first offset are read from the store), or the store URL
 alone (s3://bucket/logs/orders, where logs/orders/segments/ holds the shipped segments; for
-file:// give the folder that holds segments/). Nothing is ever uploaded, deleted or changed.`
+file:// give the folder that holds segments/). info, cat, tail and verify never upload,
+delete or change anything.`
 
 // Only journals are compacted: a local log's segments are already as large as they are meant to be.
 const JOURNAL_TARGETS = `
@@ -86,7 +87,7 @@ const count = (flag: string): ((raw: string) => number) => flagValue(flag, count
 const positive = (flag: string): ((raw: string) => number) => flagValue(flag, positiveRule)
 
 function storeOptions(cmd: Command): Command {
-  const group = 'Journal URL options:'
+  const group = 'Store URL options:'
   return cmd
     .addOption(new Option('--endpoint <url>', 's3: custom endpoint (MinIO, R2, s3rver …)').helpGroup(group))
     .addOption(new Option('--region <region>', 's3: region (default AWS_REGION, else us-east-1)').helpGroup(group))
@@ -163,7 +164,7 @@ export function buildProgram(run: (work: (ctx: CommandContext) => Promise<ExitCo
       }, raw)
     }
   const tierOption = (cmd: Command): Command => cmd
-    .addOption(new Option('--tier <url>', 'a tiered log\'s directory: the store URL it ships to (read below the local first offset)').helpGroup('Journal URL options:'))
+    .addOption(new Option('--tier <url>', 'a tiered log\'s directory: the store URL it ships to (read below the local first offset)').helpGroup('Store URL options:'))
 
   const withTarget = <O extends TargetOptions>(fn: (t: Target, o: O, ctx: CommandContext) => Promise<ExitCodeValue>) =>
     async (raw: string, opts: O): Promise<void> => {
