@@ -215,6 +215,17 @@ test('file:// tiered log: pending segments, offsets in neither place, and URLs t
   }
   assert.deepEqual(snapshot(root), before, 'the refused commands changed nothing in the store')
   assert.deepEqual(records(await runCli(['cat', dir, '--tier', url])), expected(0, 420))
+
+  // Another machine restores from the store and writes past this directory's end: info says the
+  // directory is stale (a tiered open of it would be fenced).
+  const other = await Log.open(path.join(base, 'other'), { segmentBytes: 4096, tier: { store: new FsStore({ root }), prefix: PREFIX } })
+  for (let k = 0; k < 200; k++) await other.append(`other ${k}`)
+  await other.syncTier({ all: true })
+  await other.close()
+  const stale = await runCli(['info', dir, '--tier', url])
+  assert.equal(stale.code, 0, stale.stderr)
+  assert.match(stale.stdout, /fenced +the store holds the log up to 480, past this directory's end 420: another machine has written since/)
+  assert.equal((JSON.parse((await runCli(['info', dir, '--tier', url, '--json'])).stdout) as { tier: { remoteAhead: boolean } }).tier.remoteAhead, true)
 })
 
 test('cat on a tiered directory while its writer trims the local disk: offsets deleted under the reader are read from the store, none skipped', async (t) => {
