@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { barChart, lineChart } from './lib/svg.js'
 import { fmtRate, fmtMs } from './lib/stats.js'
 import { TITLES } from './lib/aggregate.js'
+import { tierDocsSection } from './lib/tier-bench.js'
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url))
 
@@ -317,7 +318,7 @@ export function writeDocs(root) {
   L.push('```sh')
   L.push('npm run bench                        # quick run: sizes scaled down, 2-3 minutes here')
   L.push('npm run bench -- --full              # the design sizes (1 M records, 20,000 durable appends, 10 M-record W5)')
-  L.push('npm run bench -- --only W1,W2        # some workloads: W1 W1s W2 W3 W3i W4 W5 IMP T1 J1 J2')
+  L.push('npm run bench -- --only W1,W2        # some workloads: W1 W1s W2 W3 W3i W4 W5 IMP T1 J1 J2 TU TS TR')
   L.push('npm run bench -- --peers seglog,raw,lmdb')
   L.push('npm run bench -- --long --long-gb 20 # append 20 GB of 1 KiB records (seglog and raw), MB/s over time')
   L.push('node bench/report.js                 # redraw this page and the charts from bench/results/*.json')
@@ -348,6 +349,7 @@ export function writeDocs(root) {
   if (full) L.push(modeSection(full, 'full', docsDir))
   if (quick) L.push(modeSection(quick, 'quick', docsDir))
   if (long) L.push(longSection(long, docsDir))
+  L.push(tierDocsSection(load))
   if (!full && !quick && !long) L.push('_No results yet: run `npm run bench`._\n')
   const md = path.join(docsDir, 'benchmarks.md')
   fs.writeFileSync(md, L.join('\n').replace(/\n{3,}/g, '\n\n'))

@@ -3,7 +3,7 @@
 //
 //   npm run bench                      quick run (2-3 minutes here; sizes scaled down)
 //   npm run bench -- --full            the sizes of DESIGN.md §5
-//   npm run bench -- --only W1,W2      some workloads (W1 W1s W2 W3 W3i W4 W5 IMP T1 J1 J2)
+//   npm run bench -- --only W1,W2      some workloads (W1 W1s W2 W3 W3i W4 W5 IMP T1 J1 J2 TU TS TR)
 //   npm run bench -- --peers seglog,raw,lmdb
 //   npm run bench -- --reps 5          repetitions (default 3, interleaved)
 //   npm run bench -- --base ../old     also bench another build (its dist/) as peer seglog-base
@@ -23,7 +23,7 @@ const BENCH = path.dirname(fileURLToPath(import.meta.url))
 const ROOT = path.resolve(BENCH, '..')
 
 export const ALL_PEERS = ['seglog', 'seglog-base', 'raw', 'raw-nogc', 'aaol', 'lmdb', 'sqlite-full', 'sqlite-normal', 'classic-level', 'sonic-boom', 'hypercore']
-export const ALL_WORKLOADS = ['W1', 'W1s', 'W2', 'W3', 'W3i', 'W4', 'W5', 'IMP', 'T1', 'J1', 'J2']
+export const ALL_WORKLOADS = ['W1', 'W1s', 'W2', 'W3', 'W3i', 'W4', 'W5', 'IMP', 'T1', 'J1', 'J2', 'TU', 'TS', 'TR']
 
 const SIZES = {
   quick: { records: 100_000, w2: 2_000, reads: 20_000, w5Large: 500_000, t1: 400_000, j1Events: 1_000, j2Events: 10_000, j2Objects: 300, timeoutMs: 180_000 },
@@ -297,6 +297,8 @@ async function main() {
     if (live.includes('seglog')) {
       const { seglogOnly } = await import('./lib/seglog-only.js')
       await seglogOnly({ rep, workloads, sizes, exportsSeglog, runPhase, record, notes, dir, T, ROOT })
+      // TU, TS, TR: tiered storage (bench/lib/tier-bench.js)
+      if (['TU', 'TS', 'TR'].some((w) => workloads.includes(w))) await (await import('./lib/tier-bench.js')).tierBench({ rep, reps: args.reps, mode: args.mode, workloads, record, notes, dir, T, ROOT })
     }
   }
   for (const d of Object.values(large)) fs.rmSync(d, { recursive: true, force: true })

@@ -13,4 +13,6 @@ export interface CommandContext {
 /** Options every TARGET-taking command accepts (see {@link StoreOptions}). */
 export interface TargetOptions extends StoreOptions {
   json?: boolean
+  /** `info`, `cat`, `tail`, `verify`: the store URL a local directory's tiered log ships to. */
+  tier?: string
 }

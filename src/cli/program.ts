@@ -12,10 +12,11 @@ import { cat, tail, type CatOptions, type TailOptions } from './commands/read.js
 import { repair, type RepairOptions } from './commands/repair.js'
 import { verify, type VerifyOptions } from './commands/verify.js'
 import type { CommandContext, TargetOptions } from './context.js'
-import type { ExitCodeValue } from './errors.js'
+import { usage, type ExitCodeValue } from './errors.js'
 import { countRule, flagValue, positiveRule, segmentBytesRule, syncRule } from './flags.js'
 import { FORMATS, FRAMINGS } from './format.js'
-import { closeTarget, parseTarget, type Target } from './target.js'
+import { closeTarget, parseTarget, type ReadTarget, type Target } from './target.js'
+import { requireStoreContent } from './tiered.js'
 
 /** The version in package.json (dist/src/cli → the package root). */
 export function packageVersion(): string {
@@ -64,10 +65,19 @@ const JOURNAL_URLS = `
   s3://bucket/prefix      S3 or S3-compatible (--endpoint, --path-style, --region);
                           credentials from the AWS SDK chain (AWS_ACCESS_KEY_ID …, profile, IMDS)
   az://container/prefix   Azure Blob (--connection-string or AZURE_STORAGE_CONNECTION_STRING)
-  file:///folder          a journal in a local folder`
+  file:///folder          a local folder (FsStore)`
 
 const TARGETS = `
 TARGET is a local log directory, or a journal URL:${JOURNAL_URLS}`
+
+// The reading commands also take tiered logs: a directory with --tier, or the store URL alone.
+const READ_TARGETS = `
+TARGET is a local log directory, or a store URL holding a journal or a tiered log:${JOURNAL_URLS}
+A tiered log (Log.open(dir, { tier })) is read as one log: give its directory with
+--tier URL (offsets below the local first offset are read from the store), or the store URL
+alone (s3://bucket/logs/orders, where logs/orders/segments/ holds the shipped segments; for
+file:// give the folder that holds segments/). info, cat, tail and verify never upload,
+delete or change anything.`
 
 // Only journals are compacted: a local log's segments are already as large as they are meant to be.
 const JOURNAL_TARGETS = `
@@ -77,7 +87,7 @@ const count = (flag: string): ((raw: string) => number) => flagValue(flag, count
 const positive = (flag: string): ((raw: string) => number) => flagValue(flag, positiveRule)
 
 function storeOptions(cmd: Command): Command {
-  const group = 'Journal URL options:'
+  const group = 'Store URL options:'
   return cmd
     .addOption(new Option('--endpoint <url>', 's3: custom endpoint (MinIO, R2, s3rver …)').helpGroup(group))
     .addOption(new Option('--region <region>', 's3: region (default AWS_REGION, else us-east-1)').helpGroup(group))
@@ -101,13 +111,15 @@ export function buildProgram(run: (work: (ctx: CommandContext) => Promise<ExitCo
     .showHelpAfterError('(run the command with --help for its options and examples)')
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(`seglog: error: ${str.replace(/^error: /, '')}`) })
-    .addHelpText('after', `${TARGETS}\n${EXIT_CODES}\n${examples([
+    .addHelpText('after', `${READ_TARGETS}\n${EXIT_CODES}\n${examples([
       'seglog info ./data/orders',
       'seglog cat ./data/orders --from 100 --limit 10',
       'seglog tail -f ./data/orders',
       'printf "a\\nb\\n" | seglog append ./data/orders',
       'seglog verify ./data/orders && echo clean',
       'seglog cat s3://my-bucket/journals/errors --endpoint http://127.0.0.1:9000 --path-style',
+      'seglog cat ./data/orders --tier s3://my-bucket/logs/orders   # a tiered log, store included',
+      'seglog tail -f s3://my-bucket/logs/orders                     # a tiered log\'s store alone',
     ])}`)
 
   const target = (raw: string, opts: TargetOptions): Target => parseTarget(raw, {
@@ -117,6 +129,43 @@ export function buildProgram(run: (work: (ctx: CommandContext) => Promise<ExitCo
     ...(opts.conditionalWrites === false ? { conditionalWrites: false } : {}),
     ...(opts.connectionString === undefined ? {} : { connectionString: opts.connectionString }),
   })
+  // The reading commands: a store URL is a journal or a tiered log (one listing tells), and a
+  // directory with --tier is a tiered log.
+  const readTarget = async (raw: string, opts: TargetOptions, signal: AbortSignal): Promise<ReadTarget> => {
+    const t = target(raw, opts)
+    if (opts.tier === undefined) {
+      if (t.kind === 'local') return t
+      try {
+        return await requireStoreContent(t, signal) === 'journal' ? t : { kind: 'tiered', display: t.display, store: t }
+      } catch (err) {
+        await closeTarget(t)
+        throw err
+      }
+    }
+    const store = target(opts.tier, opts)
+    if (t.kind !== 'local' || store.kind !== 'journal') {
+      await closeTarget(t)
+      await closeTarget(store)
+      throw usage(t.kind !== 'local' ? `--tier applies to a local log directory; ${raw} is a store URL already`
+        : `--tier takes the store URL the log ships to (s3://, az://, file://); got ${opts.tier}`,
+      'give the directory with --tier s3://bucket/prefix, or the store URL alone')
+    }
+    return { kind: 'tiered', display: raw, store, dir: t }
+  }
+  const withReadTarget = <O extends TargetOptions>(fn: (t: ReadTarget, o: O, ctx: CommandContext) => Promise<ExitCodeValue>) =>
+    async (raw: string, opts: O): Promise<void> => {
+      await run(async (ctx) => {
+        const t = await readTarget(raw, opts, ctx.signal)
+        try {
+          return await fn(t, opts, ctx)
+        } finally {
+          await closeTarget(t)
+        }
+      }, raw)
+    }
+  const tierOption = (cmd: Command): Command => cmd
+    .addOption(new Option('--tier <url>', 'a tiered log\'s directory: the store URL it ships to (read below the local first offset)').helpGroup('Store URL options:'))
+
   const withTarget = <O extends TargetOptions>(fn: (t: Target, o: O, ctx: CommandContext) => Promise<ExitCodeValue>) =>
     async (raw: string, opts: O): Promise<void> => {
       let t: Target | undefined
@@ -130,17 +179,19 @@ export function buildProgram(run: (work: (ctx: CommandContext) => Promise<ExitCo
       }, raw)
     }
 
-  storeOptions(program.command('info')
-    .description('Show a log\'s segments, offset range, record count, bytes, format version, last recovery and lock holder (or a journal\'s objects).')
-    .argument('<TARGET>', 'log directory or journal URL')
+  storeOptions(tierOption(program.command('info')
+    .description('Show a log\'s segments, offset range, record count, bytes, format version, last recovery and lock holder (a tiered log\'s store side too; or a journal\'s objects).')
+    .argument('<TARGET>', 'log directory or store URL')
     .option('--json', 'print one JSON object')
-    .option('--count', 'journals: count events (reads every object)'))
-    .addHelpText('after', `${TARGETS}\n${EXIT_CODES}\n${examples([
+    .option('--count', 'journals: count events (reads every object)')))
+    .addHelpText('after', `${READ_TARGETS}\n${EXIT_CODES}\n${examples([
       'seglog info ./data/orders',
       'seglog info ./data/orders --json | jq .nextOffset',
+      'seglog info ./data/orders --tier s3://my-bucket/logs/orders',
+      'seglog info s3://my-bucket/logs/orders --endpoint http://127.0.0.1:9000 --path-style',
       'seglog info s3://my-bucket/journals/errors --count',
     ])}\nA log locked by a running writer can still be inspected.`)
-    .action(withTarget<InfoOptions>(info))
+    .action(withReadTarget<InfoOptions>(info))
 
   const printOptions = (cmd: Command): Command => cmd
     .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('ndjson'))
@@ -158,34 +209,38 @@ Formats:
           (what \`seglog append --framing length\` reads back).
   hex     a header line per record (offset, ISO time, size) and a hex dump.`
 
-  storeOptions(printOptions(program.command('cat')
+  storeOptions(tierOption(printOptions(program.command('cat')
     .description('Print records with their offset and timestamp.')
-    .argument('<TARGET>', 'log directory or journal URL')
-    .option('--from <offset>', 'local log: first offset (default: the first record)', count('--from'))
-    .option('--to <offset>', 'local log: stop before this offset (exclusive)', count('--to'))
+    .argument('<TARGET>', 'log directory or store URL')
+    .option('--from <offset>', 'logs (local or tiered): first offset (default: the first record)', count('--from'))
+    .option('--to <offset>', 'logs (local or tiered): stop before this offset (exclusive)', count('--to'))
     .option('--after <cursor>', 'journal: start after this cursor (as printed in "cursor")')
-    .option('--limit <n>', 'print at most n records', count('--limit'))))
-    .addHelpText('after', `${formatHelp}\n${TARGETS}\n${EXIT_CODES}\n${examples([
+    .option('--limit <n>', 'print at most n records', count('--limit')))))
+    .addHelpText('after', `${formatHelp}\n${READ_TARGETS}\n${EXIT_CODES}\n${examples([
       'seglog cat ./data/orders',
+      'seglog cat ./data/orders --tier s3://my-bucket/logs/orders --from 0 --limit 10',
+      'seglog cat s3://my-bucket/logs/orders --from 1000 --to 1010',
       'seglog cat ./data/orders --from 1000 --to 1010 --format hex',
       'seglog cat ./data/orders --format raw > payloads.txt',
       'seglog cat ./data/orders --format raw --framing length | seglog append ./copy --framing length',
       'seglog cat s3://my-bucket/journals/errors --after 41:7 --limit 100',
     ])}`)
-    .action(withTarget<CatOptions>(cat))
+    .action(withReadTarget<CatOptions>(cat))
 
-  storeOptions(printOptions(program.command('tail')
+  storeOptions(tierOption(printOptions(program.command('tail')
     .description('Print the last records, and with -f keep printing new ones until Ctrl-C (exit 0).')
-    .argument('<TARGET>', 'log directory or journal URL')
+    .argument('<TARGET>', 'log directory or store URL')
     .option('-n, --lines <n>', 'how many of the last records to print first', count('--lines'), 10)
     .option('-f, --follow', 'wait for new records (from another process too) until Ctrl-C')
-    .option('--poll-ms <ms>', 'journals: how often -f looks for new objects (default 1000)', positive('--poll-ms'))))
-    .addHelpText('after', `${formatHelp}\n${TARGETS}\n${EXIT_CODES}\n${examples([
+    .option('--poll-ms <ms>', 'store URLs (journals, tiered logs): how often -f lists the store for new objects (default 1000)', positive('--poll-ms')))))
+    .addHelpText('after', `${formatHelp}\n${READ_TARGETS}\n${EXIT_CODES}\n${examples([
       'seglog tail ./data/orders',
       'seglog tail -f -n 0 ./data/orders          # only new records',
       'seglog tail -f az://logs/app --poll-ms 250',
-    ])}\nA log locked by a running writer can be followed: its appends show up as they are written.`)
-    .action(withTarget<TailOptions>(tail))
+      'seglog tail -f s3://my-bucket/logs/orders --poll-ms 2000   # a tiered log: new segments as they ship',
+    ])}\nA log locked by a running writer can be followed: its appends show up as they are written.
+On a tiered log's store URL, -f shows records once their segment is shipped.`)
+    .action(withReadTarget<TailOptions>(tail))
 
   storeOptions(program.command('append')
     .description('Append records read from stdin; print each one\'s offset (journals: cursor) on stdout.')
@@ -209,22 +264,25 @@ ${TARGETS}\n${EXIT_CODES}\n${examples([
     ])}`)
     .action(withTarget<AppendOptions>(append))
 
-  storeOptions(program.command('verify')
+  storeOptions(tierOption(program.command('verify')
     .description('Check every checksum and index; exit 0 when clean, 1 with a report of every fault.')
-    .argument('<TARGET>', 'log directory or journal URL')
+    .argument('<TARGET>', 'log directory or store URL')
     .option('--json', 'print the report as JSON')
     .option('--progress', 'show the progress bar even when stderr is not a terminal')
-    .option('--no-progress', 'never show the progress bar'))
+    .option('--no-progress', 'never show the progress bar')))
     .addHelpText('after', `
 Each fault is reported with its file (or object key), byte and kind: torn-tail (an unfinished
 last write), corrupt (damage with valid data after it), newer-version, gap, overlap, index.
+A tiered log is checked on both sides: the local segments, and every batch of every segment
+in the store (its CRC32C and structure, read with ranged GETs).
 A progress bar (bytes, rate, time left) is drawn on stderr when it is a terminal.
-${TARGETS}\n${EXIT_CODES}\n${examples([
+${READ_TARGETS}\n${EXIT_CODES}\n${examples([
       'seglog verify ./data/orders',
       'seglog verify ./data/orders --json > report.json || echo "faults found"',
+      'seglog verify ./data/orders --tier s3://my-bucket/logs/orders',
       'seglog verify s3://my-bucket/journals/errors',
     ])}\nA log locked by a running writer can be verified (a write in progress may show as a torn tail).`)
-    .action(withTarget<VerifyOptions>(verify))
+    .action(withReadTarget<VerifyOptions>(verify))
 
   program.command('repair')
     .description('Cut a log at its first damaged byte (a damaged segment is copied aside first) and print exactly what was dropped.')

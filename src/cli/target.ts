@@ -45,6 +45,21 @@ export interface JournalTarget {
 /** A parsed TARGET argument. */
 export type Target = LocalTarget | JournalTarget
 
+/**
+ * A tiered log, for the reading commands: a local directory given with `--tier URL`, or a store
+ * URL whose prefix holds a tiered log's `segments/` (then `dir` is absent).
+ */
+export interface TieredTarget {
+  kind: 'tiered'
+  display: string
+  /** The store and prefix the log ships to (a store URL, parsed like a journal's). */
+  store: JournalTarget
+  dir?: LocalTarget
+}
+
+/** What `info`, `cat`, `tail` and `verify` read. */
+export type ReadTarget = Target | TieredTarget
+
 const SCHEMES = 's3://bucket/prefix, az://container/prefix or file:///folder'
 
 function splitBucketPath(url: URL, what: string, raw: string): { container: string; prefix: string } {
@@ -128,6 +143,7 @@ export function journalOnly(target: Target, command: string, hint: string): Jour
 }
 
 /** Releases the store's connections (HTTP agents) so the process can exit. */
-export async function closeTarget(target: Target | undefined): Promise<void> {
+export async function closeTarget(target: ReadTarget | undefined): Promise<void> {
   if (target?.kind === 'journal') await target.store.close?.().catch(() => undefined)
+  if (target?.kind === 'tiered') await closeTarget(target.store)
 }

@@ -99,7 +99,7 @@ test('help texts list only what each command accepts', async () => {
   const [repair, compact, bench] = await Promise.all([runCli(['repair', '--help']), runCli(['compact', '--help']), runCli(['bench', '--help'])])
   for (const r of [repair, compact, bench]) assert.equal(r.code, 0, r.stderr)
   // repair works on local logs only: no journal URL options.
-  assert.doesNotMatch(repair.stdout, /Journal URL options|--endpoint|--connection-string/)
+  assert.doesNotMatch(repair.stdout, /Store URL options|Journal URL options|--endpoint|--connection-string/)
   assert.match(repair.stdout, /1 +--dry-run: a repair is needed/)
   // compact refuses local logs, and says so.
   assert.doesNotMatch(compact.stdout, /local log directory, or a journal URL/)

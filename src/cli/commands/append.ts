@@ -7,6 +7,7 @@ import { syncMode } from '../flags.js'
 import type { Framing } from '../format.js'
 import { openJournal } from '../journal.js'
 import type { Target } from '../target.js'
+import { refuseTieredStore } from '../tiered.js'
 import { formatCount, messages } from '../ui.js'
 
 /** Options of `seglog append`. */
@@ -161,6 +162,7 @@ export async function append(target: Target, options: AppendOptions, ctx: Comman
   // Journal: events become durable per flush; the flush channel says which batch got which events.
   if (options.sync !== 'always') throw usage('--sync applies to local logs; a journal event is durable once its batch object is written')
   if (options.segmentBytes !== undefined) throw usage('--segment-bytes applies to local logs; journals write one object per batch')
+  await refuseTieredStore(target, 'append')
   const j = await openJournal(target, {
     codec: options.codec,
     flushEvents: options.batchEvents ?? 1000,

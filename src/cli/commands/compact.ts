@@ -4,6 +4,7 @@ import { ExitCode, type ExitCodeValue } from '../errors.js'
 import { listJournal, openJournal } from '../journal.js'
 import { byteProgress } from '../progress.js'
 import { journalOnly, type Target } from '../target.js'
+import { refuseTieredStore } from '../tiered.js'
 import { formatBytes, formatCount, formatDuration, messages } from '../ui.js'
 
 /** Options of `seglog compact`. */
@@ -38,6 +39,7 @@ function countingStore(store: ObjectStore, onRead: (bytes: number) => void): Obj
 /** `seglog compact TARGET`: merges a journal's small batch objects into larger ones. */
 export async function compact(target: Target, options: CompactOptions, ctx: CommandContext): Promise<ExitCodeValue> {
   const jt = journalOnly(target, 'compact', 'a local log needs no compaction: its segments are already large; use retention to drop old ones')
+  await refuseTieredStore(jt, 'compact')
   const started = performance.now()
   const before = await listJournal(jt)
   const batches = before.filter((o) => o.kind === 'batch')

@@ -3,7 +3,9 @@ import { FORMAT_VERSION, isSeglogError, Log } from '../../index.js'
 import type { CommandContext, TargetOptions } from '../context.js'
 import { ExitCode, type ExitCodeValue } from '../errors.js'
 import { listJournal, openJournal } from '../journal.js'
-import { checkLocalLogExists, type JournalTarget, type LocalTarget, type Target } from '../target.js'
+import { checkLocalLogExists, type JournalTarget, type LocalTarget, type ReadTarget, type TieredTarget } from '../target.js'
+import { TieredView, unsealedObjects } from '../tiered.js'
+import { openTiered } from './read.js'
 import { formatBytes, formatCount, formatDuration, palette } from '../ui.js'
 
 /** Options of `seglog info`. */
@@ -42,10 +44,51 @@ async function surveyFormat(log: Log, segments: readonly { file: string; base: n
   return survey
 }
 
-async function localInfo(target: LocalTarget, options: InfoOptions, ctx: CommandContext): Promise<ExitCodeValue> {
+/** The store side of a tiered directory, for `info`. */
+async function tierSection(view: TieredView, segments: readonly { base: number }[]) {
+  const remote = view.remote
+  const shippedEnd = view.shipped ? remote.nextOffset : 0
+  // Every local segment but the last is sealed; the next one's base is where it ends.
+  let pendingSegments = 0
+  for (let i = 0; i + 1 < segments.length; i++) if (segments[i + 1].base > shippedEnd && segments[i + 1].base > segments[i].base) pendingSegments++
+  const unsealed = await unsealedObjects(view)
+  return {
+    url: view.store.display,
+    store: view.store.store.name,
+    prefix: view.store.prefix,
+    uploadedOffset: view.shipped ? remote.nextOffset : view.localFirstOffset,
+    localFirstOffset: view.localFirstOffset,
+    pendingSegments,
+    firstOffset: view.firstOffset,
+    nextOffset: view.nextOffset,
+    remote: remoteSummary(view, unsealed),
+    missing: view.missing ?? null,
+    // The store holds records past this directory's end: another machine has written since.
+    remoteAhead: view.shipped && remote.nextOffset > view.nextOffset,
+  }
+}
+
+function remoteSummary(view: TieredView, unsealed: string[]) {
+  const r = view.remote
+  return {
+    segments: r.segments.length,
+    firstOffset: r.firstOffset,
+    nextOffset: r.nextOffset,
+    records: r.nextOffset - r.firstOffset,
+    bytes: r.segments.reduce((n, s) => n + s.size, 0),
+    newestTimestamp: r.segments.length === 0 ? null : Math.max(...r.segments.map((s) => s.maxTimestamp)),
+    unsealed,
+  }
+}
+
+function offsetsText(first: number, next: number): string {
+  return next <= first ? `none yet (next ${next})` : `${first} … ${next - 1} (next ${next})`
+}
+
+async function localInfo(target: LocalTarget, options: InfoOptions, ctx: CommandContext, view?: TieredView): Promise<ExitCodeValue> {
   checkLocalLogExists(target)
   const lock = Log.lockHolder(target.dir)
-  const log = await Log.open(target.dir, { readOnly: true })
+  const log = view?.local ?? await Log.open(target.dir, { readOnly: true })
   try {
     const segments = log.segmentsInfo().map((s) => ({ file: path.basename(s.path), base: s.base, bytes: s.bytes }))
     const bytes = segments.reduce((n, s) => n + s.bytes, 0)
@@ -64,6 +107,7 @@ async function localInfo(target: LocalTarget, options: InfoOptions, ctx: Command
       gaps: log.gaps,
       recovery: log.recovery,
       lock: lock === undefined ? null : lock,
+      ...(view === undefined ? {} : { tier: await tierSection(view, segments) }),
     }
     if (options.json) {
       await ctx.out.write(`${JSON.stringify(info, null, 2)}\n`)
@@ -95,10 +139,56 @@ async function localInfo(target: LocalTarget, options: InfoOptions, ctx: Command
     lines.push(['lock', lock === undefined ? 'none'
       : lock.unknownOwner ? 'held by an unknown owner (LOCK names no process; writers are refused until it is removed)'
       : lock.alive ? `held by process ${lock.pid} on ${lock.host} (running)` : `stale: process ${lock.pid} on ${lock.host} is gone (the next writer reclaims it)`])
+    if (info.tier !== undefined) {
+      const t = info.tier
+      const r = t.remote
+      lines.push(['tier', t.store === t.url || t.store === `${t.url}/` ? t.url : `${t.url} (${t.store})`])
+      lines.push(['uploaded', r.segments === 0 ? 'nothing shipped yet'
+        : `every record below ${t.uploadedOffset} is in the store: ${r.segments} segment${r.segments === 1 ? '' : 's'}, offsets ${offsetsText(r.firstOffset, r.nextOffset)}, ${formatBytes(r.bytes)} (${formatCount(r.bytes)})`])
+      lines.push(['pending', `${t.pendingSegments} sealed local segment${t.pendingSegments === 1 ? '' : 's'} not in the store yet` +
+        (r.unsealed.length === 0 ? '' : `; ${r.unsealed.length} upload${r.unsealed.length === 1 ? '' : 's'} without a seal (in progress, or completed by the writer's next open)`)])
+      lines.push(['local', `from offset ${t.localFirstOffset}${t.localFirstOffset > t.firstOffset ? ' (offsets below are read from the store)' : ''}`])
+      lines.push(['whole', `offsets ${offsetsText(t.firstOffset, t.nextOffset)}, store included`])
+      if (t.missing !== null) lines.push(['missing', p.yellow(`offsets ${t.missing.from}…${t.missing.to - 1} are neither in the store nor on the disk: check that --tier names the store this log ships to`)])
+      if (t.remoteAhead) lines.push(['fenced', p.yellow(`the store holds the log up to ${r.nextOffset}, past this directory's end ${t.nextOffset}: another machine has written since (Log.open with tier refuses this directory with ERR_CONFLICT)`)])
+    }
     await ctx.out.write(lines.map(([k, v]) => `${p.bold(k.padEnd(9))} ${v}\n`).join(''))
     return ExitCode.Ok
   } finally {
-    await log.close()
+    if (view === undefined) await log.close()
+  }
+}
+
+/** `info` on a tiered log: the directory with its store, or the store alone. */
+async function tieredInfo(target: TieredTarget, options: InfoOptions, ctx: CommandContext): Promise<ExitCodeValue> {
+  const view = await openTiered(target)
+  try {
+    if (target.dir !== undefined) return await localInfo(target.dir, options, ctx, view)
+    const r = remoteSummary(view, await unsealedObjects(view, ctx.signal))
+    const info = { kind: 'tiered' as const, url: target.display, store: target.store.store.name, prefix: target.store.prefix, ...r }
+    if (options.json) {
+      await ctx.out.write(`${JSON.stringify(info, null, 2)}\n`)
+      return ExitCode.Ok
+    }
+    const p = palette(process.stdout)
+    const segs = view.remote.segments
+    const name = (key: string): string => key.slice(key.lastIndexOf('/') + 1)
+    const segText = segs.length <= 6
+      ? segs.map((s) => `${name(s.dataKey)} (${formatBytes(s.size)})`).join(', ')
+      : `${name(segs[0].dataKey)} … ${name(segs[segs.length - 1].dataKey)}`
+    const lines: [string, string][] = [
+      ['tiered', info.store === info.url || info.store === `${info.url}/` ? info.url : `${info.url} (${info.store})`],
+      ['segments', `${segs.length}${segs.length > 0 ? `: ${segText}` : ''}`],
+      ['offsets', offsetsText(r.firstOffset, r.nextOffset)],
+      ['records', formatCount(r.records)],
+      ['bytes', `${formatBytes(r.bytes)} (${formatCount(r.bytes)})`],
+      ['newest', r.newestTimestamp === null ? 'no record yet' : new Date(r.newestTimestamp).toISOString()],
+      ['unsealed', r.unsealed.length === 0 ? 'none' : p.yellow(`${r.unsealed.length}: ${r.unsealed.join(', ')} (uploads in progress or interrupted; the writer completes them on its next open)`)],
+    ]
+    await ctx.out.write(lines.map(([k, v]) => `${p.bold(k.padEnd(9))} ${v}\n`).join(''))
+    return ExitCode.Ok
+  } finally {
+    await view.close()
   }
 }
 
@@ -162,6 +252,7 @@ async function journalInfo(target: JournalTarget, options: InfoOptions, ctx: Com
 }
 
 /** `seglog info TARGET`. */
-export function info(target: Target, options: InfoOptions, ctx: CommandContext): Promise<ExitCodeValue> {
+export function info(target: ReadTarget, options: InfoOptions, ctx: CommandContext): Promise<ExitCodeValue> {
+  if (target.kind === 'tiered') return tieredInfo(target, options, ctx)
   return target.kind === 'local' ? localInfo(target, options, ctx) : journalInfo(target, options, ctx)
 }

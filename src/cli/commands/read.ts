@@ -3,7 +3,8 @@ import type { CommandContext, TargetOptions } from '../context.js'
 import { ExitCode, usage, type ExitCodeValue } from '../errors.js'
 import { formatter, type Format, type Formatter, type Framing, type PrintedRecord } from '../format.js'
 import { entryToRecord, openJournal } from '../journal.js'
-import { checkLocalLogExists, type Target } from '../target.js'
+import { checkLocalLogExists, type ReadTarget, type TieredTarget } from '../target.js'
+import { TieredView } from '../tiered.js'
 
 /** Options shared by `cat` and `tail`. */
 export interface PrintOptions extends TargetOptions {
@@ -33,6 +34,18 @@ function makeFormatter(options: PrintOptions): Formatter {
   return formatter(options.format, { base64: options.base64 === true, framing: options.framing })
 }
 
+/** Opens a tiered target read-only (the directory, when given, must hold a log). */
+export function openTiered(target: TieredTarget, pollMs?: number): Promise<TieredView> {
+  if (target.dir !== undefined) checkLocalLogExists(target.dir)
+  return TieredView.open(target.store, target.dir, pollMs === undefined ? {} : { pollMs })
+}
+
+function checkRange(options: CatOptions): void {
+  if (options.from !== undefined && options.to !== undefined && options.to < options.from) {
+    throw usage(`--to ${options.to} is below --from ${options.from}`, '--to is exclusive: --from 10 --to 20 prints offsets 10 to 19')
+  }
+}
+
 /** Prints records through a formatter; true when `limit` was reached. */
 class Printer {
   count = 0
@@ -56,7 +69,18 @@ class Printer {
 }
 
 /** `seglog cat TARGET`. */
-export async function cat(target: Target, options: CatOptions, ctx: CommandContext): Promise<ExitCodeValue> {
+export async function cat(target: ReadTarget, options: CatOptions, ctx: CommandContext): Promise<ExitCodeValue> {
+  try {
+    return await catRecords(target, options, ctx)
+  } catch (err) {
+    // A data fault mid-log: every whole record printed before it reaches stdout, so a script
+    // keeps what could be read (the exit code and stderr say where it stopped).
+    await ctx.out.flush().catch(() => undefined)
+    throw err
+  }
+}
+
+async function catRecords(target: ReadTarget, options: CatOptions, ctx: CommandContext): Promise<ExitCodeValue> {
   const fmt = makeFormatter(options)
   const printer = new Printer(fmt, ctx, options.limit ?? Infinity)
   if (options.limit === 0) {
@@ -64,11 +88,27 @@ export async function cat(target: Target, options: CatOptions, ctx: CommandConte
     await printer.end()
     return ExitCode.Ok
   }
-  if (target.kind === 'local') {
-    if (options.after !== undefined) throw usage('--after takes a journal cursor; for a local log use --from OFFSET')
-    if (options.from !== undefined && options.to !== undefined && options.to < options.from) {
-      throw usage(`--to ${options.to} is below --from ${options.from}`, '--to is exclusive: --from 10 --to 20 prints offsets 10 to 19')
+  if (target.kind === 'tiered') {
+    if (options.after !== undefined) throw usage('--after takes a journal cursor; a tiered log is read by offset', 'use --from OFFSET (and --to OFFSET)')
+    checkRange(options)
+    const view = await openTiered(target)
+    try {
+      await printer.begin()
+      const batches = view.batches({
+        ...(options.from === undefined ? {} : { from: options.from }),
+        ...(options.to === undefined ? {} : { to: options.to }),
+        signal: ctx.signal,
+      })
+      outer: for await (const batch of batches) {
+        for (const r of batch) if (!(await printer.print(r))) break outer
+      }
+      await printer.end()
+    } finally {
+      await view.close()
     }
+  } else if (target.kind === 'local') {
+    if (options.after !== undefined) throw usage('--after takes a journal cursor; for a local log use --from OFFSET')
+    checkRange(options)
     checkLocalLogExists(target)
     const log = await Log.open(target.dir, { readOnly: true })
     try {
@@ -104,12 +144,25 @@ export async function cat(target: Target, options: CatOptions, ctx: CommandConte
 }
 
 /** `seglog tail TARGET`: the last N records, then (with -f) new ones until Ctrl-C. */
-export async function tail(target: Target, options: TailOptions, ctx: CommandContext): Promise<ExitCodeValue> {
+export async function tail(target: ReadTarget, options: TailOptions, ctx: CommandContext): Promise<ExitCodeValue> {
   const fmt = makeFormatter(options)
   if (options.format === 'json' && options.follow) throw usage('--format json makes one array and cannot be followed', 'use --format ndjson with -f')
   const printer = new Printer(fmt, ctx)
   const follow = options.follow === true
-  if (target.kind === 'local') {
+  if (target.kind === 'tiered') {
+    const view = await openTiered(target, options.pollMs)
+    try {
+      await printer.begin()
+      const from = Math.max(view.firstOffset, view.nextOffset - options.lines)
+      for await (const batch of view.batches({ from, follow, signal: ctx.signal })) {
+        for (const r of batch) await printer.print(r)
+        await ctx.out.flush()
+      }
+      await printer.end()
+    } finally {
+      await view.close()
+    }
+  } else if (target.kind === 'local') {
     checkLocalLogExists(target)
     const log = await Log.open(target.dir, { readOnly: true })
     try {
