@@ -397,12 +397,12 @@ export class LocalLog implements AsyncDisposable {
    * records straight from the ring's memory (see {@link RecordSink}).
    */
   protected get recordSink(): RecordSink {
-    const log = this
+    const isClosed = (): boolean => this.closed
     return {
-      appendBatch: (records) => log.appendBatch(records),
-      appendRun: (source, at, lengths, count) => log.appendRunFrom(source, at, lengths, count),
+      appendBatch: (records) => LocalLog.prototype.appendBatch.call(this, records),
+      appendRun: (source, at, lengths, count) => this.appendRunFrom(source, at, lengths, count),
       get closed() {
-        return log.closed
+        return isClosed()
       },
     }
   }
