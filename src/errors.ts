@@ -40,6 +40,12 @@ export type SeglogErrorCode =
    * from the offset named in `details.truncatedAt`.
    */
   | 'ERR_TRUNCATED'
+  /**
+   * A call that cannot wait (`appendNoWait`) found an exclusive operation (truncate, deleteBefore,
+   * a roll for tiered storage) running; it changed nothing. Await that operation, or use the
+   * waiting form (`append`), and call again.
+   */
+  | 'ERR_BUSY'
 
 /** Facts any error may carry. */
 export interface SeglogErrorDetails {
@@ -79,6 +85,7 @@ export interface SeglogErrorDetailsByCode {
   ERR_READ_ONLY: SeglogErrorDetails
   /** The offset the iterator must restart from. */
   ERR_TRUNCATED: SeglogErrorDetails & { truncatedAt?: number }
+  ERR_BUSY: SeglogErrorDetails
 }
 
 /** The details of an error with code `C`. */

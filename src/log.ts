@@ -27,7 +27,7 @@ export type { AppendBatchResult, IterateOptions } from './local/log-types.js'
 export { copyRecord } from './local/log-types.js'
 
 /** The methods an encoding changes; see {@link TypedLog}. */
-type EncodedMethods = 'append' | 'appendBatch' | 'read' | 'iterate' | 'iterateBatches' | 'createReadStream'
+type EncodedMethods = 'append' | 'appendNoWait' | 'appendBatch' | 'read' | 'iterate' | 'iterateBatches' | 'createReadStream'
 
 /**
  * A log opened with `encoding: 'utf8'` (`V` is `string`) or `encoding: 'json'` (`V` is the type
@@ -39,6 +39,8 @@ type EncodedMethods = 'append' | 'appendBatch' | 'read' | 'iterate' | 'iterateBa
 export interface TypedLog<V> extends Omit<Log, EncodedMethods> {
   /** Encodes and appends one value; resolves with its offset (durability as {@link Log.append}). */
   append(value: V): Promise<number>
+  /** Encodes and appends one value without a promise; returns its offset (as {@link Log.appendNoWait}). */
+  appendNoWait(value: V): number
   /** Encodes every value first (any failure writes nothing), then appends them as one batch. */
   appendBatch(values: readonly V[]): Promise<AppendBatchResult>
   /** The record at `offset`, decoded; undefined past the end. */
@@ -141,6 +143,6 @@ export class Log extends LocalLog {
    */
   workerHandle(): WorkerHandle {
     // The ring drains into this log's own appendBatch (checksummed batches, group commit).
-    return this.attachment('worker-ring', () => createWorkerBridge(this, this.limits)).handle()
+    return this.attachment('worker-ring', () => createWorkerBridge(this.recordSink, this.limits)).handle()
   }
 }

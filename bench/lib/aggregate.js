@@ -45,6 +45,9 @@ export function aggregate(runs, infos) {
         cpuMs: m((r) => r.cpuMs),
         cpuUsPerOp: m((r) => (r.count ? (r.cpuMs * 1000) / r.count : null)),
         peakRssMB: m((r) => r.peakRssMB),
+        // What the timed part added to the RSS at most (the payload arrays are made before it).
+        addedPeakRssMB: m((r) => (r.peakRssMB != null && r.baseRssMB != null ? r.peakRssMB - r.baseRssMB : null)),
+        runQueueMs: m((r) => r.runQueueMs),
         openMs: m((r) => r.openMs),
         firstReadMs: m((r) => r.firstReadMs),
         indexMs: m((r) => r.indexMs),
@@ -84,7 +87,10 @@ export function printSummary(result) {
       const rss = s.addedRssMB != null ? `  +${s.addedRssMB.toFixed(1)} MB RSS` : ''
       const bad = s.ok ? '' : `  FAILED ${s.failures.length}/${s.reps}`
       const dur = w === 'W2' && s.powerLossDurable === false ? '  (not power-loss durable)' : ''
-      console.log(`    ${p.padEnd(14)} ${v.padStart(11)} ${ratio.padStart(7)}${lat}${rss}${dur}${bad}`)
+      const cost = !inMs && s.cpuUsPerOp != null ? `  ${s.cpuUsPerOp.toFixed(3)} µs CPU/op` : ''
+      const peak = !inMs && s.peakRssMB != null ? `  peak RSS ${s.peakRssMB.toFixed(0)} MB (+${(s.addedPeakRssMB ?? 0).toFixed(0)} timed)` : ''
+      const runq = s.runQueueMs != null && s.runQueueMs >= 1 ? `  waited ${s.runQueueMs.toFixed(0)} ms for a CPU` : ''
+      console.log(`    ${p.padEnd(14)} ${v.padStart(11)} ${ratio.padStart(7)}${lat}${rss}${cost}${peak}${runq}${dur}${bad}`)
     }
   }
 }

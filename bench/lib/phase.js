@@ -1,5 +1,6 @@
 // One phase of one workload for one peer, in its own process. Prints one line
 // `@@RESULT <json>` on stdout. Run by run.js as: node lib/phase.js '<json spec>'
+import fs from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { Payloads, Check, expectedFor, range, randomIndexes } from './payload.js'
 import { percentile } from './stats.js'
@@ -9,6 +10,17 @@ const now = () => performance.now()
 
 function isThenable(x) {
   return x != null && typeof x.then === 'function'
+}
+
+// The main thread's time on a CPU and waiting for one, in ms (Linux; null elsewhere). On a shared
+// machine the wait explains wall-clock swings the CPU time does not show (issue 13's bimodality).
+function schedMs() {
+  try {
+    const [onCpu, waiting] = fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number)
+    return { onCpu: onCpu / 1e6, waiting: waiting / 1e6 }
+  } catch {
+    return null
+  }
 }
 
 function usage() {
@@ -32,11 +44,12 @@ async function main() {
   const { count, recordBytes = 128, seed = 1 } = spec
   const payloads = new Payloads(count, recordBytes, seed)
   const r = { peer: spec.peer, workload: spec.workload, phase: spec.phase, count }
-  let t0, t1, cpu0, rss0
+  let t0, t1, cpu0, rss0, sched0
 
   const startTimer = () => {
     rss0 = process.memoryUsage().rss
     cpu0 = usage()
+    sched0 = schedMs()
     t0 = now()
   }
   const stopTimer = () => {
@@ -48,6 +61,8 @@ async function main() {
     r.cpuSysMs = cpu1.system - cpu0.system
     r.peakRssMB = process.resourceUsage().maxRSS / 1024
     r.baseRssMB = rss0 / 2 ** 20
+    const sched1 = schedMs()
+    if (sched0 && sched1) r.runQueueMs = sched1.waiting - sched0.waiting
   }
 
   // read back everything (untimed) and compare with what was written

@@ -130,6 +130,53 @@ export class AppendBuffer {
     return first
   }
 
+  /**
+   * Frames `n` records as one batch after sealing the open one, record k being
+   * `source[at[k], at[k] + lengths[k])`, all in one region of `source` that is copied with one
+   * `set` and then compacted in place (a move per record, no allocation per record). `total` is
+   * the framed size with the batch header; the caller checked that the records lie in order with
+   * room to compact ({@link runBytes}) and made room for `max(total, BATCH_HEADER_BYTES +
+   * RECORD_HEADER_BYTES + runBytes)`. Returns the first offset.
+   */
+  addRun(source: Uint8Array, at: Int32Array, lengths: Int32Array, n: number, total: number, segPos: number): number {
+    this.seal()
+    const start = this.used
+    const base = at[0]
+    const span = at[n - 1] + lengths[n - 1] - base
+    const buf = this.buf
+    let p = start + BATCH_HEADER_BYTES
+    const dataAt = p + RECORD_HEADER_BYTES
+    if (dataAt + span > buf.length || start + total > buf.length) throw invariantViolated('a run is copied only into room made for it', { used: start, total, span, length: buf.length })
+    buf.set(source.subarray(base, base + span), dataAt)
+    const first = this.next
+    const index = this.segments.activeIndex
+    const interval = this.config.indexIntervalBytes
+    let due = index.dueAt(interval) - segPos
+    for (let i = 0; i < n; i++) {
+      const len = lengths[i]
+      const from = dataAt + at[i] - base
+      // Never behind its destination: each record moves down over bytes already consumed.
+      if (from < p + RECORD_HEADER_BYTES) throw invariantViolated('a run compacts downwards', { record: i, from, to: p + RECORD_HEADER_BYTES })
+      buf[p] = len
+      buf[p + 1] = len >>> 8
+      buf[p + 2] = len >>> 16
+      buf[p + 3] = len >>> 24
+      if (from !== p + RECORD_HEADER_BYTES) buf.copyWithin(p + RECORD_HEADER_BYTES, from, from + len)
+      if (p >= due) {
+        index.add(first + i, segPos + p, segPos + start)
+        due = p + interval
+      }
+      p += RECORD_HEADER_BYTES + len
+    }
+    if (p !== start + total) throw invariantViolated('a framed run has the length it was checked for', { framed: p - start, total })
+    const timestamp = this.config.clock.now()
+    sealBatch(buf, start, total, first, timestamp, n, this.config.tag)
+    if (timestamp > index.maxTimestamp) index.maxTimestamp = timestamp
+    this.used = p
+    this.next = first + n
+    return first
+  }
+
   /** True when `bytes` more fit without a write-out. */
   fits(bytes: number): boolean {
     return this.used + bytes <= this.buf.length

@@ -81,6 +81,7 @@ export function codecFor(encoding: unknown): RecordCodec<unknown> | undefined {
 /** The byte-level methods an encoded log wraps. */
 export interface ByteMethods<O> {
   append(data: Uint8Array | string): Promise<number>
+  appendNoWait(data: Uint8Array | string): number
   appendBatch(records: readonly (Uint8Array | string)[]): Promise<unknown>
   read(offset: number): Promise<LogRecord | undefined>
   iterate(options?: O): AsyncIterableIterator<LogRecord>
@@ -127,6 +128,9 @@ export function installCodec<O>(log: ByteMethods<O>, bytes: ByteMethods<O>, code
         return Promise.reject(err)
       }
       return bytes.append.call(log, data)
+    },
+    appendNoWait(value: unknown): number {
+      return bytes.appendNoWait.call(log, codec.encode(value, 'the record passed to appendNoWait'))
     },
     appendBatch(values: readonly unknown[]): Promise<unknown> {
       // Not an array: the byte-level method rejects it with its usual message.

@@ -146,18 +146,61 @@ export class LocalLog implements AsyncDisposable {
     if (bad) return Promise.reject(bad)
     const core = this.core
     if (core.gate.current) return core.gate.current.then(() => LocalLog.prototype.append.call(this, data))
-    if (!core.state.open || !core.segs.writer) return Promise.reject(core.state.unusable())
+    const offset = this.addRecord(data)
+    if (typeof offset !== 'number') return Promise.reject(offset)
+    return core.acknowledge(offset)
+  }
+
+  /**
+   * Appends one record without a promise, for callers that pipeline many appends: returns its
+   * offset at once. The record is written on the next event-loop turn (or at once when the segment
+   * is full) and made durable by the log's `sync` policy like any other; under `sync: 'always'`
+   * the group commit fsyncs it without being asked. To know it is on stable storage, await
+   * {@link LocalLog.sync} (it resolves once every record appended before the call is durable) or
+   * compare the offset with {@link LocalLog.durableOffset}.
+   *
+   * Throws, with nothing written: `ERR_INVALID_ARGUMENT` and `ERR_RECORD_TOO_LARGE` for a bad
+   * record, `ERR_CLOSED`/`ERR_READ_ONLY`/`ERR_IO` when the log cannot append, and `ERR_BUSY` while
+   * an exclusive operation (`truncate`, `deleteBefore`) runs, since this call cannot wait for it.
+   * A write or fsync that fails later fails the log: the next `sync()` (and every later call)
+   * rejects with `ERR_IO`, and records not yet durable are not acknowledged.
+   *
+   * @example
+   * ```ts
+   * for (const r of records) log.appendNoWait(r)
+   * await log.sync() // every record above is durable now
+   * ```
+   */
+  appendNoWait(data: Uint8Array | string): number {
+    const bad = recordInputError(data, 'the record passed to appendNoWait')
+    if (bad) throw bad
+    const core = this.core
+    if (!core.state.open || !core.segs.writer) throw core.state.unusable()
+    if (core.gate.current) {
+      throw new SeglogError('ERR_BUSY', `appendNoWait cannot wait for the exclusive operation (truncate, deleteBefore or a tiered roll) running on the log in ${this.dir}; ` +
+        'nothing was written: await that call (or use append(), which waits for it) and append again')
+    }
+    const offset = this.addRecord(data)
+    if (typeof offset !== 'number') throw offset
+    if (!core.scheduleWriteOut()) throw core.state.unusable()
+    return offset
+  }
+
+  /** Frames one checked record into the append buffer (writing the buffer out first when full): its offset, or the error to report. */
+  private addRecord(data: Uint8Array | string): number | SeglogError {
+    const core = this.core
+    if (!core.state.open || !core.segs.writer) return core.state.unusable()
     let offset = core.buffer.add(data, core.segs.active.size)
     if (offset < 0) {
       const len = core.buffer.lastLength
       const max = core.options.maxRecordBytes
-      if (offset === TOO_LARGE) return Promise.reject(tooLargeError(`record of ${len} bytes`, max, 'maxRecordBytes', { bytes: len }, '. Split it, or raise maxRecordBytes'))
-      if (!core.writeOutSafe()) return Promise.reject(core.state.unusable())
+      if (offset === TOO_LARGE) return tooLargeError(`record of ${len} bytes`, max, 'maxRecordBytes', { bytes: len }, '. Split it, or raise maxRecordBytes')
+      if (!core.writeOutSafe()) return core.state.unusable()
       core.buffer.reserve(BATCH_HEADER_BYTES + RECORD_HEADER_BYTES + len)
       offset = core.buffer.add(data, core.segs.active.size)
       if (offset === NO_ROOM) throw invariantViolated('an emptied buffer reserved for a record holds it', { bytes: len })
     }
-    return core.acknowledge(offset)
+    return offset
   }
 
   /**
@@ -349,6 +392,59 @@ export class LocalLog implements AsyncDisposable {
     return Readable.from(this.iterate(options), { objectMode: true })
   }
 
+  /**
+   * What the worker ring drains into: this log's appendBatch, plus the run path that copies
+   * records straight from the ring's memory (see {@link RecordSink}).
+   */
+  protected get recordSink(): RecordSink {
+    const isClosed = (): boolean => this.closed
+    return {
+      appendBatch: (records) => LocalLog.prototype.appendBatch.call(this, records),
+      appendRun: (source, at, lengths, count) => this.appendRunFrom(source, at, lengths, count),
+      get closed() {
+        return isClosed()
+      },
+    }
+  }
+
+  private appendRunFrom(source: Uint8Array, at: Int32Array, lengths: Int32Array, count: number): Promise<AppendBatchResult> {
+    const core = this.core
+    if (core.gate.current) {
+      // `at` and `lengths` are the caller's until we return; `source` until the promise settles.
+      const a = at.slice(0, count)
+      const l = lengths.slice(0, count)
+      return core.gate.current.then(() => this.appendRunFrom(source, a, l, count))
+    }
+    if (!core.state.open || !core.segs.writer) return Promise.reject(core.state.unusable())
+    const { maxRecordBytes, maxBatchBytes } = core.options
+    if (!(count > 0 && count <= at.length && count <= lengths.length)) return Promise.reject(invalidArgument(`appendRun needs 1 to ${Math.min(at.length, lengths.length)} records; got ${count}`))
+    const base = at[0]
+    let total = BATCH_HEADER_BYTES
+    let compactable = base >= 0
+    for (let k = 0; k < count; k++) {
+      const len = lengths[k]
+      if (!(len > 0 && at[k] + len <= source.length)) return Promise.reject(invalidArgument(`appendRun record ${k} (at ${at[k]}, ${len} bytes) is not inside the source`))
+      if (len > maxRecordBytes) return Promise.reject(tooLargeError(`record ${k} of ${len} bytes`, maxRecordBytes, 'maxRecordBytes', { index: k, bytes: len }, ''))
+      total += RECORD_HEADER_BYTES + len
+      // In place, records must lie in order, and record k+1 start past where record k's framing ends.
+      if (k + 1 < count && (at[k + 1] < at[k] + len || at[k + 1] - base < total - BATCH_HEADER_BYTES)) compactable = false
+    }
+    if (total > maxBatchBytes) return Promise.reject(tooLargeError(`batch of ${total} bytes`, maxBatchBytes, 'maxBatchBytes', { bytes: total }, '. Split it into smaller batches'))
+    if (!compactable) {
+      const items: Uint8Array[] = []
+      for (let k = 0; k < count; k++) items.push(source.subarray(at[k], at[k] + lengths[k]))
+      return this.appendChecked(items, total)
+    }
+    const room = Math.max(total, BATCH_HEADER_BYTES + RECORD_HEADER_BYTES + at[count - 1] + lengths[count - 1] - base)
+    core.buffer.seal()
+    if (!core.buffer.fits(room)) {
+      if (!core.writeOutSafe()) return Promise.reject(core.state.unusable())
+      core.buffer.reserve(room)
+    }
+    const first = core.buffer.addRun(source, at, lengths, count, total, core.segs.active.size)
+    return core.acknowledge<AppendBatchResult>({ first, last: core.buffer.next - 1 })
+  }
+
   /** The limits an attachment that appends must respect. */
   protected get limits(): LogLimits {
     return { maxRecordBytes: this.core.options.maxRecordBytes, maxBatchBytes: this.core.options.maxBatchBytes }
@@ -408,6 +504,18 @@ export class LocalLog implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close()
   }
+}
+
+/**
+ * Where a batch of records can be appended from: the log's `appendBatch`, and `appendRun`, which
+ * takes `count` records lying in order in one region of `source` (record k is
+ * `source[at[k], at[k] + lengths[k])`) and copies that region with one copy. `at` and `lengths`
+ * are read during the call only; `source` must stay unchanged until the promise settles.
+ */
+export interface RecordSink {
+  appendBatch(records: Uint8Array[]): Promise<AppendBatchResult>
+  appendRun(source: Uint8Array, at: Int32Array, lengths: Int32Array, count: number): Promise<AppendBatchResult>
+  readonly closed: boolean
 }
 
 /** The records of consecutive arrays, one by one. */

@@ -134,14 +134,22 @@ export class LogCore {
    */
   acknowledge<T>(value: T): Promise<T> {
     const ack = this.committer.ack(value)
-    if (this.segs.active.size + this.buffer.used >= this.options.segmentBytes) {
-      // On failure the record is lost with the write buffer and the log is failed.
-      if (!this.writeOutSafe() && !this.options.syncAlways) return Promise.reject(this.state.unusable())
-    } else if (!this.flushScheduled) {
+    // On failure the record is lost with the write buffer and the log is failed (which rejects a queued ack).
+    if (!this.scheduleWriteOut() && !this.options.syncAlways) return Promise.reject(this.state.unusable())
+    return ack
+  }
+
+  /**
+   * Starts the write of what was just added to the append buffer: at once when the segment is
+   * full, else on the next event-loop turn. Returns false when a write-out failed (the log is failed).
+   */
+  scheduleWriteOut(): boolean {
+    if (this.segs.active.size + this.buffer.used >= this.options.segmentBytes) return this.writeOutSafe()
+    if (!this.flushScheduled) {
       this.flushScheduled = true
       setImmediate(this.flushTick)
     }
-    return ack
+    return true
   }
 
   /** Writes the append buffer to the OS; on failure fails the log and returns false. */

@@ -28,6 +28,7 @@ export const CODE_NUMBERS = {
   ERR_OFFSET_LOST: 12,
   ERR_TRUNCATED: 13,
   ERR_NOT_FOUND: 14,
+  ERR_BUSY: 15,
 } as const satisfies Record<SeglogErrorCode, number>
 
 const CODES_BY_NUMBER: readonly (SeglogErrorCode | undefined)[] = (() => {

@@ -14,8 +14,10 @@ import { wordAt, type Ring } from './protocol.js'
 
 /** A batch taken from the ring: [from, to) of the ring holds its frames (and any padding). */
 export interface CollectedBatch {
-  /** Views into the ring, valid until the batch's space is consumed. */
-  records: Uint8Array[]
+  /** Records in the batch. */
+  count: number
+  /** Payload bytes of its records. */
+  bytes: number
   /** Producer id and sequence of record k at [2k] and [2k + 1]. */
   meta: Int32Array
   from: number
@@ -28,6 +30,14 @@ export class Collector {
   readonly #maxBytes: number
   /** Grows to the largest batch seen; sliced per batch (the batch outlives the next collect). */
   #meta = new Int32Array(1024)
+  /**
+   * Per record of the last {@link collect}: where its payload starts in the ring's buffer, and its
+   * length. Reused by the next collect: the sink reads them during its call only.
+   */
+  at = new Int32Array(512)
+  lengths = new Int32Array(512)
+  /** Payload bytes of the records of the last {@link collect}. */
+  bytes = 0
   /** Per producer: the sequence its next published frame must carry. */
   readonly #nextSeq: Int32Array
   /** Per producer: results published so far (the completer's copy of DURABLE, in local memory). */
@@ -49,10 +59,12 @@ export class Collector {
   /**
    * Takes published frames from `scan`, stopping at the first unpublished one, at `limit` (the
    * tail, or the close snapshot), at one ring ahead of `head` (reservations past it alias frames
-   * of this lap) or when the batch is full. Pushes the records into `records` and returns the
-   * position after the last frame taken (== `scan` when nothing was published).
+   * of this lap), when the batch is full, or at the wrap padding once it holds records (so that its
+   * records lie in one region of the ring). Fills {@link at} and {@link lengths} and returns the
+   * number of records; {@link end} is the position after the last frame taken (== `scan` when
+   * nothing was published).
    */
-  collect(head: number, scan: number, limit: number, records: Uint8Array[]): number {
+  collect(head: number, scan: number, limit: number): number {
     const ring = this.#ring
     const i = ring.i32
     const cap = ring.capacity
@@ -71,7 +83,12 @@ export class Collector {
       const len = word0 & LEN_MASK
       if (len === 0) throw invariantViolated('published frame length is nonzero', { position: pos, word: word0 })
       if (((limit - pos) >>> 0) < len) throw invariantViolated('a frame ends within reserved space', { position: pos, length: len, limit })
-      if ((word0 & FLAG_PAD) !== 0) { pos = (pos + len) >>> 0; continue }
+      if ((word0 & FLAG_PAD) !== 0) {
+        // Wrap padding (or a skipped region) ends the run; a run starting with it goes on past it.
+        if (n > 0 && (pos & ring.mask) + len >= cap) break
+        pos = (pos + len) >>> 0
+        continue
+      }
       const at = pos & ring.mask
       if (at + len > cap) throw invariantViolated('a data frame does not cross the ring end', { position: pos, length: len })
       const producer = i[w + 1]
@@ -87,19 +104,34 @@ export class Collector {
         throw invariantViolated('a producer has at most `window` results outstanding', { producer, sequence: seq })
       }
       nextSeq[producer] = (seq + 1) | 0
-      if (2 * n + 2 > this.#meta.length) {
-        const meta = new Int32Array(this.#meta.length * 2)
-        meta.set(this.#meta)
-        this.#meta = meta
-      }
+      if (n >= this.at.length) this.#grow()
       this.#meta[2 * n] = producer
       this.#meta[2 * n + 1] = seq
-      records.push(new Uint8Array(ring.buffer, dataBase + at, dataLen))
+      this.at[n] = dataBase + at
+      this.lengths[n] = dataLen
       bytes += RECORD_HEADER_BYTES + dataLen
       n++
       pos = (pos + len) >>> 0
     }
-    return pos
+    this.end = pos
+    this.bytes = bytes - BATCH_HEADER_BYTES - n * RECORD_HEADER_BYTES
+    return n
+  }
+
+  /** Position after the last frame the last {@link collect} took. */
+  end = 0
+
+  #grow(): void {
+    const size = this.at.length * 2
+    const meta = new Int32Array(size * 2)
+    meta.set(this.#meta)
+    this.#meta = meta
+    const at = new Int32Array(size)
+    at.set(this.at)
+    this.at = at
+    const lengths = new Int32Array(size)
+    lengths.set(this.lengths)
+    this.lengths = lengths
   }
 
   /** The producer/sequence pairs of the `n` records of the last {@link collect}, as a copy. */

@@ -51,8 +51,8 @@ export class Completer {
    * producers' error.
    */
   async complete(previous: Promise<void>, result: Promise<{ first: number; last: number }>, batch: CollectedBatch): Promise<void> {
-    const n = batch.records.length
-    const started = performance.now()
+    const n = batch.count
+    const started = channels.threadsBatch.hasSubscribers ? performance.now() : 0
     let first = 0
     let failure = 0
     try {
@@ -61,9 +61,7 @@ export class Completer {
       if (r.last - r.first !== n - 1) throw new SeglogError('ERR_IO', `sink returned offsets ${r.first}..${r.last} for ${n} records`)
       first = r.first
       if (channels.threadsBatch.hasSubscribers) {
-        let bytes = 0
-        for (const rec of batch.records) bytes += rec.byteLength
-        channels.threadsBatch.publish({ records: n, bytes, first: r.first, last: r.last, durationMs: performance.now() - started } satisfies DrainBatchEvent)
+        channels.threadsBatch.publish({ records: n, bytes: batch.bytes, first: r.first, last: r.last, durationMs: performance.now() - started } satisfies DrainBatchEvent)
       }
     } catch (e) {
       failure = codeNumber(this.#hooks.sinkFailed(e).code)

@@ -26,6 +26,10 @@ interface Rig {
   writer: FileHandle
   size: () => number
   append: (n: number) => Promise<number>[]
+  /** Frames `n` records with an ack each, not yet written. */
+  queue: (n: number) => Promise<number>[]
+  /** Writes what {@link queue} framed and hands the write to the committer. */
+  writeQueued: () => void
   failed: () => unknown
 }
 
@@ -48,23 +52,32 @@ async function rig(sim: PowerLossFs): Promise<Rig> {
     },
   }
   const committer = new GroupCommitter(host, 0)
-  return {
+  let queued: Buffer[] = []
+  const rigged: Rig = {
     fsys, committer, writer, size: () => size, failed: () => failure,
-    // Frames `n` records (an ack each), writes them, and hands the write to the committer.
-    append(n) {
+    queue(n) {
       const acks: Promise<number>[] = []
-      const bytes: Buffer[] = []
       for (let i = 0; i < n; i++) {
         acks.push(committer.ack(next))
-        bytes.push(record(next++))
+        queued.push(record(next++))
       }
-      const buf = Buffer.concat(bytes)
+      return acks
+    },
+    writeQueued() {
+      const buf = Buffer.concat(queued)
+      queued = []
       writer.write(buf, 0, buf.length, size)
       size += buf.length
       committer.wroteTo(next)
+    },
+    // Frames `n` records (an ack each), writes them, and hands the write to the committer.
+    append(n) {
+      const acks = rigged.queue(n)
+      rigged.writeQueued()
       return acks
     },
   }
+  return rigged
 }
 
 test('acknowledged = durable: under random fsync timings, every crash image holds every record acknowledged before the cut; checkpoints are whole and truthful', async () => {
@@ -137,4 +150,34 @@ test('settled() waits for the round and its checkpoint; the clean close makes ev
   assert.equal(r.fsys.readFile(path.join(DIR, 'checkpoint.tmp')), undefined, 'renamed into place')
   await r.committer.flushForClose()
   assert.equal(r.committer.durable, 4)
+})
+
+test('the ack queue: an ack queued while a round runs waits for the round that covers it, values stay with their acks across many rounds, and a failure rejects written and unwritten acks alike', async () => {
+  const sim = new PowerLossFs({ rng: prng(11) })
+  const r = await rig(sim)
+  const settled = new Map<number, string>()
+  const watch = (acks: Promise<number>[]): void => {
+    for (const a of acks) a.then((o) => settled.set(o, 'resolved'), () => undefined)
+  }
+  // Round 1 starts with records 0..2 written.
+  watch(r.append(3))
+  // Queued before round 1 completes, but written only after it started: round 1 must not resolve it.
+  const [late] = r.queue(1)
+  late.then((o) => settled.set(o, 'resolved'), () => undefined)
+  await r.committer.settled()
+  assert.deepEqual([...settled.keys()].sort(), [0, 1, 2], 'round 1 resolved exactly the records it covered')
+  // Record 3 reaches the file now; the next round covers it.
+  r.writeQueued()
+  assert.equal(await late, 3)
+  // Many rounds, each value resolved with its own ack (the queue restarts from slot 0 when empty).
+  const all: Promise<number>[] = []
+  for (let round = 0; round < 30; round++) all.push(...r.append(1 + (round % 7)))
+  const values = await Promise.all(all)
+  assert.deepEqual(values, values.map((_, i) => 4 + i))
+  // A failure: one ack written (its round's fsync fails), one still in the buffer; both reject.
+  r.writer.datasync = () => Promise.reject(Object.assign(new Error('EIO: fsync'), { code: 'EIO' }))
+  const written = r.append(1)[0]
+  const [unwritten] = r.queue(1)
+  await assert.rejects(written, { code: 'ERR_IO' })
+  await assert.rejects(unwritten, { code: 'ERR_IO' })
 })

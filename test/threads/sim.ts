@@ -186,15 +186,17 @@ export class SimDrainer {
     const ring = this.ring
     const head = headOf(ring.i32)
     const limit = tailOf(ring.i32)
-    const records: Uint8Array[] = []
-    const end = this.collector.collect(head, this.scan, limit, records)
+    const c = this.collector
+    const n = c.collect(head, this.scan, limit)
+    const end = c.end
     if (end !== this.scan) {
-      const batch: CollectedBatch = { records, meta: this.collector.takeMeta(records.length), from: this.scan, to: end }
+      const batch: CollectedBatch = { count: n, bytes: c.bytes, meta: c.takeMeta(n), from: this.scan, to: end }
       this.scan = end
-      if (records.length === 0) { this.completer.release(batch.from, batch.to); return true }
+      if (n === 0) { this.completer.release(batch.from, batch.to); return true }
       const first = this.stored.length
-      for (const r of records) this.stored.push(Uint8Array.from(r))
-      await this.completer.complete(Promise.resolve(), Promise.resolve({ first, last: first + records.length - 1 }), batch)
+      const bytes = new Uint8Array(this.ring.buffer)
+      for (let k = 0; k < n; k++) this.stored.push(bytes.slice(c.at[k], c.at[k] + c.lengths[k]))
+      await this.completer.complete(Promise.resolve(), Promise.resolve({ first, last: first + n - 1 }), batch)
       return true
     }
     if (limit === this.scan || frameWord(ring, this.scan) !== 0) { this.reaper.progressed(); return false }
