@@ -111,8 +111,10 @@ test('bad tier options are ERR_INVALID_ARGUMENT and create nothing; syncTier and
     { tier: { store, prefix: '' } },
     { tier: { store, prefix: 'p', bogus: 1 } },
     { tier: { store, prefix: 'p', localRetention: { maxBytes: -1 } } },
-    { tier: { store, prefix: 'p' }, retention: { maxBytes: 1 << 20 } },
-    { tier: { store, prefix: 'p' }, readOnly: true },
+    { tier: { store, prefix: 'p' }, retention: { maxBytes: 0 } },
+    { tier: { store, prefix: 'p' }, retention: { maxAgeMs: 1.5 } },
+    { tier: { store, prefix: 'p' }, retention: { bogus: 1 } },
+    { tier: { store, prefix: 'p' }, retention: 'forever' },
   ]
   for (const options of bad) {
     await rejectsWith(Log.open(dir, options as Parameters<typeof Log.open>[1]), 'ERR_INVALID_ARGUMENT')
