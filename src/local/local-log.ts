@@ -253,7 +253,18 @@ export class LocalLog implements AsyncDisposable {
       if (offset < core.below.retainedFrom()) return Promise.resolve(undefined)
       return core.below.read(offset)
     }
-    if (core.options.readOnly) return readFollowing(core.reads, offset)
+    if (core.options.readOnly) {
+      const below = core.below
+      if (below === undefined) return readFollowing(core.reads, offset)
+      // The writer may have deleted the local copy since this reader last looked: a tiered writer
+      // deletes only what the store holds, so the store has it.
+      return readFollowing(core.reads, offset).then(
+        (r) => (r === undefined && offset < core.firstOffset ? below.read(offset) : r),
+        (err: unknown) => {
+          if ((err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return below.read(offset)
+          throw err
+        })
+    }
     try {
       return Promise.resolve(readNow(core.reads, offset))
     } catch (err) {

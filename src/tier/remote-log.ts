@@ -117,6 +117,11 @@ export class RemoteLog {
   /** Bytes the read cache holds now (never above `cacheBytes`). */
   get cachedBytes(): number { return this.#reader.cache.bytes }
 
+  /** Starts from a listing made by someone else (a tiered open lists before the log exists). */
+  adopt(catalog: Catalog): void {
+    if (this.#listings === 0) this.#catalog = catalog
+  }
+
   /** Lists the store again. */
   async refresh(signal?: AbortSignal): Promise<void> {
     this.#checkOpen()

@@ -79,15 +79,11 @@ export interface TierPlan {
 
 /**
  * Checks the options and lists the remote log. `retention` is whole-log retention (the store
- * included); the local disk is bounded by `tier.localRetention`. A read-only tiered open is not
- * supported: refused.
+ * included); the local disk is bounded by `tier.localRetention`. A read-only open applies neither.
  */
-export async function planTier(tier: unknown, local: { retention?: unknown; readOnly?: unknown }): Promise<TierPlan> {
+export async function planTier(tier: unknown, local: { retention?: unknown }): Promise<TierPlan> {
   const options = checkOptions('Log.open tier', tier, tierShape) as TierOptions
   const { retention } = checkOptions('Log.open', { retention: local.retention }, wholeRetentionShape) as { retention?: RetentionOptions }
-  if (local.readOnly === true) {
-    throw new SeglogError('ERR_INVALID_ARGUMENT', 'Log.open: a read-only open with tier is not supported; open the directory read-only without tier, or read the store with Log.openRemote')
-  }
   new SegmentUploader(options.store, options.prefix) // validates the prefix before anything is created
   const catalog = await readCatalog(options.store, options.prefix, { retry: options.retry })
   const plan: TierPlan = {
@@ -222,5 +218,34 @@ export class LogTier {
     await this.#retention?.close(error)
     await this.#shipper.close(error)
     await this.#remote.close()
+  }
+}
+
+/**
+ * The tier of a log opened read-only: reads below the local first offset go to the store, and
+ * nothing else happens: no shipping, no retention, no write or deletion anywhere. The local
+ * directory follows its writer as any read-only log does; the store is listed again when a read
+ * needs offsets past what the last listing showed.
+ */
+export class ReadOnlyTier {
+  readonly #remote: RemoteLog
+  readonly #hooks: LogHooks
+
+  constructor(plan: TierPlan, hooks: LogHooks) {
+    const { options } = plan
+    this.#hooks = hooks
+    this.#remote = new RemoteLog(options.store, options.prefix, { cacheBytes: options.cacheBytes, retry: options.retry })
+    this.#remote.adopt(plan.catalog)
+    hooks.setReadBelow({
+      retainedFrom: () => 0,
+      firstOffset: () => (this.#remote.segments.length > 0 ? this.#remote.firstOffset : undefined),
+      read: (offset) => this.#remote.read(offset),
+      iterate: (from, to, signal) => this.#remote.iterate({ from, to, signal, deleted: 'skip' }),
+    })
+  }
+
+  /** `uploadedOffset` is the store's end as last listed; nothing is pending here (the writer ships). */
+  get state(): TierState {
+    return { uploadedOffset: this.#remote.nextOffset, localFirstOffset: this.#hooks.localFirstOffset(), pendingSegments: 0 }
   }
 }
