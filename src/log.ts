@@ -13,6 +13,7 @@ import { invalidArgument, SeglogError } from './errors.js'
 import type { ObjectStore } from './objects/types.js'
 import { fenceError, LogTier, planTier, ReadOnlyTier, type TierOptions, type TierState } from './tier/tiered-log.js'
 import { openRemoteLog, type RemoteLog, type RemoteLogOptions } from './tier/remote-log.js'
+import { checkHeldSegments } from './tier/held-check.js'
 
 export type { TierOptions, TierState } from './tier/tiered-log.js'
 export type { RemoteLog, RemoteLogOptions, RemoteIterateOptions, TierClock } from './tier/remote-log.js'
@@ -92,12 +93,11 @@ export class Log extends LocalLog {
       return log
     }
     const log = await this.openLog(dir, { ...local, retention: plan.options.localRetention }, plan.internal) as unknown as Log
-    const fenced = fenceError(plan, dir, log.nextOffset)
-    if (fenced) {
-      await log.close().catch(() => undefined)
-      throw fenced
-    }
     try {
+      // A fork anywhere in what both hold: past the store's end (fenceError), or inside it (the seals' CRCs).
+      const fenced = fenceError(plan, dir, log.nextOffset) ?? await checkHeldSegments(plan.options.store, plan.options.prefix, plan.catalog,
+        log.hooks.sealedSegments(), { fileSystem: log.hooks.fileSystem, retry: plan.options.retry })
+      if (fenced) throw fenced
       plan.tier = log.attachment('tier', () => new LogTier(plan, log.hooks))
       log.tier = plan.tier
     } catch (err) {

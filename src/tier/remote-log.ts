@@ -149,8 +149,8 @@ export class RemoteLog {
       const seg = segmentFor(this.#catalog, offset)
       if (seg === undefined) return undefined
       try {
-        const index = await this.#reader.seal(seg)
-        const block = await this.#reader.locate(seg, index, offset)
+        const seal = await this.#reader.seal(seg)
+        const block = await this.#reader.locate(seg, seal, offset)
         const found = findRecord(block, offset, seg, this.#where(seg))
         return { offset, timestamp: found.timestamp, data: Buffer.from(found.data) }
       } catch (err) {
@@ -206,8 +206,8 @@ export class RemoteLog {
         held = true
         let block: Block
         try {
-          const index = await this.#reader.seal(seg, signal)
-          block = await this.#reader.locate(seg, index, p, resume?.dataKey === seg.dataKey ? resume.at : 0, signal)
+          const seal = await this.#reader.seal(seg, signal)
+          block = await this.#reader.locate(seg, seal, p, resume?.dataKey === seg.dataKey ? resume.at : 0, signal)
         } catch (err) {
           if (!(err instanceof RemoteObjectMissing)) throw err
           // Usually retention deleted it after our listing: list again and let the loop decide.
