@@ -18,7 +18,11 @@ import { checkHeldSegments } from './tier/held-check.js'
 export type { TierOptions, TierState } from './tier/tiered-log.js'
 export type { RemoteLog, RemoteLogOptions, RemoteIterateOptions, TierClock } from './tier/remote-log.js'
 
-/** Options of {@link Log.open}: the local log's, plus `tier` (tiered storage). */
+/**
+ * Options of {@link Log.open}: the local log's, plus `tier` (tiered storage). With `tier`,
+ * `retention` bounds the whole log, the store included (`tier.localRetention` bounds the disk),
+ * and `readOnly` opens a reader that reads through the store and changes nothing.
+ */
 export interface TieredLogOptions extends LogOptions {
   /** Ship sealed segments to an object store, read through it, restore from it (docs/tiered.md). */
   tier?: TierOptions

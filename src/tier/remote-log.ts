@@ -117,7 +117,12 @@ export class RemoteLog {
   /** Bytes the read cache holds now (never above `cacheBytes`). */
   get cachedBytes(): number { return this.#reader.cache.bytes }
 
-  /** Starts from a listing made by someone else (a tiered open lists before the log exists). */
+  /**
+   * Starts from a listing made by someone else (a tiered open lists before the log exists); ignored
+   * once this log has listed itself.
+   *
+   * @internal
+   */
   adopt(catalog: Catalog): void {
     if (this.#listings === 0) this.#catalog = catalog
   }
