@@ -34,6 +34,19 @@ function nextLocalDeletion(dir: string): Promise<string[]> {
   })
 }
 
+/** Resolves once local retention has moved the log's local first offset past `min` (checked at each deletion event). */
+function localFirstPast(log: Log, dir: string, min: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (log.tierState.localFirstOffset > min) { resolve(); return }
+    const on = (m: unknown): void => {
+      if ((m as { dir: string }).dir !== dir || log.tierState.localFirstOffset <= min) return
+      diagnostics_channel.unsubscribe('seglog:log:retention', on)
+      resolve()
+    }
+    diagnostics_channel.subscribe('seglog:log:retention', on)
+  })
+}
+
 function localBases(dir: string): number[] {
   return fs.readdirSync(dir).filter((n) => /^\d{20}\.log$/.test(n)).map((n) => Number(n.slice(0, 20))).sort((a, b) => a - b)
 }
@@ -169,5 +182,38 @@ test('a failed pass deletes nothing locally and is tried again at the next trigg
   assert.equal(runner(log).lastError, undefined)
   assert.ok(log.firstOffset > 0)
   assert.equal(log.firstOffset, (await readCatalog(store, 'f')).firstOffset)
+  await log.close()
+})
+
+test('an iterator reading from the store when retention deletes the segments ahead of it skips to the new first offset', async (t) => {
+  const store = new MemoryStore()
+  const clock = manualClock(1_780_000_000_000)
+  const dir = tmpDir(t, 'seglog-tierlog-skip-remote')
+  const log = await Log.open(dir, { segmentBytes: 2048, sync: 'never', clock, retention: { maxBytes: 80_000 }, tier: { store, prefix: 'r', localRetention: { maxBytes: 4096 } } })
+  // More than 256 records below the disk: the tiered iterator hands them out in groups of 256, so
+  // after the first group its store iterator stands inside the store's part of the log.
+  const trimmed = localFirstPast(log, dir, 400)
+  const want = await appendRecords(log, 0, 600, clock)
+  await log.syncTier({ all: true })
+  await trimmed
+  await runner(log).idle()
+  assert.equal(log.firstOffset, 0, 'nothing left the whole log yet')
+  const iter = log.iterate({ from: 0 })
+  const got: LogRecord[] = []
+  const r0 = await iter.next()
+  assert.equal(r0.done, false)
+  assert.equal(r0.value.offset, 0)
+  got.push({ ...r0.value, data: Buffer.from(r0.value.data) })
+  // Retention now deletes, in the store, the segments the iterator was about to read.
+  want.push(...await appendRecords(log, 600, 900, clock))
+  await log.syncTier({ all: true })
+  await runner(log).idle()
+  const first = log.firstOffset
+  assert.ok(first > 400, `the log now starts at ${first}`)
+  got.push(...await collect(iter))
+  const offsets = got.map((r) => r.offset)
+  for (let i = 1; i < offsets.length; i++) assert.ok(offsets[i] > offsets[i - 1], 'offsets increase')
+  for (const r of got) assert.ok(r.data.equals(want[r.offset].data), `offset ${r.offset} has its bytes`)
+  assertSameRecords(got.filter((r) => r.offset >= first), want.filter((r) => r.offset >= first))
   await log.close()
 })
