@@ -10,6 +10,7 @@ import { after, before, describe, test, type TestContext } from 'node:test'
 import { Log, isSeglogError, type LogRecord } from '../../src/index.js'
 import { S3Store, type ObjectStore } from '../../src/objects/index.js'
 import { openRemoteLog, readCatalog } from '../../src/tier/index.js'
+import type { WholeLogRetention } from '../../src/tier/whole-retention.js'
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js'
 import { prng } from '../helpers/power-loss-fs.js'
 import { startS3, type S3Server } from '../helpers/servers.js'
@@ -120,6 +121,38 @@ async function scenario(t: TestContext, faulty: ObjectStore, clean: ObjectStore,
   return counts
 }
 
+/** Whole-log retention through the faults: passes that fail are retried; what stays is intact and contiguous. */
+async function retentionScenario(t: TestContext, faulty: ObjectStore, clean: ObjectStore, prefix: string): Promise<Record<string, number>> {
+  const counts = { storeErrors: 0 }
+  const tier = { store: faulty, prefix, localRetention: { maxBytes: 6000 }, retry: RETRY, cacheBytes: 8 << 10 }
+  const options = { segmentBytes: 2048, sync: 'always' as const, retention: { maxBytes: 10_000 } }
+  const want: LogRecord[] = []
+  const log = await untilStored('open', () => Log.open(tmpDir(t, 'seglog-tierlog-faults-ret'), { ...options, tier }), counts)
+  await appendSome(log, 0, 400, want)
+  await log.syncTier({ all: true })
+  // One more pass after everything shipped, asked for again while passes fail through the faults.
+  const runner = (log as unknown as { tier: { retention: WholeLogRetention } }).tier.retention
+  let passes = 0
+  do {
+    runner.schedule()
+    await runner.idle()
+    assert.ok(++passes < 60, 'retention passes keep failing')
+  } while (runner.lastError !== undefined)
+  const first = log.firstOffset
+  assert.ok(first > 0, 'retention moved the first offset')
+  assert.equal(await untilStored('read below', () => log.read(first - 1), counts), undefined)
+  const got = await readAll(log, 0, counts)
+  assert.equal(got[0]?.offset, first)
+  assertSameRecords(got.map((r) => ({ ...r, timestamp: 0 })), want.slice(first))
+  await log.close()
+  const catalog = await readCatalog(clean, prefix)
+  assert.ok(catalog.firstOffset >= first, 'the store starts at or past where the log did')
+  assert.equal(catalog.endOffset, 400)
+  assert.equal(catalog.pending.length, 0, 'nothing unsealed')
+  assert.equal((await snapshot(clean, prefix)).size, 2 * catalog.segments.length + catalog.leftovers.length)
+  return counts
+}
+
 describe('the tiered Log behind the fault proxy', () => {
   let s3: S3Server
   const proxies: FaultProxy[] = []
@@ -137,6 +170,14 @@ describe('the tiered Log behind the fault proxy', () => {
       const counts = await scenario(t, faulty, new S3Store({ ...s3.storeOptions }), `tierlog/${seed}`)
       t.diagnostic(JSON.stringify({ seed, ...counts, ...proxy.counts }))
       assert.ok(proxy.counts.forwarded > 0)
+    })
+
+    test(`S3 with whole-log retention, seed ${seed}`, async (t) => {
+      const proxy = await startFaultProxy({ upstream: s3.endpoint, rates: RATES, rng: prng(seed ^ 0x3333) })
+      proxies.push(proxy)
+      const faulty = new S3Store({ ...s3.storeOptions, endpoint: proxy.endpoint, requestTimeoutMs: 3000 })
+      const counts = await retentionScenario(t, faulty, new S3Store({ ...s3.storeOptions }), `tierlog-ret/${seed}`)
+      t.diagnostic(JSON.stringify({ seed, ...counts, ...proxy.counts }))
     })
   }
 })
