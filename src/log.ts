@@ -11,13 +11,18 @@ import type { Readable } from 'node:stream'
 import { createWorkerBridge, type WorkerHandle } from './threads/index.js'
 import { invalidArgument, SeglogError } from './errors.js'
 import type { ObjectStore } from './objects/types.js'
-import { fenceError, LogTier, planTier, type TierOptions, type TierState } from './tier/tiered-log.js'
+import { fenceError, LogTier, planTier, ReadOnlyTier, type TierOptions, type TierState } from './tier/tiered-log.js'
 import { openRemoteLog, type RemoteLog, type RemoteLogOptions } from './tier/remote-log.js'
+import { checkHeldSegments } from './tier/held-check.js'
 
 export type { TierOptions, TierState } from './tier/tiered-log.js'
 export type { RemoteLog, RemoteLogOptions, RemoteIterateOptions, TierClock } from './tier/remote-log.js'
 
-/** Options of {@link Log.open}: the local log's, plus `tier` (tiered storage). */
+/**
+ * Options of {@link Log.open}: the local log's, plus `tier` (tiered storage). With `tier`,
+ * `retention` bounds the whole log, the store included (`tier.localRetention` bounds the disk),
+ * and `readOnly` opens a reader that reads through the store and changes nothing.
+ */
 export interface TieredLogOptions extends LogOptions {
   /** Ship sealed segments to an object store, read through it, restore from it (docs/tiered.md). */
   tier?: TierOptions
@@ -81,17 +86,24 @@ export class Log extends LocalLog {
    * Opens a tiered log: lists the store first; a new directory continues the remote log at its
    * end (restore); a local log that ends before the store's end is fenced (ERR_CONFLICT, nothing
    * changed); then the tier ships every sealed segment not yet confirmed, in the background.
+   * With `readOnly`, the directory is opened read-only and the store only read.
    */
   private static async openTiered(dir: string, options: TieredLogOptions & { encoding?: LogEncoding }): Promise<Log> {
     const { tier, ...local } = options
     const plan = await planTier(tier, local)
-    const log = await this.openLog(dir, { ...local, retention: plan.options.localRetention }, plan.internal) as unknown as Log
-    const fenced = fenceError(plan, dir, log.nextOffset)
-    if (fenced) {
-      await log.close().catch(() => undefined)
-      throw fenced
+    if (local.readOnly === true) {
+      // Reads only: the directory follows its writer, offsets below it come from the store; no
+      // shipping, no retention (the writer applies both), nothing written or deleted anywhere.
+      const log = await this.openLog(dir, local) as unknown as Log
+      log.tier = new ReadOnlyTier(plan, log.hooks)
+      return log
     }
+    const log = await this.openLog(dir, { ...local, retention: plan.options.localRetention }, plan.internal) as unknown as Log
     try {
+      // A fork anywhere in what both hold: past the store's end (fenceError), or inside it (the seals' CRCs).
+      const fenced = fenceError(plan, dir, log.nextOffset) ?? await checkHeldSegments(plan.options.store, plan.options.prefix, plan.catalog,
+        log.hooks.sealedSegments(), { fileSystem: log.hooks.fileSystem, retry: plan.options.retry })
+      if (fenced) throw fenced
       plan.tier = log.attachment('tier', () => new LogTier(plan, log.hooks))
       log.tier = plan.tier
     } catch (err) {
@@ -101,7 +113,7 @@ export class Log extends LocalLog {
     return log
   }
 
-  private tier: LogTier | undefined
+  private tier: LogTier | ReadOnlyTier | undefined
 
   /**
    * Resolves once every segment sealed before the call is confirmed in the store; with
@@ -112,6 +124,7 @@ export class Log extends LocalLog {
    */
   async syncTier(options: { all?: boolean } = {}): Promise<void> {
     const tier = this.requireTier('syncTier')
+    if (tier instanceof ReadOnlyTier) throw new SeglogError('ERR_READ_ONLY', `syncTier ships segments, and the log in ${this.dir} was opened with { readOnly: true }; call it on the writer`)
     if (typeof options !== 'object' || options === null) throw invalidArgument('syncTier options must be an object')
     if (options.all !== undefined && typeof options.all !== 'boolean') throw invalidArgument('syncTier all must be true or false')
     await tier.sync(options.all === true)
@@ -122,7 +135,7 @@ export class Log extends LocalLog {
     return this.requireTier('tierState').state
   }
 
-  private requireTier(what: string): LogTier {
+  private requireTier(what: string): LogTier | ReadOnlyTier {
     if (this.tier === undefined) {
       throw new SeglogError('ERR_INVALID_ARGUMENT', `${what} needs a tiered log, and the log in ${this.dir} was opened without tier; open it with { tier: { store, prefix } }`)
     }

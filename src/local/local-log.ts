@@ -94,8 +94,12 @@ export class LocalLog implements AsyncDisposable {
    * log, the whole log's, the store's records included.
    */
   get firstOffset(): number {
-    const below = this.core.below?.firstOffset()
-    return below === undefined ? this.core.firstOffset : Math.min(below, this.core.firstOffset)
+    const below = this.core.below
+    if (below === undefined) return this.core.firstOffset
+    const held = below.firstOffset()
+    const first = held === undefined ? this.core.firstOffset : Math.min(held, this.core.firstOffset)
+    // Whole-log retention may have moved past both for a moment (local deletion comes next), never past the end.
+    return Math.min(Math.max(first, below.retainedFrom()), this.core.buffer.next)
   }
 
   /**
@@ -282,15 +286,28 @@ export class LocalLog implements AsyncDisposable {
     const core = this.core
     // While a truncate rewrites files, the state to read from is being replaced: wait for it.
     if (core.gate.current) return core.gate.current.then(() => LocalLog.prototype.read.call(this, offset))
-    if (core.below && Number.isSafeInteger(offset) && offset >= 0 && offset < core.firstOffset) {
+    if (core.below && Number.isSafeInteger(offset) && offset >= 0 && (offset < core.firstOffset || offset < core.below.retainedFrom())) {
       try {
         core.state.checkReadable()
       } catch (err) {
         return Promise.reject(err)
       }
+      // Below the whole log's retention point nothing is read, even a local copy not deleted yet.
+      if (offset < core.below.retainedFrom()) return Promise.resolve(undefined)
       return core.below.read(offset)
     }
-    if (core.options.readOnly) return readFollowing(core.reads, offset)
+    if (core.options.readOnly) {
+      const below = core.below
+      if (below === undefined) return readFollowing(core.reads, offset)
+      // The writer may have deleted the local copy since this reader last looked: a tiered writer
+      // deletes only what the store holds, so the store has it.
+      return readFollowing(core.reads, offset).then(
+        (r) => (r === undefined && offset < core.firstOffset ? below.read(offset) : r),
+        (err: unknown) => {
+          if ((err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return below.read(offset)
+          throw err
+        })
+    }
     try {
       return Promise.resolve(readNow(core.reads, offset))
     } catch (err) {
@@ -348,6 +365,8 @@ export class LocalLog implements AsyncDisposable {
     const to = options.to ?? Number.POSITIVE_INFINITY
     let p = from
     while (p < to && options.signal?.aborted !== true) {
+      // Offsets whole-log retention removed are skipped, as the local log's iterators skip what its retention deleted.
+      if (p < below.retainedFrom()) p = below.retainedFrom()
       const localFirst = this.core.firstOffset
       if (p < localFirst) {
         let group: LogRecord[] = []
@@ -372,7 +391,7 @@ export class LocalLog implements AsyncDisposable {
           if (next.done === true) break
           const batch = next.value
           if (batch.length === 0) continue
-          if (batch[0].offset > p && p < this.core.firstOffset) {
+          if (batch[0].offset > p && p < this.core.firstOffset && p >= below.retainedFrom()) {
             // The local segment holding p was deleted (it is in the store): read those from below.
             restart = true
             break
@@ -481,6 +500,11 @@ export class LocalLog implements AsyncDisposable {
       }),
       waitDurable: (offset) => core.committer.waitDurable(offset),
       scheduleRetention: () => core.retention.schedule(),
+      retainFrom: (offset) => {
+        core.retention.raiseFloor(offset)
+        core.retention.schedule()
+      },
+      activeBytes: () => core.segs.active.size + core.buffer.used,
       fail: (error) => core.fail(error),
       setReadBelow: (below) => {
         core.below = below

@@ -55,6 +55,12 @@ export interface LogAttachment {
 export interface ReadBelow {
   /** The first offset held below (the whole log's first offset) as last known; undefined when nothing is. */
   firstOffset(): number | undefined
+  /**
+   * Offsets below this have left the whole log (whole-log retention of a tiered log; 0 without):
+   * reads below it find nothing and iterators skip to it, even while a local copy still waits
+   * for deletion.
+   */
+  retainedFrom(): number
   /** The record at `offset` (its data a copy), or undefined when not held. */
   read(offset: number): Promise<LogRecord | undefined>
   /** Records from `from` (or the first held) up to `to` (exclusive), in order. */
@@ -75,6 +81,10 @@ export interface LogHooks {
   waitDurable(offset: number): Promise<void>
   /** Something changed that may let retention delete more: apply it soon. */
   scheduleRetention(): void
+  /** Offsets below `offset` have left the whole log: local segments wholly below it are deleted soon (only those `mayDelete` allows). */
+  retainFrom(offset: number): void
+  /** Bytes of the active segment (written and buffered). */
+  activeBytes(): number
   /** Fails the log with `error` (appends then reject with it). */
   fail(error: SeglogError): void
   /** Installs where offsets below the local first offset are read from. */

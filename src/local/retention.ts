@@ -27,6 +27,8 @@ export class Retention {
   private scheduled = false
   private readonly maxBytes: number | undefined
   private readonly maxAgeMs: number | undefined
+  /** Set by a layer above (whole-log retention of a tiered log): segments wholly below it go. */
+  private floor = 0
 
   constructor(private readonly host: RetentionHost, options: RetentionOptions) {
     this.maxBytes = options.maxBytes
@@ -35,7 +37,12 @@ export class Retention {
 
   /** True when either limit is set. */
   get enabled(): boolean {
-    return this.maxBytes !== undefined || this.maxAgeMs !== undefined
+    return this.maxBytes !== undefined || this.maxAgeMs !== undefined || this.floor > 0
+  }
+
+  /** Offsets below `offset` have left the whole log: sealed segments wholly below it go at the next turn. */
+  raiseFloor(offset: number): void {
+    if (offset > this.floor) this.floor = offset
   }
 
   /** How often the age timer ticks: a quarter of maxAgeMs, within [10 ms, 1 min]; undefined without maxAgeMs. */
@@ -77,6 +84,9 @@ export class Retention {
     const set = this.host.segments
     const removed: string[] = []
     try {
+      while (set.segments.length > 1 && set.segments[0] !== set.active && set.segments[1].base <= this.floor && this.mayDeleteOldest()) {
+        removed.push(set.deleteOldest())
+      }
       if (this.maxBytes !== undefined) {
         let total = 0
         for (const s of set.segments) total += s.size

@@ -117,6 +117,16 @@ export class RemoteLog {
   /** Bytes the read cache holds now (never above `cacheBytes`). */
   get cachedBytes(): number { return this.#reader.cache.bytes }
 
+  /**
+   * Starts from a listing made by someone else (a tiered open lists before the log exists); ignored
+   * once this log has listed itself.
+   *
+   * @internal
+   */
+  adopt(catalog: Catalog): void {
+    if (this.#listings === 0) this.#catalog = catalog
+  }
+
   /** Lists the store again. */
   async refresh(signal?: AbortSignal): Promise<void> {
     this.#checkOpen()
@@ -144,8 +154,8 @@ export class RemoteLog {
       const seg = segmentFor(this.#catalog, offset)
       if (seg === undefined) return undefined
       try {
-        const index = await this.#reader.seal(seg)
-        const block = await this.#reader.locate(seg, index, offset)
+        const seal = await this.#reader.seal(seg)
+        const block = await this.#reader.locate(seg, seal, offset)
         const found = findRecord(block, offset, seg, this.#where(seg))
         return { offset, timestamp: found.timestamp, data: Buffer.from(found.data) }
       } catch (err) {
@@ -201,8 +211,8 @@ export class RemoteLog {
         held = true
         let block: Block
         try {
-          const index = await this.#reader.seal(seg, signal)
-          block = await this.#reader.locate(seg, index, p, resume?.dataKey === seg.dataKey ? resume.at : 0, signal)
+          const seal = await this.#reader.seal(seg, signal)
+          block = await this.#reader.locate(seg, seal, p, resume?.dataKey === seg.dataKey ? resume.at : 0, signal)
         } catch (err) {
           if (!(err instanceof RemoteObjectMissing)) throw err
           // Usually retention deleted it after our listing: list again and let the loop decide.

@@ -9,13 +9,13 @@
  */
 import { SeglogError } from '../errors.js'
 import { BatchHeader, BatchStatus, describeStatus, parseBatch } from '../format/index.js'
-import { SparseIndex } from '../local/sparse-index.js'
+import type { SparseIndex } from '../local/sparse-index.js'
 import { storeError } from '../objects/errors.js'
 import { withRetry, type RetryPolicy } from '../objects/retry.js'
 import type { ObjectStore } from '../objects/types.js'
 import { ByteLru } from './block-cache.js'
 import type { RemoteSegment } from './catalog.js'
-import { remoteCorrupt } from './seal.js'
+import { decodeSeal, remoteCorrupt, Seal } from './seal.js'
 
 /** One verified batch of a block. */
 export interface RemoteBatch {
@@ -49,7 +49,7 @@ export class RemoteObjectMissing extends Error {
 const ADVICE = 'the copy in the object store is damaged; records before this byte are still readable. Restore the object from a copy, or delete the segment (and those before it)'
 
 export class RemoteReader {
-  readonly cache: ByteLru<Block | SparseIndex>
+  readonly cache: ByteLru<Block | Seal>
 
   constructor(private readonly store: ObjectStore, cacheBytes: number, private readonly retry: RetryPolicy | undefined) {
     this.cache = new ByteLru(cacheBytes)
@@ -57,10 +57,10 @@ export class RemoteReader {
 
   #where(key: string): string { return `${this.store.name.replace(/\/$/, '')}/${key}` }
 
-  /** The segment's sparse index, checked against the data object's size, end and timestamp. */
-  async seal(seg: RemoteSegment, signal?: AbortSignal): Promise<SparseIndex> {
+  /** The segment's seal (its sparse index, and its tag and CRC when it has a trailer), checked against the data object's size, end and timestamp. */
+  async seal(seg: RemoteSegment, signal?: AbortSignal): Promise<Seal> {
     const cached = this.cache.get(seg.sealKey)
-    if (cached instanceof SparseIndex) return cached
+    if (cached instanceof Seal) return cached
     const got = await withRetry(async () => {
       const r = await this.store.get(seg.sealKey, { signal })
       if (r !== undefined && r.data.length !== r.meta.size) {
@@ -69,14 +69,14 @@ export class RemoteReader {
       return r
     }, this.retry, undefined, signal)
     if (got === undefined) throw new RemoteObjectMissing(seg.sealKey)
-    const index = SparseIndex.decode(got.data, seg.base, seg.size)
-    if (index === undefined || index.nextOffset !== seg.end || index.maxTimestamp !== seg.maxTimestamp) {
+    const seal = decodeSeal(got.data, seg.base, seg.size)
+    if (seal === undefined || seal.index.nextOffset !== seg.end || seal.index.maxTimestamp !== seg.maxTimestamp) {
       throw remoteCorrupt(this.#where(seg.sealKey), 0,
         `the seal object does not describe the ${seg.size}-byte data object of offsets ${seg.base}…${seg.end - 1}`,
         'restore it from a copy; the data object itself may be intact')
     }
-    this.cache.set(seg.sealKey, index, got.data.length)
-    return index
+    this.cache.set(seg.sealKey, seal, got.data.length)
+    return seal
   }
 
   /**
@@ -84,11 +84,12 @@ export class RemoteReader {
    * `offset` names a batch at or before the one holding it; blocks are walked forward from there
    * (or from `after`, a block boundary known to be at or before it, during a sequential scan).
    */
-  async locate(seg: RemoteSegment, index: SparseIndex, offset: number, after = 0, signal?: AbortSignal): Promise<Block> {
+  async locate(seg: RemoteSegment, seal: Seal, offset: number, after = 0, signal?: AbortSignal): Promise<Block> {
+    const index = seal.index
     const i = index.floor(offset)
     let start = Math.max(i < 0 ? 0 : index.batchPosAt(i), after)
     for (;;) {
-      const block = await this.block(seg, { start, end: this.#blockEnd(seg, index, start) }, signal)
+      const block = await this.block(seg, { start, end: this.#blockEnd(seg, index, start) }, seal.tag, signal)
       const last = block.batches.at(-1)
       if (block.damage || last === undefined || offset < last.baseOffset + last.count || block.end >= seg.size) return block
       start = block.end
@@ -102,14 +103,14 @@ export class RemoteReader {
   }
 
   /**
-   * Fetches and checks the block `[start, end)` of `seg`, whose first batch must start at offset
-   * `firstOffset` (known from the index entry or the previous block). Cached unless damaged or
-   * larger than the whole cache.
+   * Fetches and checks the block `[start, end)` of `seg` (the first block's first batch must start
+   * at the segment's base; with `tag`, from the seal's trailer, every batch must carry it). Cached
+   * unless damaged or larger than the whole cache.
    */
-  async block(seg: RemoteSegment, range: { start: number; end: number }, signal?: AbortSignal): Promise<Block> {
+  async block(seg: RemoteSegment, range: { start: number; end: number }, tag: number | undefined, signal?: AbortSignal): Promise<Block> {
     const cacheKey = `${seg.dataKey}@${range.start}`
     const cached = this.cache.get(cacheKey)
-    if (cached !== undefined && !(cached instanceof SparseIndex)) return cached
+    if (cached !== undefined && !(cached instanceof Seal)) return cached
     const got = await withRetry(async () => {
       const r = await this.store.get(seg.dataKey, { range, signal })
       // A body shorter than the range of an object of the right size was cut in transit, not damaged at rest.
@@ -144,6 +145,10 @@ export class RemoteReader {
         block.damage = remoteCorrupt(where, range.start + at, `batch offset ${header.baseOffset} where ${expected} was expected`, ADVICE)
         return block
       }
+      if (tag !== undefined && header.tag !== tag) {
+        block.damage = foreignObject(where, range.start + at, header.tag, tag)
+        return block
+      }
       block.batches.push({ at, baseOffset: header.baseOffset, count: header.count, timestamp: header.timestamp, length: header.length })
       expected = header.nextOffset
       at += header.length
@@ -161,4 +166,16 @@ export class RemoteReader {
     this.cache.delete(seg.sealKey)
     this.cache.deletePrefix(`${seg.dataKey}@`)
   }
+}
+
+function hex(tag: number): string {
+  return `0x${tag.toString(16).padStart(8, '0')}`
+}
+
+/** A batch whose tag is not the one its seal names: an object of another log was copied under the prefix. */
+function foreignObject(where: string, position: number, found: number, sealed: number): SeglogError {
+  return new SeglogError('ERR_CORRUPT',
+    `${where} byte ${position}: batch belongs to another log (log tag ${hex(found)}, the seal of this segment names ${hex(sealed)}); ` +
+    'an object was copied or written under this prefix by something other than this log\'s writer. It is not read; restore the object from a copy of this log',
+    { details: { file: where, position, kind: 'foreign' } })
 }

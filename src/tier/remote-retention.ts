@@ -33,11 +33,13 @@ export interface RemoteRetentionResult {
 
 /**
  * One retention pass over the remote log under `prefix`. `now` (ms since the epoch) is the
- * reference for `maxAgeMs`. Safe to run again after any failure; racing passes delete nothing twice
- * that matters (deleting a missing object succeeds).
+ * reference for `maxAgeMs`. `beyondEnd` (a tiered log's whole-log retention) gives the bytes of
+ * the log held elsewhere past the remote end (not shipped yet), which count against `maxBytes`
+ * too. Safe to run again after any failure; racing passes delete nothing twice that matters
+ * (deleting a missing object succeeds).
  */
 export async function applyRemoteRetention(store: ObjectStore, prefix: string, limits: RemoteRetentionOptions,
-  options: { now: number; retry?: RetryPolicy; signal?: AbortSignal }): Promise<RemoteRetentionResult> {
+  options: { now: number; retry?: RetryPolicy; signal?: AbortSignal; beyondEnd?: (remoteEnd: number) => number }): Promise<RemoteRetentionResult> {
   for (const k of ['maxBytes', 'maxAgeMs'] as const) {
     const v = limits[k]
     if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) throw invalidArgument(`remote retention ${k} must be a non-negative integer; got ${String(v)}`)
@@ -45,7 +47,7 @@ export async function applyRemoteRetention(store: ObjectStore, prefix: string, l
   const { retry, signal } = options
   const catalog = await readCatalog(store, prefix, { retry, signal })
   const doomed: RemoteSegment[] = []
-  let bytes = catalog.bytes
+  let bytes = catalog.bytes + (options.beyondEnd?.(catalog.endOffset) ?? 0)
   for (const seg of catalog.segments.slice(0, -1)) {
     const tooBig = limits.maxBytes !== undefined && bytes > limits.maxBytes
     const tooOld = limits.maxAgeMs !== undefined && seg.maxTimestamp < options.now - limits.maxAgeMs

@@ -13,6 +13,7 @@ import { readCatalog, type Catalog } from './catalog.js'
 import { RemoteLog } from './remote-log.js'
 import { TierShipper } from './shipper.js'
 import { SegmentUploader, type SealedSegment } from './uploader.js'
+import { WholeLogRetention } from './whole-retention.js'
 
 /** The `tier` option of `Log.open`: where the log's sealed segments are shipped. */
 export interface TierOptions {
@@ -57,9 +58,18 @@ const tierShape = {
   }),
 }
 
+const wholeRetentionShape = {
+  retention: opt.object({
+    maxBytes: opt.integer(1, Number.MAX_SAFE_INTEGER),
+    maxAgeMs: opt.integer(1, Number.MAX_SAFE_INTEGER),
+  }),
+}
+
 /** What is known before the local log opens: the checked options and the remote log as listed. */
 export interface TierPlan {
   readonly options: TierOptions
+  /** Whole-log retention (the `retention` option of `Log.open`, the store included); undefined without. */
+  readonly retention: RetentionOptions | undefined
   readonly catalog: Catalog
   /** Local retention keeps a segment until the tier confirmed it (set once the tier is attached). */
   readonly internal: Required<Pick<ResolvedOptions, 'initialOffset' | 'mayDelete' | 'truncateRefusal'>>
@@ -68,21 +78,17 @@ export interface TierPlan {
 }
 
 /**
- * Checks the options and lists the remote log. `retention` (whole-log retention, remote included)
- * is not built for tiered logs yet, and a read-only tiered open is not either: both are refused.
+ * Checks the options and lists the remote log. `retention` is whole-log retention (the store
+ * included); the local disk is bounded by `tier.localRetention`. A read-only open applies neither.
  */
-export async function planTier(tier: unknown, local: { retention?: unknown; readOnly?: unknown }): Promise<TierPlan> {
+export async function planTier(tier: unknown, local: { retention?: unknown }): Promise<TierPlan> {
   const options = checkOptions('Log.open tier', tier, tierShape) as TierOptions
-  if (local.retention !== undefined) {
-    throw new SeglogError('ERR_INVALID_ARGUMENT', 'Log.open: retention (of the whole log, remote included) is not supported with tier yet; use tier.localRetention for the local disk')
-  }
-  if (local.readOnly === true) {
-    throw new SeglogError('ERR_INVALID_ARGUMENT', 'Log.open: a read-only open with tier is not supported; open the directory read-only without tier, or read the store with Log.openRemote')
-  }
+  const { retention } = checkOptions('Log.open', { retention: local.retention }, wholeRetentionShape) as { retention?: RetentionOptions }
   new SegmentUploader(options.store, options.prefix) // validates the prefix before anything is created
   const catalog = await readCatalog(options.store, options.prefix, { retry: options.retry })
   const plan: TierPlan = {
     options,
+    retention: retention !== undefined && (retention.maxBytes !== undefined || retention.maxAgeMs !== undefined) ? retention : undefined,
     catalog,
     internal: {
       // A new, empty directory continues the remote log at its end (a restore).
@@ -117,8 +123,11 @@ export class LogTier {
   readonly #shipper: TierShipper
   readonly #remote: RemoteLog
   readonly #hooks: LogHooks
+  readonly #retention: WholeLogRetention | undefined
   /** The first offset the store holds, as last known; undefined while it holds nothing. */
   #remoteFirst: number | undefined
+  /** Offsets below this have left the whole log (whole-log retention); 0 without it. */
+  #retainedFrom = 0
 
   constructor(plan: TierPlan, hooks: LogHooks) {
     const { options, catalog } = plan
@@ -139,15 +148,49 @@ export class LogTier {
       confirmed: (segment) => {
         this.#remoteFirst ??= segment.base
         hooks.scheduleRetention()
+        this.#retention?.schedule()
       },
       fail: (error) => hooks.fail(error),
     }, uploaded, pending)
+    if (plan.retention !== undefined) {
+      this.#retention = new WholeLogRetention({
+        store: options.store,
+        prefix: options.prefix,
+        retry: options.retry,
+        clock: hooks.clock,
+        unshippedBytes: (remoteEnd) => {
+          let bytes = hooks.activeBytes()
+          for (const s of hooks.sealedSegments()) if (s.base >= remoteEnd) bytes += s.bytes
+          return bytes
+        },
+        removed: (first) => this.#retainFrom(first),
+      }, plan.retention)
+      // What the store no longer holds has left the log (a pass while this log was closed, by its
+      // previous run or by another tool), and a pass now catches up with time spent closed.
+      if (catalog.segments.length > 0) this.#retainFrom(catalog.firstOffset)
+      this.#retention.schedule()
+    }
     const below: ReadBelow = {
+      retainedFrom: () => this.#retainedFrom,
       firstOffset: () => this.#remoteFirst,
       read: (offset) => this.#remote.read(offset),
-      iterate: (from, to, signal) => this.#remote.iterate({ from, to, signal }),
+      // Skips what remote retention deleted under it, as a local iterator skips what local retention deleted.
+      iterate: (from, to, signal) => this.#remote.iterate({ from, to, signal, deleted: 'skip' }),
     }
     hooks.setReadBelow(below)
+  }
+
+  /** Whole-log retention moved the log's start to `first`: the local copies below it go too. */
+  #retainFrom(first: number): void {
+    if (first <= this.#retainedFrom) return
+    this.#retainedFrom = first
+    if (this.#remoteFirst !== undefined && first > this.#remoteFirst) this.#remoteFirst = first
+    this.#hooks.retainFrom(first)
+  }
+
+  /** The whole-log retention runner, when `retention` was given (tests wait on it). */
+  get retention(): WholeLogRetention | undefined {
+    return this.#retention
   }
 
   get uploadedOffset(): number {
@@ -172,7 +215,37 @@ export class LogTier {
   segmentSealed: TierShipper['segmentSealed'] = (segment) => this.#shipper.segmentSealed(segment)
 
   async close(error?: SeglogError): Promise<void> {
+    await this.#retention?.close(error)
     await this.#shipper.close(error)
     await this.#remote.close()
+  }
+}
+
+/**
+ * The tier of a log opened read-only: reads below the local first offset go to the store, and
+ * nothing else happens: no shipping, no retention, no write or deletion anywhere. The local
+ * directory follows its writer as any read-only log does; the store is listed again when a read
+ * needs offsets past what the last listing showed.
+ */
+export class ReadOnlyTier {
+  readonly #remote: RemoteLog
+  readonly #hooks: LogHooks
+
+  constructor(plan: TierPlan, hooks: LogHooks) {
+    const { options } = plan
+    this.#hooks = hooks
+    this.#remote = new RemoteLog(options.store, options.prefix, { cacheBytes: options.cacheBytes, retry: options.retry })
+    this.#remote.adopt(plan.catalog)
+    hooks.setReadBelow({
+      retainedFrom: () => 0,
+      firstOffset: () => (this.#remote.segments.length > 0 ? this.#remote.firstOffset : undefined),
+      read: (offset) => this.#remote.read(offset),
+      iterate: (from, to, signal) => this.#remote.iterate({ from, to, signal, deleted: 'skip' }),
+    })
+  }
+
+  /** `uploadedOffset` is the store's end as last listed; nothing is pending here (the writer ships). */
+  get state(): TierState {
+    return { uploadedOffset: this.#remote.nextOffset, localFirstOffset: this.#hooks.localFirstOffset(), pendingSegments: 0 }
   }
 }

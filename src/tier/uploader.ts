@@ -11,12 +11,12 @@
  */
 import { SeglogError, isSeglogError } from '../errors.js'
 import { nodeFileSystem, type FileSystem } from '../io/file-system.js'
-import { SparseIndex } from '../local/sparse-index.js'
+import { crc32c } from '../format/index.js'
 import { withRetry, type RetryPolicy } from '../objects/retry.js'
 import type { ObjectStore } from '../objects/types.js'
 import { readCatalog, type Catalog, type RemoteSegment } from './catalog.js'
 import { dataKey, sealKey } from './layout.js'
-import { DEFAULT_REMOTE_INDEX_INTERVAL, indexSegmentBytes } from './seal.js'
+import { decodeSeal, DEFAULT_REMOTE_INDEX_INTERVAL, encodeSeal, indexSegmentBytes } from './seal.js'
 
 /** A sealed local segment, as the local log hands it over. */
 export interface SealedSegment {
@@ -91,7 +91,7 @@ export class SegmentUploader {
       throw new SeglogError('ERR_INVALID_ARGUMENT', `a sealed segment needs whole offsets base < end and a positive size; got base ${base}, end ${end}, size ${size}`)
     }
     const bytes = this.#readFile(segment)
-    const { index, end: scannedEnd, maxTimestamp } = indexSegmentBytes(bytes, base, segment.path, this.#interval)
+    const { index, end: scannedEnd, maxTimestamp, tag } = indexSegmentBytes(bytes, base, segment.path, this.#interval)
     if (scannedEnd !== end) {
       throw new SeglogError('ERR_CORRUPT', `${segment.path}: the segment holds offsets ${base}…${scannedEnd - 1}, not ${base}…${end - 1} as the log says; run Log.verify()`,
         { details: { file: segment.path, position: size, kind: 'segment end' } })
@@ -120,11 +120,14 @@ export class SegmentUploader {
       if (!(await this.#sameBytes(keys.dataKey, bytes, signal))) throw this.#fork(keys.dataKey, base, undefined)
       outcome = 'resumed'
     }
-    if (!(await this.#create(keys.sealKey, index.encode(), signal))) {
-      // The seal is derived data: any valid index of these very bytes will do.
+    const dataCrc = crc32c(bytes)
+    if (!(await this.#create(keys.sealKey, encodeSeal(index, tag, dataCrc), signal))) {
+      // The index is derived data: any valid index of these very bytes will do (another interval,
+      // or no trailer from an earlier version); a trailer must name these bytes.
       const got = await withRetry(() => this.#store.get(keys.sealKey, { signal }), this.#retry, undefined, signal)
-      const theirs = got && SparseIndex.decode(got.data, base, size)
-      if (!theirs || theirs.nextOffset !== end || theirs.maxTimestamp !== maxTimestamp) throw this.#fork(keys.sealKey, base, undefined)
+      const theirs = got && decodeSeal(got.data, base, size)
+      if (!theirs || theirs.index.nextOffset !== end || theirs.index.maxTimestamp !== maxTimestamp ||
+        (theirs.dataCrc !== undefined && theirs.dataCrc !== dataCrc) || (theirs.tag !== undefined && theirs.tag !== tag)) throw this.#fork(keys.sealKey, base, undefined)
     }
     this.#remoteEnd = end
     return result(outcome)
