@@ -122,7 +122,8 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
       const rp = this.rp
       const len = block.readUInt32LE(rp)
       const start = rp + RECORD_HEADER_BYTES
-      const record: LogRecord = { offset: this.offset, timestamp: this.timestamp, data: block.subarray(start, start + len) }
+      // Buffer.from over the block's memory: the same view as subarray, without its species lookup.
+      const record: LogRecord = { offset: this.offset, timestamp: this.timestamp, data: Buffer.from(block.buffer, block.byteOffset + start, len) }
       this.rp = start + len
       this.left--
       this.next_ = ++this.offset
@@ -161,10 +162,12 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
       let offset = this.offset
       const timestamp = this.timestamp
       let left = this.left
+      const memory = block.buffer
+      const base = block.byteOffset + RECORD_HEADER_BYTES
       while (left > 0 && offset < to) {
         const len = block.readUInt32LE(rp)
+        out.push({ offset, timestamp, data: Buffer.from(memory, base + rp, len) })
         const start = rp + RECORD_HEADER_BYTES
-        out.push({ offset, timestamp, data: block.subarray(start, start + len) })
         rp = start + len
         left--
         offset++
