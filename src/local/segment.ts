@@ -190,7 +190,7 @@ export class Segment {
     let timestamp: number
     if (i >= 0 && verified.endAt(i) !== 0) {
       end = verified.endAt(i)
-      batchBase = verified.baseAt(i, this.base)
+      batchBase = verified.baseAt(i)
       timestamp = verified.timestampAt(i)
     } else {
       const reader = this.verify(handle, batchPos, index, readAheadBytes)
@@ -217,7 +217,7 @@ export class Segment {
         const j = index.firstAtOrAfterPos(position)
         if (j < index.count && index.batchPosAt(j) === position && verified.endAt(j) !== 0) {
           end = verified.endAt(j)
-          batchBase = verified.baseAt(j, this.base)
+          batchBase = verified.baseAt(j)
           timestamp = verified.timestampAt(j)
         } else {
           const reader = this.verify(handle, position, index, readAheadBytes)
@@ -282,7 +282,7 @@ export class Segment {
     if (!(end <= this.size)) throw invariantViolated('a verified batch lies inside its segment', { position, end, size: this.size })
     const first = checkIndexAgainstBatch(index, reader.bytes, reader.at, position, header, this.indexPath)
     for (let j = first; j < index.count && index.recordPosAt(j) < end; j++) {
-      this.verified.set(j, end, header.baseOffset, this.base, header.timestamp)
+      this.verified.set(j, end, header.baseOffset, header.timestamp)
     }
     return reader
   }
