@@ -55,6 +55,36 @@ function checkIndexAgainstBatch(index: SparseIndex, buf: Buffer, at: number, pos
   return first
 }
 
+/**
+ * The buffers point reads use: the window a warm read lands in, and the reader that verifies a
+ * batch. One set per log, shared by its segments: reads are synchronous and hand out copies, so
+ * no two reads overlap, and memory stays at one window plus one batch (up to
+ * {@link MAX_KEPT_VERIFY_BYTES}; a bigger batch gets its own buffer, dropped after) however many
+ * segments are loaded.
+ */
+export class PointReadBuffers {
+  private window = Buffer.alloc(0)
+  private verifier: BatchReader | undefined
+
+  /** `logTag`: the tag every batch of the log carries. */
+  constructor(readonly logTag: number) {}
+
+  /** The window buffer, `bytes` long. */
+  scratch(bytes: number): Buffer {
+    if (this.window.length !== bytes) this.window = Buffer.allocUnsafe(bytes)
+    return this.window
+  }
+
+  /**
+   * The verifying reader: one read of a window from a batch's start, and a second of the whole
+   * batch only when it is bigger than the window.
+   */
+  reader(windowBytes: number): BatchReader {
+    if (!this.verifier) this.verifier = new BatchReader(NO_SOURCE, { tag: this.logTag, blockBytes: windowBytes, keepBytes: MAX_KEPT_VERIFY_BYTES })
+    return this.verifier
+  }
+}
+
 export class Segment {
   readonly path: string
   readonly indexPath: string
@@ -65,13 +95,6 @@ export class Segment {
   private readHandle: FileHandle | undefined
   /** Batches point reads verified, one slot per index entry. */
   readonly verified = new VerifiedBatches()
-  /** Where warm reads land: about one index interval from an entry on, reused. */
-  private scratch = Buffer.alloc(0)
-  /**
-   * Reads a batch to verify it: one read of a window from its start, and a second of the whole
-   * batch only when it is bigger than the window. Made on the first read, sized to the window.
-   */
-  private reader: BatchReader | undefined
 
   /** `logTag`: the tag every batch of this log carries (0 for a log without an identity). */
   constructor(readonly dir: string, readonly base: number, size: number, readonly logTag = 0) {
@@ -98,12 +121,10 @@ export class Segment {
     this.readHandle = undefined
   }
 
-  /** Drops what this segment holds in memory (index, checked batches, buffers, read handle). */
+  /** Drops what this segment holds in memory (index, checked batches, read handle). */
   unload(): void {
     this.index = undefined
     this.verified.reset()
-    this.reader = undefined
-    this.scratch = Buffer.alloc(0)
     this.closeHandle()
   }
 
@@ -171,17 +192,17 @@ export class Segment {
    * (`readAheadBytes`); the first read into a batch verifies it and walks in the bytes that
    * verification read (one read, or two when the batch is bigger than the window).
    */
-  read(fsys: FileSystem, offset: number, index: SparseIndex, readAheadBytes: number): LogRecord {
+  read(fsys: FileSystem, offset: number, index: SparseIndex, readAheadBytes: number, buffers: PointReadBuffers): LogRecord {
     const handle = this.handle(fsys)
     const verified = this.verified
     verified.bind(index)
-    if (this.scratch.length !== readAheadBytes) this.scratch = Buffer.allocUnsafe(readAheadBytes)
+    const scratch = buffers.scratch(readAheadBytes)
     const i = index.floor(offset)
     const batchPos = i < 0 ? 0 : index.batchPosAt(i)
     let current = i < 0 ? this.base : index.offsetAt(i)
     // The walk's position in the file, and the buffer holding file bytes [lo, hi) at buf[0 - bufPos …].
     let x = i < 0 ? BATCH_HEADER_BYTES : index.recordPosAt(i)
-    let buf: Buffer = this.scratch
+    let buf: Buffer = scratch
     let bufPos = 0
     let lo = 0
     let hi = 0
@@ -194,7 +215,7 @@ export class Segment {
       batchBase = verified.baseAt(i)
       timestamp = verified.timestampAt(i)
     } else {
-      const reader = this.verify(handle, batchPos, index, readAheadBytes)
+      const reader = this.verify(handle, batchPos, index, buffers.reader(readAheadBytes))
       const header = reader.header
       end = batchPos + header.length
       batchBase = header.baseOffset
@@ -221,7 +242,7 @@ export class Segment {
           batchBase = verified.baseAt(j)
           timestamp = verified.timestampAt(j)
         } else {
-          const reader = this.verify(handle, position, index, readAheadBytes)
+          const reader = this.verify(handle, position, index, buffers.reader(readAheadBytes))
           end = position + reader.header.length
           batchBase = reader.header.baseOffset
           timestamp = reader.header.timestamp
@@ -236,7 +257,7 @@ export class Segment {
       }
       if (x < lo || x + RECORD_HEADER_BYTES > hi) {
         // Only the scratch buffer is refilled: the bytes a verification read stay where they are.
-        buf = this.scratch
+        buf = scratch
         bufPos = x
         lo = x
         hi = x + handle.read(buf, 0, Math.min(this.size - x, buf.length), x)
@@ -266,14 +287,9 @@ export class Segment {
    * Reads and verifies the batch at `position` (checksum, structure, log tag) and checks that
    * every entry of `index` pointing into it names a record boundary of this batch with the right
    * offset, so later walks may start from those entries; then remembers it in their slots.
-   * Returns the reader, holding the batch's bytes until its next read.
+   * Returns `reader`, holding the batch's bytes until its next read.
    */
-  private verify(handle: FileHandle, position: number, index: SparseIndex, windowBytes: number): BatchReader {
-    let reader = this.reader
-    if (!reader) {
-      reader = new BatchReader(NO_SOURCE, { tag: this.logTag, blockBytes: windowBytes, keepBytes: MAX_KEPT_VERIFY_BYTES })
-      this.reader = reader
-    }
+  private verify(handle: FileHandle, position: number, index: SparseIndex, reader: BatchReader): BatchReader {
     reader.source = handle
     // A point read trusts no bytes from an earlier one: the file may have been cut and rewritten since.
     reader.reset()

@@ -8,7 +8,7 @@ import path from 'node:path'
 import { test } from 'node:test'
 import { isSeglogError, Log } from '../../src/index.js'
 import { nodeFileSystem, type FileHandle, type FileSystem } from '../../src/io/file-system.js'
-import { Segment } from '../../src/local/segment.js'
+import { PointReadBuffers, Segment } from '../../src/local/segment.js'
 import { SparseIndex } from '../../src/local/sparse-index.js'
 import { VerifiedBatches } from '../../src/local/verified-batches.js'
 import { payload, tmpDir } from '../helpers/tmp.js'
@@ -140,16 +140,36 @@ test('a segment forgets its verified batches when its index is rebuilt or it is 
   await bulkLog(dir, 2, 300)
   const file = path.join(dir, '00000000000000000000.log')
   // The log's tag, as its first batch carries it (bytes 36-39).
-  const segment = new Segment(dir, 0, 2 * (40 + 300 * 132), fs.readFileSync(file).readUInt32LE(36))
+  const tag = fs.readFileSync(file).readUInt32LE(36)
+  const segment = new Segment(dir, 0, 2 * (40 + 300 * 132), tag)
+  const buffers = new PointReadBuffers(tag)
   const index = segment.ensureIndex(nodeFileSystem, 2048, undefined, false)
   t.after(() => segment.closeHandle())
-  assert.deepEqual(segment.read(nodeFileSystem, 450, index, 2560).data, payload(450, 128))
+  assert.deepEqual(segment.read(nodeFileSystem, 450, index, 2560, buffers).data, payload(450, 128))
   assert.ok(segment.verified.verifiedCount() > 0, 'the batch read is remembered')
   assert.ok(segment.verified.boundTo(index))
   const rebuilt = segment.rebuildIndex(nodeFileSystem, 2048, undefined, false)
   assert.equal(segment.verified.verifiedCount(), 0, 'a rebuilt index starts with nothing verified')
-  assert.deepEqual(segment.read(nodeFileSystem, 10, rebuilt, 2560).data, payload(10, 128))
+  assert.deepEqual(segment.read(nodeFileSystem, 10, rebuilt, 2560, buffers).data, payload(10, 128))
   assert.ok(segment.verified.verifiedCount() > 0)
   segment.unload()
   assert.equal(segment.verified.verifiedCount(), 0, 'unload drops the slots with the index')
+})
+
+test('reads alternating between segments (one set of read buffers per log) each return their own record, cold and warm', async (t) => {
+  const dir = tmpDir(t)
+  await using log = await Log.open(dir, { sync: 'never', segmentBytes: 16 * 1024, indexIntervalBytes: 512 })
+  const size = (i: number): number => 50 + ((i * 53) % 300)
+  for (let b = 0; b < 40; b++) await log.appendBatch(Array.from({ length: 1 + (b % 9) * 5 }, (_, j) => payload(b * 1000 + j, size(b * 1000 + j))))
+  await log.sync()
+  const want: Buffer[] = []
+  for (let b = 0; b < 40; b++) for (let j = 0; j < 1 + (b % 9) * 5; j++) want.push(payload(b * 1000 + j, size(b * 1000 + j)))
+  assert.ok(log.nextOffset === want.length)
+  // Far apart offsets in turn, twice (cold then warm), so each read follows one in another segment.
+  for (let pass = 0; pass < 2; pass++) {
+    for (let k = 0; k < want.length; k++) {
+      const offset = k % 2 === 0 ? k >> 1 : want.length - 1 - (k >> 1)
+      assert.deepEqual((await log.read(offset))?.data, want[offset], `pass ${pass}, offset ${offset}`)
+    }
+  }
 })
