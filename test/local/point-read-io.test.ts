@@ -3,6 +3,7 @@
 // batches (one slot per index entry, src/local/verified-batches.ts) is forgotten when the bytes
 // under it change: truncate, a rebuilt index, a new segment.
 import assert from 'node:assert/strict'
+import fc from 'fast-check'
 import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
@@ -172,4 +173,27 @@ test('reads alternating between segments (one set of read buffers per log) each 
       assert.deepEqual((await log.read(offset))?.data, want[offset], `pass ${pass}, offset ${offset}`)
     }
   }
+})
+
+test('SparseIndex.floor (interpolation, then binary search) finds the last entry at or before any offset, for any spacing of entries', () => {
+  fc.assert(fc.property(
+    fc.integer({ min: 0, max: 2 ** 40 }),
+    fc.array(fc.oneof(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 100_000 })), { minLength: 0, maxLength: 300 }),
+    fc.array(fc.integer({ min: -5, max: 40_000_000 }), { minLength: 1, maxLength: 40 }),
+    (base, gaps, probes) => {
+      const index = new SparseIndex(base)
+      const offsets: number[] = []
+      let offset = base
+      for (let k = 0; k < gaps.length; k++) {
+        offset += k === 0 ? gaps[k] - 1 : gaps[k]
+        offsets.push(offset)
+        index.add(offset, 40 + k * 64, 0)
+      }
+      for (const probe of [...probes.map((p) => base + p), ...offsets, ...offsets.map((o) => o - 1), ...offsets.map((o) => o + 1)]) {
+        if (probe < base) continue
+        let want = -1
+        for (let k = 0; k < offsets.length; k++) if (offsets[k] <= probe) want = k
+        assert.equal(index.floor(probe), want, `floor(${probe})`)
+      }
+    }), { numRuns: 300 })
 })
