@@ -31,13 +31,12 @@ const NO_SOURCE = { read: (): number => 0 }
 /**
  * Every entry of `index` whose record position lies inside the verified batch in `buf` (at file
  * `position`) must name this batch and one of its record boundaries, with that record's offset.
- * Returns the first entry at or after `position` (the checked ones run from there while inside the batch).
+ * `first` is the first entry at or after `position`; returns the entry after the last one checked.
  */
-function checkIndexAgainstBatch(index: SparseIndex, buf: Buffer, at: number, position: number, header: BatchHeader, file: string): number {
+function checkIndexAgainstBatch(index: SparseIndex, first: number, buf: Buffer, at: number, position: number, header: BatchHeader, file: string): number {
   const end = position + header.length
-  const first = index.firstAtOrAfterPos(position)
   let j = first
-  if (j >= index.count || index.recordPosAt(j) >= end) return first
+  if (j >= index.count || index.recordPosAt(j) >= end) return j
   let p = at + BATCH_HEADER_BYTES
   let offset = header.baseOffset
   const last = header.baseOffset + header.count
@@ -52,16 +51,9 @@ function checkIndexAgainstBatch(index: SparseIndex, buf: Buffer, at: number, pos
       throw new InconsistentIndexError(file, `index entry ${j} (offset ${index.offsetAt(j)}, byte ${index.recordPosAt(j)}) is not a record of the batch at byte ${position}`)
     }
   }
-  return first
+  return j
 }
 
-/**
- * The buffers point reads use: the window a warm read lands in, and the reader that verifies a
- * batch. One set per log, shared by its segments: reads are synchronous and hand out copies, so
- * no two reads overlap, and memory stays at one window plus one batch (up to
- * {@link MAX_KEPT_VERIFY_BYTES}; a bigger batch gets its own buffer, dropped after) however many
- * segments are loaded.
- */
 export class PointReadBuffers {
   private window = Buffer.alloc(0)
   private verifier: BatchReader | undefined
@@ -298,10 +290,9 @@ export class Segment {
     const header = reader.header
     const end = position + header.length
     if (!(end <= this.size)) throw invariantViolated('a verified batch lies inside its segment', { position, end, size: this.size })
-    const first = checkIndexAgainstBatch(index, reader.bytes, reader.at, position, header, this.indexPath)
-    for (let j = first; j < index.count && index.recordPosAt(j) < end; j++) {
-      this.verified.set(j, end, header.baseOffset, header.timestamp)
-    }
+    const first = index.firstAtOrAfterPos(position)
+    const last = checkIndexAgainstBatch(index, first, reader.bytes, reader.at, position, header, this.indexPath)
+    this.verified.mark(first, last, end, header.baseOffset, header.timestamp)
     return reader
   }
 }

@@ -62,6 +62,17 @@ export class VerifiedBatches {
     this.spans[j * WORDS + 2] = timestamp
   }
 
+  /** Records slots `[from, to)` as pointing into one verified batch (one call per batch). */
+  mark(from: number, to: number, end: number, baseOffset: number, timestamp: number): void {
+    if (to * WORDS > this.spans.length) this.grow(to)
+    const spans = this.spans
+    for (let w = from * WORDS; w < to * WORDS; w += WORDS) {
+      spans[w] = end
+      spans[w + 1] = baseOffset
+      spans[w + 2] = timestamp
+    }
+  }
+
   /**
    * Forgets every batch that reaches past `position` (a truncate rewrote the file from there).
    * Slots past the index's entries are cleared too: entries added later reuse them.
