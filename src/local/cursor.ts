@@ -4,6 +4,10 @@
  * only allocates the record and its view, which is what lets a scan run at millions of records
  * per second. Batches come from the one {@link BatchReader} (checksum, structure, contiguity, log
  * tag), reading fresh 1 MiB blocks, so a record view stays valid while referenced.
+ *
+ * Record lengths are decoded with four element loads rather than `readUInt32LE`: the same speed
+ * once optimized, and several times faster while the JIT has not optimized the loop yet, which is
+ * most of a short scan.
  */
 import { SeglogError } from '../errors.js'
 import { BATCH_HEADER_BYTES, RECORD_HEADER_BYTES } from '../format/index.js'
@@ -120,9 +124,10 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
       // Fast path: the next record is in the block already read and checked.
       const block = this.block
       const rp = this.rp
-      const len = block.readUInt32LE(rp)
+      const len = (block[rp] | block[rp + 1] << 8 | block[rp + 2] << 16 | block[rp + 3] << 24) >>> 0
       const start = rp + RECORD_HEADER_BYTES
-      const record: LogRecord = { offset: this.offset, timestamp: this.timestamp, data: block.subarray(start, start + len) }
+      // Buffer.from over the block's memory: the same view as subarray, without its species lookup.
+      const record: LogRecord = { offset: this.offset, timestamp: this.timestamp, data: Buffer.from(block.buffer, block.byteOffset + start, len) }
       this.rp = start + len
       this.left--
       this.next_ = ++this.offset
@@ -161,10 +166,12 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
       let offset = this.offset
       const timestamp = this.timestamp
       let left = this.left
+      const memory = block.buffer
+      const base = block.byteOffset + RECORD_HEADER_BYTES
       while (left > 0 && offset < to) {
-        const len = block.readUInt32LE(rp)
+        const len = (block[rp] | block[rp + 1] << 8 | block[rp + 2] << 16 | block[rp + 3] << 24) >>> 0
+        out.push({ offset, timestamp, data: Buffer.from(memory, base + rp, len) })
         const start = rp + RECORD_HEADER_BYTES
-        out.push({ offset, timestamp, data: block.subarray(start, start + len) })
         rp = start + len
         left--
         offset++
@@ -332,7 +339,7 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
     const end = offset + header.count
     // Skip records before the wanted offset (the index points at batch starts).
     while (offset < this.next_ && offset < end) {
-      rp += RECORD_HEADER_BYTES + block.readUInt32LE(rp)
+      rp += RECORD_HEADER_BYTES + ((block[rp] | block[rp + 1] << 8 | block[rp + 2] << 16 | block[rp + 3] << 24) >>> 0)
       offset++
     }
     this.block = block

@@ -48,11 +48,11 @@ export function readNow(host: PointReadHost, offset: number): LogRecord | undefi
   const lost = set.lostAt(offset, at)
   if (lost) throw offsetLostError(offset, lost, host.dir)
   try {
-    return set.segments[at].read(host.fsys, offset, set.indexOf(at), host.readAheadBytes)
+    return set.segments[at].read(host.fsys, offset, set.indexOf(at), host.readAheadBytes, set.readBuffers)
   } catch (err) {
     if (!(err instanceof InconsistentIndexError)) throw err
     // The index is derived data that contradicts the segment: build it again from the batches.
-    return set.segments[at].read(host.fsys, offset, set.rebuildIndexOf(at, () => host.flush()), host.readAheadBytes)
+    return set.segments[at].read(host.fsys, offset, set.rebuildIndexOf(at, () => host.flush()), host.readAheadBytes, set.readBuffers)
   }
 }
 

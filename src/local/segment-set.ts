@@ -10,7 +10,7 @@ import { gapAt, type Gap } from './gaps.js'
 import { parseSegmentName } from './names.js'
 import type { RecoveredLog } from './recovery.js'
 import { scanSegment } from './scan.js'
-import { corruptError, Segment } from './segment.js'
+import { corruptError, PointReadBuffers, Segment } from './segment.js'
 import { SparseIndex } from './sparse-index.js'
 
 /** Sealed segments kept with their index in memory (each up to ~400 KiB at the defaults). */
@@ -50,12 +50,15 @@ export class SegmentSet {
   gaps: Gap[]
   /** Bumped whenever the list of segments changes. */
   generation = 0
+  /** The buffers every point read into these segments uses (one set per log). */
+  readonly readBuffers: PointReadBuffers
   /** Sealed segments whose index is in memory, least recently loaded first. */
   private loaded: Segment[] = []
   private readonly maxLoaded: number
 
   constructor(private readonly config: SegmentSetConfig, recovered: Pick<RecoveredLog, 'segments' | 'activeIndex' | 'nextOffset' | 'gaps'>) {
     this.maxLoaded = config.maxLoaded ?? MAX_LOADED_SEALED_SEGMENTS
+    this.readBuffers = new PointReadBuffers(config.tag)
     this.segments = recovered.segments
     this.gaps = recovered.gaps
     this.activeIndex = recovered.activeIndex

@@ -10,6 +10,7 @@ import { BatchRead, BatchReader, batchReadError } from './batch-reader.js'
 import { indexPath, segmentPath } from './names.js'
 import { scanSegment } from './scan.js'
 import { SparseIndex } from './sparse-index.js'
+import { VerifiedBatches } from './verified-batches.js'
 
 export { corruptError, InconsistentIndexError }
 
@@ -23,37 +24,56 @@ export interface LogRecord {
   data: Buffer
 }
 
-/** Batches already checked in this process (position → end and timestamp), bounded. */
-interface VerifiedBatch {
-  end: number
-  timestamp: number
-  baseOffset: number
-  count: number
-}
-const MAX_VERIFIED_PER_SEGMENT = 16384
-const NO_SOURCE = { read: (): number => 0 }
+/** Buffers up to this size are kept for the next cold read; a bigger batch gets its own. */
 const MAX_KEPT_VERIFY_BYTES = 4 << 20
+const NO_SOURCE = { read: (): number => 0 }
 
 /**
  * Every entry of `index` whose record position lies inside the verified batch in `buf` (at file
  * `position`) must name this batch and one of its record boundaries, with that record's offset.
+ * `first` is the first entry at or after `position`; returns the entry after the last one checked.
  */
-function checkIndexAgainstBatch(index: SparseIndex, buf: Buffer, at: number, position: number, header: BatchHeader, file: string): void {
+function checkIndexAgainstBatch(index: SparseIndex, first: number, buf: Buffer, at: number, position: number, header: BatchHeader, file: string): number {
   const end = position + header.length
-  let j = index.firstAtOrAfterPos(position)
-  if (j >= index.count || index.recordPosAt(j) >= end) return
+  let j = first
+  if (j >= index.count || index.recordPosAt(j) >= end) return j
   let p = at + BATCH_HEADER_BYTES
   let offset = header.baseOffset
   const last = header.baseOffset + header.count
   for (; j < index.count && index.recordPosAt(j) < end; j++) {
     const want = at + index.recordPosAt(j) - position
     while (p < want && offset < last) {
-      p += RECORD_HEADER_BYTES + buf.readUInt32LE(p)
+      // Element loads, not readUInt32LE: cheap even before the JIT optimizes this cold-read loop.
+      p += RECORD_HEADER_BYTES + ((buf[p] | buf[p + 1] << 8 | buf[p + 2] << 16 | buf[p + 3] << 24) >>> 0)
       offset++
     }
     if (p !== want || offset >= last || index.offsetAt(j) !== offset || index.batchPosAt(j) !== position) {
       throw new InconsistentIndexError(file, `index entry ${j} (offset ${index.offsetAt(j)}, byte ${index.recordPosAt(j)}) is not a record of the batch at byte ${position}`)
     }
+  }
+  return j
+}
+
+export class PointReadBuffers {
+  private window = Buffer.alloc(0)
+  private verifier: BatchReader | undefined
+
+  /** `logTag`: the tag every batch of the log carries. */
+  constructor(readonly logTag: number) {}
+
+  /** The window buffer, `bytes` long. */
+  scratch(bytes: number): Buffer {
+    if (this.window.length !== bytes) this.window = Buffer.allocUnsafe(bytes)
+    return this.window
+  }
+
+  /**
+   * The verifying reader: one read of a window from a batch's start, and a second of the whole
+   * batch only when it is bigger than the window.
+   */
+  reader(windowBytes: number): BatchReader {
+    if (!this.verifier) this.verifier = new BatchReader(NO_SOURCE, { tag: this.logTag, blockBytes: windowBytes, keepBytes: MAX_KEPT_VERIFY_BYTES })
+    return this.verifier
   }
 }
 
@@ -65,17 +85,14 @@ export class Segment {
   /** In memory for the active segment; loaded on first read for sealed ones. */
   index: SparseIndex | undefined
   private readHandle: FileHandle | undefined
-  private verified = new Map<number, VerifiedBatch>()
-  private scratch = Buffer.alloc(0)
-  /** Reads each batch exactly (header, then body) into a kept buffer; a huge batch gets its own. */
-  private readonly reader: BatchReader
+  /** Batches point reads verified, one slot per index entry. */
+  readonly verified = new VerifiedBatches()
 
   /** `logTag`: the tag every batch of this log carries (0 for a log without an identity). */
   constructor(readonly dir: string, readonly base: number, size: number, readonly logTag = 0) {
     this.path = segmentPath(dir, base)
     this.indexPath = indexPath(dir, base)
     this.size = size
-    this.reader = new BatchReader(NO_SOURCE, { tag: logTag, blockBytes: BATCH_HEADER_BYTES, keepBytes: MAX_KEPT_VERIFY_BYTES })
   }
 
   handle(fsys: FileSystem): FileHandle {
@@ -99,18 +116,13 @@ export class Segment {
   /** Drops what this segment holds in memory (index, checked batches, read handle). */
   unload(): void {
     this.index = undefined
-    this.verified.clear()
+    this.verified.reset()
     this.closeHandle()
   }
 
-  /** Forgets checked batches at or after `position` (after truncation). */
+  /** Forgets checked batches that reach past `position` (after truncation). */
   forgetFrom(position: number): void {
-    for (const pos of this.verified.keys()) if (pos >= position) this.verified.delete(pos)
-  }
-
-  private remember(position: number, batch: VerifiedBatch): void {
-    if (this.verified.size >= MAX_VERIFIED_PER_SEGMENT) this.verified.clear()
-    this.verified.set(position, batch)
+    this.verified.forgetFrom(position)
   }
 
   /**
@@ -122,7 +134,7 @@ export class Segment {
     if (this.index) return this.index
     const loaded = SparseIndex.decode(fsys.readFile(this.indexPath), this.base, this.size)
     if (loaded && (expectedNext === undefined || loaded.nextOffset === expectedNext)) {
-      this.verified.clear()
+      this.verified.reset()
       this.index = loaded
       return loaded
     }
@@ -146,7 +158,7 @@ export class Segment {
     index.coveredBytes = this.size
     index.nextOffset = scan.nextOffset
     index.maxTimestamp = scan.maxTimestamp
-    this.verified.clear()
+    this.verified.reset()
     this.index = index
     if (persist) {
       try {
@@ -167,83 +179,120 @@ export class Segment {
    * only over record boundaries of verified batches, each length bounded by its batch, and across
    * batches only when offsets continue. An index that contradicts its batches throws
    * {@link InconsistentIndexError} so the caller rebuilds it.
+   *
+   * I/O: a batch verified before costs one read of about one index interval from the entry on
+   * (`readAheadBytes`); the first read into a batch verifies it and walks in the bytes that
+   * verification read (one read, or two when the batch is bigger than the window).
    */
-  read(fsys: FileSystem, offset: number, index: SparseIndex, readAheadBytes: number): LogRecord {
+  read(fsys: FileSystem, offset: number, index: SparseIndex, readAheadBytes: number, buffers: PointReadBuffers): LogRecord {
     const handle = this.handle(fsys)
-    // One read should usually reach from the index entry to the record: about one index interval.
-    if (this.scratch.length !== readAheadBytes) this.scratch = Buffer.allocUnsafe(readAheadBytes)
-    const scratch = this.scratch
+    const verified = this.verified
+    verified.bind(index)
+    const scratch = buffers.scratch(readAheadBytes)
     const i = index.floor(offset)
     const batchPos = i < 0 ? 0 : index.batchPosAt(i)
-    let batch = this.verify(handle, batchPos, index)
     let current = i < 0 ? this.base : index.offsetAt(i)
-    let start = i < 0 ? BATCH_HEADER_BYTES : index.recordPosAt(i)
-    if (i < 0 && batch.baseOffset !== this.base) {
-      throw new InconsistentIndexError(this.indexPath, `the segment's first batch starts at offset ${batch.baseOffset}, not at its base ${this.base}`)
+    // The walk's position in the file, and the buffer holding file bytes [lo, hi) at buf[0 - bufPos …].
+    let x = i < 0 ? BATCH_HEADER_BYTES : index.recordPosAt(i)
+    let buf: Buffer = scratch
+    let bufPos = 0
+    let lo = 0
+    let hi = 0
+    // The batch being walked: where it ends, its offsets and timestamp.
+    let end: number
+    let batchBase: number
+    let timestamp: number
+    if (i >= 0 && verified.endAt(i) !== 0) {
+      end = verified.endAt(i)
+      batchBase = verified.baseAt(i)
+      timestamp = verified.timestampAt(i)
+    } else {
+      const reader = this.verify(handle, batchPos, index, buffers.reader(readAheadBytes))
+      const header = reader.header
+      end = batchPos + header.length
+      batchBase = header.baseOffset
+      timestamp = header.timestamp
+      buf = reader.bytes
+      bufPos = batchPos - reader.at
+      lo = batchPos
+      hi = end
+      if (i < 0 && batchBase !== this.base) {
+        throw new InconsistentIndexError(this.indexPath, `the segment's first batch starts at offset ${batchBase}, not at its base ${this.base}`)
+      }
+      if (current < batchBase || current >= batchBase + header.count || x < batchPos + BATCH_HEADER_BYTES || x >= end) {
+        throw new InconsistentIndexError(this.indexPath, `index entry for offset ${current} does not match the batch at byte ${batchPos}`)
+      }
     }
-    if (current < batch.baseOffset || current >= batch.baseOffset + batch.count || start < batchPos + BATCH_HEADER_BYTES || start >= batch.end) {
-      throw new InconsistentIndexError(this.indexPath, `index entry for offset ${current} does not match the batch at byte ${batchPos}`)
-    }
-    let avail = handle.read(scratch, 0, Math.min(batch.end - start, scratch.length), start)
-    let p = 0
     for (;;) {
-      if (start + p >= batch.end) {
+      if (x >= end) {
         // Crossed into the next batch: check it, and that it continues the offsets, then go on.
-        const position = batch.end
-        const expected = batch.baseOffset + batch.count
+        const position = end
         if (position >= this.size) throw corruptError(this.path, position, `record walk reached the end of the segment before offset ${offset}`)
-        batch = this.verify(handle, position, index)
-        if (batch.baseOffset !== expected) throw corruptError(this.path, position, `batch offset ${batch.baseOffset} where ${expected} was expected`)
-        current = batch.baseOffset
-        start = position + BATCH_HEADER_BYTES
-        avail = handle.read(scratch, 0, Math.min(batch.end - start, scratch.length), start)
-        p = 0
+        const j = index.firstAtOrAfterPos(position)
+        if (j < index.count && index.batchPosAt(j) === position && verified.endAt(j) !== 0) {
+          end = verified.endAt(j)
+          batchBase = verified.baseAt(j)
+          timestamp = verified.timestampAt(j)
+        } else {
+          const reader = this.verify(handle, position, index, buffers.reader(readAheadBytes))
+          end = position + reader.header.length
+          batchBase = reader.header.baseOffset
+          timestamp = reader.header.timestamp
+          buf = reader.bytes
+          bufPos = position - reader.at
+          lo = position
+          hi = end
+        }
+        if (batchBase !== current) throw corruptError(this.path, position, `batch offset ${batchBase} where ${current} was expected`)
+        x = position + BATCH_HEADER_BYTES
         continue
       }
-      if (p + RECORD_HEADER_BYTES > avail) {
-        start += p
-        p = 0
-        avail = handle.read(scratch, 0, Math.min(batch.end - start, scratch.length), start)
+      if (x < lo || x + RECORD_HEADER_BYTES > hi) {
+        // Only the scratch buffer is refilled: the bytes a verification read stay where they are.
+        buf = scratch
+        bufPos = x
+        lo = x
+        hi = x + handle.read(buf, 0, Math.min(this.size - x, buf.length), x)
         // Never hand out bytes that were not read: the file is shorter than its verified batch.
-        if (avail < RECORD_HEADER_BYTES) throw corruptError(this.path, start, 'the file ends inside a verified batch (changed underneath the reader)')
+        if (hi - x < RECORD_HEADER_BYTES) throw corruptError(this.path, x, 'the file ends inside a verified batch (changed underneath the reader)')
       }
-      const len = scratch.readUInt32LE(p)
-      const dataAt = start + p + RECORD_HEADER_BYTES
+      const at = x - bufPos
+      const len = (buf[at] | buf[at + 1] << 8 | buf[at + 2] << 16 | buf[at + 3] << 24) >>> 0
+      const dataAt = x + RECORD_HEADER_BYTES
       // Bounded by the verified batch: a length that runs past it was not there when it was checked.
-      if (dataAt + len > batch.end) throw corruptError(this.path, start + p, `record length ${len} runs past its batch (changed since it was verified)`)
+      if (dataAt + len > end) throw corruptError(this.path, x, `record length ${len} runs past its batch (changed since it was verified)`)
       if (current === offset) {
         const data = Buffer.allocUnsafe(len)
-        if (p + RECORD_HEADER_BYTES + len <= avail) scratch.copy(data, 0, p + RECORD_HEADER_BYTES, p + RECORD_HEADER_BYTES + len)
+        if (dataAt + len <= hi) buf.copy(data, 0, dataAt - bufPos, dataAt - bufPos + len)
         else if (handle.read(data, 0, len, dataAt) !== len) {
-          throw corruptError(this.path, start + p, 'the file ends inside a verified record (changed underneath the reader)')
+          throw corruptError(this.path, x, 'the file ends inside a verified record (changed underneath the reader)')
         }
-        return { offset, timestamp: batch.timestamp, data }
+        return { offset, timestamp, data }
       }
-      if (current > offset) throw corruptError(this.path, start + p, `record walk passed offset ${offset}`)
-      p += RECORD_HEADER_BYTES + len
+      if (current > offset) throw corruptError(this.path, x, `record walk passed offset ${offset}`)
+      x = dataAt + len
       current++
     }
   }
 
   /**
-   * The batch at `position`, checking its checksum the first time this process touches it, and
-   * checking that every entry of `index` pointing into it names a record boundary of this batch
-   * with the right offset (so later walks may start from those entries).
+   * Reads and verifies the batch at `position` (checksum, structure, log tag) and checks that
+   * every entry of `index` pointing into it names a record boundary of this batch with the right
+   * offset, so later walks may start from those entries; then remembers it in their slots.
+   * Returns `reader`, holding the batch's bytes until its next read.
    */
-  private verify(handle: FileHandle, position: number, index: SparseIndex): VerifiedBatch {
-    const known = this.verified.get(position)
-    if (known) return known
-    const reader = this.reader
+  private verify(handle: FileHandle, position: number, index: SparseIndex, reader: BatchReader): BatchReader {
     reader.source = handle
     // A point read trusts no bytes from an earlier one: the file may have been cut and rewritten since.
     reader.reset()
     const read = reader.readAt(position, this.size)
     if (read !== BatchRead.Valid) throw batchReadError(reader, read, this.path, -1, -1, 'batch header past the end of the segment')
     const header = reader.header
-    checkIndexAgainstBatch(index, reader.bytes, reader.at, position, header, this.indexPath)
-    const entry: VerifiedBatch = { end: position + header.length, timestamp: header.timestamp, baseOffset: header.baseOffset, count: header.count }
-    if (!(entry.end <= this.size)) throw invariantViolated('a verified batch lies inside its segment', { position, end: entry.end, size: this.size })
-    this.remember(position, entry)
-    return entry
+    const end = position + header.length
+    if (!(end <= this.size)) throw invariantViolated('a verified batch lies inside its segment', { position, end, size: this.size })
+    const first = index.firstAtOrAfterPos(position)
+    const last = checkIndexAgainstBatch(index, first, reader.bytes, reader.at, position, header, this.indexPath)
+    this.verified.mark(first, last, end, header.baseOffset, header.timestamp)
+    return reader
   }
 }

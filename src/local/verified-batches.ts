@@ -1,0 +1,102 @@
+/**
+ * What point reads have checked of one segment, one slot per entry of its sparse index: the end,
+ * first offset and timestamp of the batch the entry points into, set once that batch's checksum
+ * and structure were verified and the entry was found to name one of its record boundaries.
+ *
+ * Flat typed arrays beside the index entries rather than a map of objects: a warm read costs two
+ * array loads, memory is bounded by the index (24 bytes per entry, dropped with it), and
+ * nothing is cleared all at once when a count is reached. Slots belong to one index object; a
+ * rebuilt or reloaded index starts with none.
+ */
+import type { SparseIndex } from './sparse-index.js'
+
+/** Per slot: batch end (file position; 0 = not verified), first offset, timestamp: adjacent, so a warm read touches one cache line. */
+const WORDS = 3
+
+export class VerifiedBatches {
+  private spans: Float64Array
+  /** The index whose entries the slots stand for. */
+  private index: SparseIndex | undefined
+
+  constructor(capacity = 0) {
+    this.spans = new Float64Array(capacity * WORDS)
+  }
+
+  /** Makes the slots stand for `index`'s entries, forgetting everything if they stood for another. */
+  bind(index: SparseIndex): void {
+    if (this.index === index) return
+    this.index = index
+    this.clear()
+  }
+
+  /** True when the slots stand for `index`. */
+  boundTo(index: SparseIndex): boolean {
+    return this.index === index
+  }
+
+  /** Forgets every slot and the index. */
+  reset(): void {
+    this.index = undefined
+    this.clear()
+  }
+
+  /** Batch end of slot `j`, or 0 when its batch was not verified. */
+  endAt(j: number): number {
+    return j * WORDS < this.spans.length ? this.spans[j * WORDS] : 0
+  }
+
+  /** First offset of slot `j`'s batch (valid when {@link endAt} is not 0). */
+  baseAt(j: number): number {
+    return this.spans[j * WORDS + 1]
+  }
+
+  timestampAt(j: number): number {
+    return this.spans[j * WORDS + 2]
+  }
+
+  /** Records slot `j`'s batch as verified. */
+  set(j: number, end: number, baseOffset: number, timestamp: number): void {
+    if ((j + 1) * WORDS > this.spans.length) this.grow(j + 1)
+    this.spans[j * WORDS] = end
+    this.spans[j * WORDS + 1] = baseOffset
+    this.spans[j * WORDS + 2] = timestamp
+  }
+
+  /** Records slots `[from, to)` as pointing into one verified batch (one call per batch). */
+  mark(from: number, to: number, end: number, baseOffset: number, timestamp: number): void {
+    if (to * WORDS > this.spans.length) this.grow(to)
+    const spans = this.spans
+    for (let w = from * WORDS; w < to * WORDS; w += WORDS) {
+      spans[w] = end
+      spans[w + 1] = baseOffset
+      spans[w + 2] = timestamp
+    }
+  }
+
+  /**
+   * Forgets every batch that reaches past `position` (a truncate rewrote the file from there).
+   * Slots past the index's entries are cleared too: entries added later reuse them.
+   */
+  forgetFrom(position: number): void {
+    const spans = this.spans
+    for (let j = 0; j * WORDS < spans.length; j++) if (spans[j * WORDS] > position) spans[j * WORDS] = 0
+  }
+
+  /** Slots verified (for tests and tools). */
+  verifiedCount(): number {
+    let n = 0
+    for (let j = 0; j * WORDS < this.spans.length; j++) if (this.spans[j * WORDS] !== 0) n++
+    return n
+  }
+
+  private clear(): void {
+    this.spans.fill(0)
+  }
+
+  private grow(slots: number): void {
+    const capacity = Math.max(slots, 64, (this.spans.length / WORDS) * 2)
+    const spans = new Float64Array(capacity * WORDS)
+    spans.set(this.spans)
+    this.spans = spans
+  }
+}
