@@ -70,7 +70,14 @@ export async function readFollowing(host: PointReadHost, offset: number): Promis
     try {
       record = readNow(host, offset)
     } catch (err) {
-      if (attempt >= MAX_READ_RETRIES || !host.readers.changedSince(generation)) throw err
+      if (attempt >= MAX_READ_RETRIES) throw err
+      if ((err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+        // The writer deleted the segment (retention, deleteBefore) after this handle last looked:
+        // look again, and the offset is then below the first offset (undefined) or elsewhere.
+        host.refresh()
+        continue
+      }
+      if (!host.readers.changedSince(generation)) throw err
       continue
     }
     if (!host.readers.changedSince(generation)) return record
