@@ -4,7 +4,6 @@
  *
  * ```ts
  * import diagnostics_channel from 'node:diagnostics_channel'
-import { debuglog, inspect } from 'node:util'
  * diagnostics_channel.subscribe('seglog:log:fsync', (m) => console.log(m))
  * ```
  *

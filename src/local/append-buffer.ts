@@ -122,12 +122,7 @@ export class AppendBuffer {
       p += RECORD_HEADER_BYTES + len
     }
     if (p !== start + total) throw invariantViolated('a framed batch has the length it was checked for', { framed: p - start, total })
-    const timestamp = this.config.clock.now()
-    sealBatch(buf, start, total, first, timestamp, n, this.config.tag)
-    if (timestamp > index.maxTimestamp) index.maxTimestamp = timestamp
-    this.used = p
-    this.next = first + n
-    return first
+    return this.sealFramed(start, total, first, n, index)
   }
 
   /**
@@ -169,10 +164,15 @@ export class AppendBuffer {
       p += RECORD_HEADER_BYTES + len
     }
     if (p !== start + total) throw invariantViolated('a framed run has the length it was checked for', { framed: p - start, total })
+    return this.sealFramed(start, total, first, n, index)
+  }
+
+  /** Seals the batch just framed at `start` (its header, timestamp and checksum) and takes its records into the buffer's counts. */
+  private sealFramed(start: number, total: number, first: number, n: number, index: SparseIndex): number {
     const timestamp = this.config.clock.now()
-    sealBatch(buf, start, total, first, timestamp, n, this.config.tag)
+    sealBatch(this.buf, start, total, first, timestamp, n, this.config.tag)
     if (timestamp > index.maxTimestamp) index.maxTimestamp = timestamp
-    this.used = p
+    this.used = start + total
     this.next = first + n
     return first
   }
