@@ -212,7 +212,7 @@ export class RemoteLog {
         let block: Block
         try {
           const seal = await this.#reader.seal(seg, signal)
-          block = await this.#reader.locate(seg, seal, p, resume?.dataKey === seg.dataKey ? resume.at : 0, signal)
+          block = await this.#reader.locate(seg, seal, p, resume?.dataKey === seg.dataKey ? resume.at : 0, signal, this.#reader.scanBytes)
         } catch (err) {
           if (!(err instanceof RemoteObjectMissing)) throw err
           // Usually retention deleted it after our listing: list again and let the loop decide.

@@ -50,9 +50,16 @@ const ADVICE = 'the copy in the object store is damaged; records before this byt
 
 export class RemoteReader {
   readonly cache: ByteLru<Block | Seal>
+  /**
+   * Bytes a sequential scan asks for per GET (whole index intervals up to this much): a quarter of
+   * the cache, at most 4 MiB. On S3 a GET costs milliseconds of latency and of SDK CPU whatever its
+   * size, so a scan in 256 KiB interval blocks spent most of its time per request.
+   */
+  readonly scanBytes: number
 
   constructor(private readonly store: ObjectStore, cacheBytes: number, private readonly retry: RetryPolicy | undefined) {
     this.cache = new ByteLru(cacheBytes)
+    this.scanBytes = Math.min(4 << 20, Math.floor(cacheBytes / 4))
   }
 
   #where(key: string): string { return `${this.store.name.replace(/\/$/, '')}/${key}` }
@@ -83,22 +90,24 @@ export class RemoteReader {
    * The checked block holding `offset` (which lies in `seg`). The index entry at or before
    * `offset` names a batch at or before the one holding it; blocks are walked forward from there
    * (or from `after`, a block boundary known to be at or before it, during a sequential scan).
+   * A block spans whole index intervals until it holds at least `minBytes` (0: one interval, what
+   * a point read wants; a scan passes {@link RemoteReader.scanBytes}).
    */
-  async locate(seg: RemoteSegment, seal: Seal, offset: number, after = 0, signal?: AbortSignal): Promise<Block> {
+  async locate(seg: RemoteSegment, seal: Seal, offset: number, after = 0, signal?: AbortSignal, minBytes = 0): Promise<Block> {
     const index = seal.index
     const i = index.floor(offset)
     let start = Math.max(i < 0 ? 0 : index.batchPosAt(i), after)
     for (;;) {
-      const block = await this.block(seg, { start, end: this.#blockEnd(seg, index, start) }, seal.tag, signal)
+      const block = await this.block(seg, { start, end: this.#blockEnd(seg, index, start, minBytes) }, seal.tag, signal)
       const last = block.batches.at(-1)
       if (block.damage || last === undefined || offset < last.baseOffset + last.count || block.end >= seg.size) return block
       start = block.end
     }
   }
 
-  #blockEnd(seg: RemoteSegment, index: SparseIndex, start: number): number {
+  #blockEnd(seg: RemoteSegment, index: SparseIndex, start: number, minBytes: number): number {
     let j = index.firstAtOrAfterPos(start + 1)
-    while (j < index.count && index.batchPosAt(j) <= start) j++
+    while (j < index.count && index.batchPosAt(j) < start + Math.max(1, minBytes)) j++
     return j < index.count ? index.batchPosAt(j) : seg.size
   }
 

@@ -215,6 +215,19 @@ describe('remote reads', () => {
     assert.equal(counting.calls.list, 1)
   })
 
+  test('a sequential scan reads each segment in blocks of scanBytes (here one GET per segment), not one GET per index interval', async (t) => {
+    const { local, store } = await shipped(t)
+    const counting = new FaultStore(store)
+    const remote = await openRemoteLog(counting, P, { cacheBytes: 1 << 20 })
+    const segments = remote.segments.length
+    assert.ok(segments >= 3 && remote.segments.every((s) => s.size > 2 * 1024), 'segments span several 1 KiB index intervals')
+    const gets = counting.calls.get
+    assertSameRecords(await collect(remote.iterate({ from: 0 })), local.records)
+    // One seal and one data object per segment: the 4 KiB segments are below scanBytes (256 KiB here).
+    assert.equal(counting.calls.get - gets, 2 * segments)
+    await remote.close()
+  })
+
   test('a damaged seal object is ERR_CORRUPT naming it; other segments read', async (t) => {
     const { local, store } = await shipped(t)
     const cat = await readCatalog(store, P)
