@@ -7,10 +7,8 @@
 import { Readable } from 'node:stream'
 import { channels } from '../diagnostics.js'
 import { invalidArgument, SeglogError } from '../errors.js'
-import { BATCH_HEADER_BYTES, RECORD_HEADER_BYTES } from '../format/index.js'
-import { invariantViolated } from '../invariant.js'
-import { checkBatchInput, checkOffset, describeType, recordInputError, tooLargeError } from '../record-input.js'
-import { NO_ROOM, TOO_LARGE } from './append-buffer.js'
+import { checkOffset, describeType, recordInputError } from '../record-input.js'
+import { addRecord, appendBatchBytes, appendRun } from './append-paths.js'
 import { RecordCursor } from './cursor.js'
 import { codecFor, installCodec, type LogEncoding } from './encoding.js'
 import type { Gap } from './gaps.js'
@@ -150,7 +148,7 @@ export class LocalLog implements AsyncDisposable {
     if (bad) return Promise.reject(bad)
     const core = this.core
     if (core.gate.current) return core.gate.current.then(() => LocalLog.prototype.append.call(this, data))
-    const offset = this.addRecord(data)
+    const offset = addRecord(this.core, data)
     if (typeof offset !== 'number') return Promise.reject(offset)
     return core.acknowledge(offset)
   }
@@ -184,26 +182,9 @@ export class LocalLog implements AsyncDisposable {
       throw new SeglogError('ERR_BUSY', `appendNoWait cannot wait for the exclusive operation (truncate, deleteBefore or a tiered roll) running on the log in ${this.dir}; ` +
         'nothing was written: await that call (or use append(), which waits for it) and append again')
     }
-    const offset = this.addRecord(data)
+    const offset = addRecord(this.core, data)
     if (typeof offset !== 'number') throw offset
     if (!core.scheduleWriteOut()) throw core.state.unusable()
-    return offset
-  }
-
-  /** Frames one checked record into the append buffer (writing the buffer out first when full): its offset, or the error to report. */
-  private addRecord(data: Uint8Array | string): number | SeglogError {
-    const core = this.core
-    if (!core.state.open || !core.segs.writer) return core.state.unusable()
-    let offset = core.buffer.add(data, core.segs.active.size)
-    if (offset < 0) {
-      const len = core.buffer.lastLength
-      const max = core.options.maxRecordBytes
-      if (offset === TOO_LARGE) return tooLargeError(`record of ${len} bytes`, max, 'maxRecordBytes', { bytes: len }, '. Split it, or raise maxRecordBytes')
-      if (!core.writeOutSafe()) return core.state.unusable()
-      core.buffer.reserve(BATCH_HEADER_BYTES + RECORD_HEADER_BYTES + len)
-      offset = core.buffer.add(data, core.segs.active.size)
-      if (offset === NO_ROOM) throw invariantViolated('an emptied buffer reserved for a record holds it', { bytes: len })
-    }
     return offset
   }
 
@@ -212,23 +193,7 @@ export class LocalLog implements AsyncDisposable {
    * Resolves with the offsets of the first and last record (durable under `sync: 'always'`).
    */
   appendBatch(records: readonly (Uint8Array | string)[]): Promise<AppendBatchResult> {
-    const checked = checkBatchInput(records, this.core.options.maxRecordBytes, this.core.options.maxBatchBytes)
-    if (checked instanceof SeglogError) return Promise.reject(checked)
-    return this.appendChecked(checked.items, checked.total)
-  }
-
-  private appendChecked(items: Uint8Array[], total: number): Promise<AppendBatchResult> {
-    const core = this.core
-    // Checked again after the wait: the caller may have transferred a buffer meanwhile.
-    if (core.gate.current) return core.gate.current.then(() => LocalLog.prototype.appendBatch.call(this, items))
-    if (!core.state.open || !core.segs.writer) return Promise.reject(core.state.unusable())
-    core.buffer.seal()
-    if (!core.buffer.fits(total)) {
-      if (!core.writeOutSafe()) return Promise.reject(core.state.unusable())
-      core.buffer.reserve(total)
-    }
-    const first = core.buffer.addBatch(items, total, core.segs.active.size)
-    return core.acknowledge<AppendBatchResult>({ first, last: core.buffer.next - 1 })
+    return appendBatchBytes(this.core, records)
   }
 
   /** Resolves once every record appended before the call is on stable storage. */
@@ -418,50 +383,12 @@ export class LocalLog implements AsyncDisposable {
   protected get recordSink(): RecordSink {
     const isClosed = (): boolean => this.closed
     return {
-      appendBatch: (records) => LocalLog.prototype.appendBatch.call(this, records),
-      appendRun: (source, at, lengths, count) => this.appendRunFrom(source, at, lengths, count),
+      appendBatch: (records) => appendBatchBytes(this.core, records),
+      appendRun: (source, at, lengths, count) => appendRun(this.core, source, at, lengths, count),
       get closed() {
         return isClosed()
       },
     }
-  }
-
-  private appendRunFrom(source: Uint8Array, at: Int32Array, lengths: Int32Array, count: number): Promise<AppendBatchResult> {
-    const core = this.core
-    if (core.gate.current) {
-      // `at` and `lengths` are the caller's until we return; `source` until the promise settles.
-      const a = at.slice(0, count)
-      const l = lengths.slice(0, count)
-      return core.gate.current.then(() => this.appendRunFrom(source, a, l, count))
-    }
-    if (!core.state.open || !core.segs.writer) return Promise.reject(core.state.unusable())
-    const { maxRecordBytes, maxBatchBytes } = core.options
-    if (!(count > 0 && count <= at.length && count <= lengths.length)) return Promise.reject(invalidArgument(`appendRun needs 1 to ${Math.min(at.length, lengths.length)} records; got ${count}`))
-    const base = at[0]
-    let total = BATCH_HEADER_BYTES
-    let compactable = base >= 0
-    for (let k = 0; k < count; k++) {
-      const len = lengths[k]
-      if (!(len > 0 && at[k] + len <= source.length)) return Promise.reject(invalidArgument(`appendRun record ${k} (at ${at[k]}, ${len} bytes) is not inside the source`))
-      if (len > maxRecordBytes) return Promise.reject(tooLargeError(`record ${k} of ${len} bytes`, maxRecordBytes, 'maxRecordBytes', { index: k, bytes: len }, ''))
-      total += RECORD_HEADER_BYTES + len
-      // In place, records must lie in order, and record k+1 start past where record k's framing ends.
-      if (k + 1 < count && (at[k + 1] < at[k] + len || at[k + 1] - base < total - BATCH_HEADER_BYTES)) compactable = false
-    }
-    if (total > maxBatchBytes) return Promise.reject(tooLargeError(`batch of ${total} bytes`, maxBatchBytes, 'maxBatchBytes', { bytes: total }, '. Split it into smaller batches'))
-    if (!compactable) {
-      const items: Uint8Array[] = []
-      for (let k = 0; k < count; k++) items.push(source.subarray(at[k], at[k] + lengths[k]))
-      return this.appendChecked(items, total)
-    }
-    const room = Math.max(total, BATCH_HEADER_BYTES + RECORD_HEADER_BYTES + at[count - 1] + lengths[count - 1] - base)
-    core.buffer.seal()
-    if (!core.buffer.fits(room)) {
-      if (!core.writeOutSafe()) return Promise.reject(core.state.unusable())
-      core.buffer.reserve(room)
-    }
-    const first = core.buffer.addRun(source, at, lengths, count, total, core.segs.active.size)
-    return core.acknowledge<AppendBatchResult>({ first, last: core.buffer.next - 1 })
   }
 
   /** The limits an attachment that appends must respect. */
