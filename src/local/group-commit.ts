@@ -14,6 +14,9 @@ import { closeQuietly } from './segment-set.js'
 /** Write a (non-durable-critical) checkpoint after this much durable progress. */
 export const CHECKPOINT_EVERY_BYTES = 8 << 20
 
+/** Settled ack slots at the front of the queue before it is compacted while acks are still pending. */
+export const COMPACT_ACKS_AFTER = 4096
+
 type Resolve = (value: never) => void
 type Reject = (reason: unknown) => void
 
@@ -214,12 +217,33 @@ export class GroupCommitter {
     })
   }
 
-  /** Once every ack is settled, the queue starts again from slot 0 (its arrays keep their capacity). */
+  /**
+   * Once every ack is settled, the queue starts again from slot 0 (its arrays keep their
+   * capacity). Under steady load it never empties — records arrive during every fsync — so once
+   * the settled slots are most of it, the live ones move to the front: the queue stays as long as
+   * what is pending, not as long as everything appended since the log last went idle.
+   */
   private compactAcks(): void {
-    if (this.ackHead !== this.ackTail) return
-    if (this.ackWritten !== this.ackTail) throw invariantViolated('only written acks settle', { head: this.ackHead, written: this.ackWritten, tail: this.ackTail })
-    this.ackHead = this.ackTail = this.ackWritten = 0
-    this.roundUntil.length = 0
+    const head = this.ackHead
+    if (head === this.ackTail) {
+      if (this.ackWritten !== this.ackTail) throw invariantViolated('only written acks settle', { head, written: this.ackWritten, tail: this.ackTail })
+      this.ackHead = this.ackTail = this.ackWritten = 0
+      this.roundUntil.length = 0
+      this.roundHead = 0
+      return
+    }
+    if (head < COMPACT_ACKS_AFTER || head * 2 < this.ackTail) return
+    const live = this.ackTail - head
+    for (const slots of [this.ackResolves, this.ackRejects, this.ackValues] as unknown[][]) {
+      slots.copyWithin(0, head, this.ackTail)
+      slots.length = live
+    }
+    this.ackTail = live
+    this.ackWritten -= head
+    this.ackHead = 0
+    const rounds = this.roundUntil
+    rounds.splice(0, this.roundHead)
+    for (let i = 1; i < rounds.length; i += 2) rounds[i] -= head
     this.roundHead = 0
   }
 

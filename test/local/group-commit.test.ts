@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import path from 'node:path'
 import { test } from 'node:test'
 import { decodeCheckpoint } from '../../src/local/checkpoint.js'
-import { GroupCommitter, type CommitHost } from '../../src/local/group-commit.js'
+import { COMPACT_ACKS_AFTER, GroupCommitter, type CommitHost } from '../../src/local/group-commit.js'
 import { SeglogError } from '../../src/errors.js'
 import type { FileHandle, FileSystem } from '../../src/index.js'
 import { crashImage, PowerLossFs, prng, randInt, type Snapshot } from '../helpers/power-loss-fs.js'
@@ -180,4 +180,28 @@ test('the ack queue: an ack queued while a round runs waits for the round that c
   const [unwritten] = r.queue(1)
   await assert.rejects(written, { code: 'ERR_IO' })
   await assert.rejects(unwritten, { code: 'ERR_IO' })
+})
+
+test('the ack queue stays as long as what is pending under steady load that never lets it empty (it grew by every append before)', async () => {
+  const sim = new PowerLossFs({ rng: prng(12) })
+  const r = await rig(sim)
+  const queueLength = (): number => (r.committer as unknown as { ackResolves: unknown[] }).ackResolves.length
+  let longest = 0
+  let expected = 0
+  // Each turn writes what was queued plus three records, and leaves one ack queued (not written)
+  // when the round resolves: the queue is never empty at a resolution, so it never restarts at 0.
+  r.queue(1).forEach((a) => void a.then((o) => assert.equal(o, 0)))
+  expected = 1
+  for (let turn = 0; turn < 2500; turn++) {
+    const acks = r.append(3)
+    r.queue(1).forEach((a) => void a.then(() => undefined, () => undefined))
+    const values = await Promise.all(acks)
+    assert.deepEqual(values, [expected, expected + 1, expected + 2])
+    expected += 4
+    longest = Math.max(longest, queueLength())
+  }
+  assert.ok(longest <= 2 * COMPACT_ACKS_AFTER + 8, `the queue grew to ${longest} slots for ${expected} appends`)
+  r.writeQueued()
+  await r.committer.settled()
+  assert.equal(r.failed(), undefined)
 })
