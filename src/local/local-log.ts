@@ -7,7 +7,7 @@
 import { Readable } from 'node:stream'
 import { channels } from '../diagnostics.js'
 import { invalidArgument, SeglogError } from '../errors.js'
-import { checkOffset, describeType, recordInputError } from '../record-input.js'
+import { checkOffset, recordInputError } from '../record-input.js'
 import { addRecord, appendBatchBytes, appendRun } from './append-paths.js'
 import { RecordCursor } from './cursor.js'
 import { codecFor, installCodec, type LogEncoding } from './encoding.js'
@@ -15,10 +15,11 @@ import type { Gap } from './gaps.js'
 import type { DirectoryLock, LockHolderReport } from './lock.js'
 import { LogCore } from './log-core.js'
 import { lockHolder, repairLog, verifyLog } from './log-tools.js'
-import type { AppendBatchResult, IterateOptions, LogAttachment, LogHooks, LogLimits, ReadBelow } from './log-types.js'
+import type { AppendBatchResult, IterateOptions, LogAttachment, LogHooks, LogLimits } from './log-types.js'
 import { claimDirectory, recoverDirectory } from './open-log.js'
 import { resolveOptions, type LogOptions, type ResolvedOptions } from './options.js'
 import { readFollowing, readNow } from './point-read.js'
+import { batchesThroughBelow, flattenBatches, iterateStart } from './read-through.js'
 import type { RecoveryReport } from './recovery.js'
 import type { RepairOptions, RepairReport } from './repair.js'
 import { deleteSegmentsBefore } from './retention.js'
@@ -286,12 +287,9 @@ export class LocalLog implements AsyncDisposable {
    * process too, for a read-only log) until `signal` aborts or the log closes.
    */
   iterate(options: IterateOptions = {}): AsyncIterableIterator<LogRecord> {
-    const from = options.from ?? this.firstOffset
-    checkOffset(from, 'iterate from')
-    if (options.to !== undefined) checkOffset(options.to, 'iterate to')
-    if (options.gaps !== undefined && options.gaps !== 'stop' && options.gaps !== 'skip') throw invalidArgument(`iterate gaps must be 'stop' or 'skip'; got ${describeType(options.gaps)}`)
+    const from = iterateStart(options, this.firstOffset)
     const below = this.core.below
-    if (below) return flattenBatches(this.batchesThroughBelow(below, from, options))
+    if (below) return flattenBatches(batchesThroughBelow(this.core, below, from, options))
     return new RecordCursor(this.core.cursorSource, from, options.to ?? Number.POSITIVE_INFINITY, options.follow ?? false, options.signal, options.gaps ?? 'stop')
   }
 
@@ -300,13 +298,7 @@ export class LocalLog implements AsyncDisposable {
    * holds (up to 1 MiB). The fastest way to scan; the records are the same zero-copy views.
    */
   iterateBatches(options: IterateOptions = {}): AsyncIterableIterator<LogRecord[]> {
-    if (this.core.below) {
-      const from = options.from ?? this.firstOffset
-      checkOffset(from, 'iterate from')
-      if (options.to !== undefined) checkOffset(options.to, 'iterate to')
-      if (options.gaps !== undefined && options.gaps !== 'stop' && options.gaps !== 'skip') throw invalidArgument(`iterate gaps must be 'stop' or 'skip'; got ${describeType(options.gaps)}`)
-      return this.batchesThroughBelow(this.core.below, from, options)
-    }
+    if (this.core.below) return batchesThroughBelow(this.core, this.core.below, iterateStart(options, this.firstOffset), options)
     const cursor = LocalLog.prototype.iterate.call(this, options) as RecordCursor
     return {
       next: () => cursor.nextMany(),
@@ -317,57 +309,6 @@ export class LocalLog implements AsyncDisposable {
       [Symbol.asyncIterator]() {
         return this
       },
-    }
-  }
-
-  /**
-   * A tiered log's iteration: offsets below the local first offset come from `below` (the store),
-   * then the local cursor takes over. Local retention may delete segments under the local cursor:
-   * whenever it would skip offsets, they are read from below first, so the iteration never has a
-   * silent gap. Yields arrays of consecutive records (a read block locally, up to 256 from below).
-   */
-  private async *batchesThroughBelow(below: ReadBelow, from: number, options: IterateOptions): AsyncGenerator<LogRecord[]> {
-    const to = options.to ?? Number.POSITIVE_INFINITY
-    let p = from
-    while (p < to && options.signal?.aborted !== true) {
-      // Offsets whole-log retention removed are skipped, as the local log's iterators skip what its retention deleted.
-      if (p < below.retainedFrom()) p = below.retainedFrom()
-      const localFirst = this.core.firstOffset
-      if (p < localFirst) {
-        let group: LogRecord[] = []
-        for await (const r of below.iterate(p, Math.min(to, localFirst), options.signal)) {
-          group.push(r)
-          p = r.offset + 1
-          if (group.length >= 256) {
-            yield group
-            group = []
-          }
-        }
-        if (group.length > 0) yield group
-        // Nothing more below (deleted by remote retention, or never shipped): go on locally.
-        if (p < localFirst) p = localFirst
-        continue
-      }
-      const cursor = new RecordCursor(this.core.cursorSource, p, to, options.follow ?? false, options.signal, options.gaps ?? 'stop')
-      let restart = false
-      try {
-        for (;;) {
-          const next = await cursor.nextMany()
-          if (next.done === true) break
-          const batch = next.value
-          if (batch.length === 0) continue
-          if (batch[0].offset > p && p < this.core.firstOffset && p >= below.retainedFrom()) {
-            // The local segment holding p was deleted (it is in the store): read those from below.
-            restart = true
-            break
-          }
-          yield batch
-          p = batch[batch.length - 1].offset + 1
-        }
-      } finally {
-        await cursor.return()
-      }
-      if (!restart) return
     }
   }
 
@@ -467,9 +408,4 @@ export interface RecordSink {
   appendBatch(records: Uint8Array[]): Promise<AppendBatchResult>
   appendRun(source: Uint8Array, at: Int32Array, lengths: Int32Array, count: number): Promise<AppendBatchResult>
   readonly closed: boolean
-}
-
-/** The records of consecutive arrays, one by one. */
-async function* flattenBatches(batches: AsyncGenerator<LogRecord[]>): AsyncGenerator<LogRecord> {
-  for await (const batch of batches) yield* batch
 }
