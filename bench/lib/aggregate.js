@@ -78,7 +78,7 @@ export function printSummary(result) {
   console.log('\nmedians (× raw):')
   for (const [w, peers] of Object.entries(summary)) {
     console.log(`  ${TITLES[w] ?? w}`)
-    const inMs = w.startsWith('W5') || w === 'IMP'
+    const inMs = w.startsWith('W5') || w === 'IMP' || w.startsWith('TR')
     const rows = Object.entries(peers).sort((a, b) => (inMs ? (a[1].openMs ?? 1e9) - (b[1].openMs ?? 1e9) : (b[1].opsPerSec ?? -1) - (a[1].opsPerSec ?? -1)))
     for (const [p, s] of rows) {
       const v = inMs ? fmtMs(s.openMs) : fmtRate(s.opsPerSec)
