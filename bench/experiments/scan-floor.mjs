@@ -14,7 +14,7 @@ const ROUNDS = Number(opt('--rounds', '4'))
 const DIR = opt('--dir', '/tmp/scanh')
 const ENTRY = path.resolve(opt('--entry', path.join(here, '../../dist/pkg/index.js')))
 const SCANS = Number(opt('--scans', '3'))
-const variants = opt('--only', 'raw,bare-pre,bare-view,iterate,batches').split(',')
+const variants = opt('--only', 'raw,bare-pre,bare-view,bare-chunk,sync-view,iterate,batches').split(',')
 
 async function child(variant) {
   const cpu0 = process.cpuUsage()
@@ -46,6 +46,48 @@ async function child(variant) {
       for await (const r of it) cb(r.data)
       times.push(Number(process.hrtime.bigint() - t))
     }
+  } else if (variant === 'bare-chunk') {
+    // bare-view's records, made 1,024 at a time in a plain loop and handed out from an array.
+    const block = Buffer.alloc(N * 132)
+    for (let i = 0; i < N; i++) block.writeUInt32LE(128, i * 132)
+    for (let s = 0; s < SCANS; s++) {
+      let i = 0
+      let chunk = []
+      let k = 0
+      const fill = () => {
+        chunk = []
+        k = 0
+        for (let n = 0; n < 1024 && i < N; n++, i++) {
+          const rp = i * 132
+          const len = (block[rp] | block[rp + 1] << 8 | block[rp + 2] << 16 | block[rp + 3] << 24) >>> 0
+          chunk.push({ offset: i, timestamp: 0, data: Buffer.from(block.buffer, block.byteOffset + rp + 4, len) })
+        }
+      }
+      const it = { next() {
+        if (k >= chunk.length) {
+          if (i >= N) return Promise.resolve({ value: undefined, done: true })
+          fill()
+        }
+        return Promise.resolve({ value: chunk[k++], done: false })
+      }, [Symbol.asyncIterator]() { return this } }
+      const t = process.hrtime.bigint()
+      for await (const r of it) cb(r.data)
+      times.push(Number(process.hrtime.bigint() - t))
+    }
+  } else if (variant === 'sync-view') {
+    // The same object and view per record as bare-view, in a plain loop: no promise, no microtask.
+    const block = Buffer.alloc(N * 132)
+    for (let i = 0; i < N; i++) block.writeUInt32LE(128, i * 132)
+    for (let s = 0; s < SCANS; s++) {
+      const t = process.hrtime.bigint()
+      for (let i = 0; i < N; i++) {
+        const rp = i * 132
+        const len = (block[rp] | block[rp + 1] << 8 | block[rp + 2] << 16 | block[rp + 3] << 24) >>> 0
+        const r = { offset: i, timestamp: 0, data: Buffer.from(block.buffer, block.byteOffset + rp + 4, len) }
+        cb(r.data)
+      }
+      times.push(Number(process.hrtime.bigint() - t))
+    }
   } else {
     const { Log } = await import(pathToFileURL(ENTRY).href)
     const log = await Log.open(path.join(DIR, 'seglog'), { sync: 'never' })
@@ -57,7 +99,7 @@ async function child(variant) {
     }
     await log.close()
   }
-  const cpu = process.cpuUsage(cpu0)
+  const cpu = process.cpuUsage(cpu0)  // the whole child, setup included: compare like with like
   process.stdout.write(JSON.stringify({ variant, nsPerRec: times.map((t) => t / N), cpuUsTotal: (cpu.user + cpu.system), rss: process.memoryUsage().rss, sink }) + '\n')
 }
 
