@@ -61,7 +61,7 @@ export interface TypedLog<V> extends Omit<Log, EncodedMethods> {
 /**
  * A durable, ordered, append-only log on local disk.
  *
- * Records read through {@link Log.iterate} are zero-copy views into a read block of up to 1 MiB;
+ * Records read through {@link Log.iterate} are zero-copy views into a read block of 256 KiB;
  * a view stays valid for as long as you hold it (it keeps its block alive), so copy records you
  * keep for long with {@link copyRecord} to let the block go. {@link Log.read} returns a copy.
  */

@@ -30,8 +30,8 @@ import type { VerifyOptions, VerifyReport } from './verify.js'
 /**
  * A durable, ordered, append-only log on local disk (the public `Log` adds worker-thread appends).
  *
- * Records read through {@link LocalLog.iterate} are zero-copy views into a read block of up to
- * 1 MiB; a view stays valid for as long as you hold it (it keeps its block alive), so copy records
+ * Records read through {@link LocalLog.iterate} are zero-copy views into a read block of 256 KiB
+ * (or one batch, when a batch is larger); a view stays valid for as long as you hold it (it keeps its block alive), so copy records
  * you keep for long with {@link copyRecord} to let the block go. {@link LocalLog.read} returns a copy.
  */
 export class LocalLog implements AsyncDisposable {
@@ -282,8 +282,8 @@ export class LocalLog implements AsyncDisposable {
   }
 
   /**
-   * Yields records in offset order. `data` is a zero-copy view into a read block of up to 1 MiB
-   * and stays valid while referenced. With `follow`, waits at the end for new records (in another
+   * Yields records in offset order. `data` is a zero-copy view into a read block of 256 KiB (or
+   * into one batch, when a batch is larger) and stays valid while referenced. With `follow`, waits at the end for new records (in another
    * process too, for a read-only log) until `signal` aborts or the log closes.
    */
   iterate(options: IterateOptions = {}): AsyncIterableIterator<LogRecord> {
@@ -294,8 +294,9 @@ export class LocalLog implements AsyncDisposable {
   }
 
   /**
-   * Like {@link iterate}, but yields arrays of consecutive records: everything one read block
-   * holds (up to 1 MiB). The fastest way to scan; the records are the same zero-copy views.
+   * Like {@link iterate}, but yields arrays of consecutive records: what one read block holds
+   * (256 KiB), cut after the batch that passes 1,024 records. The fastest way to scan; the
+   * records are the same zero-copy views.
    */
   iterateBatches(options: IterateOptions = {}): AsyncIterableIterator<LogRecord[]> {
     if (this.core.below) return batchesThroughBelow(this.core, this.core.below, iterateStart(options, this.firstOffset), options)
