@@ -86,6 +86,9 @@ const builtinsByGetter = {
   },
 }
 
+// A clean output directory: chunk names are content hashes, and a stale chunk would ship in the package.
+fs.rmSync(path.join(root, 'dist', 'pkg'), { recursive: true, force: true })
+
 await build({
   absWorkingDir: root,
   entryPoints: Object.fromEntries(entries.map((e) => [e, path.join('dist', 'src', `${e}.js`)])),
