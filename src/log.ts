@@ -11,9 +11,8 @@ import type { Readable } from 'node:stream'
 import { createWorkerBridge, type WorkerHandle } from './threads/index.js'
 import { invalidArgument, SeglogError } from './errors.js'
 import type { ObjectStore } from './objects/types.js'
-import { fenceError, LogTier, planTier, ReadOnlyTier, type TierOptions, type TierState } from './tier/tiered-log.js'
-import { openRemoteLog, type RemoteLog, type RemoteLogOptions } from './tier/remote-log.js'
-import { checkHeldSegments } from './tier/held-check.js'
+import type { LogTier, ReadOnlyTier, TierOptions, TierState } from './tier/tiered-log.js'
+import type { RemoteLog, RemoteLogOptions } from './tier/remote-log.js'
 
 export type { TierOptions, TierState } from './tier/tiered-log.js'
 export type { RemoteLog, RemoteLogOptions, RemoteIterateOptions, TierClock } from './tier/remote-log.js'
@@ -26,6 +25,12 @@ export type { RemoteLog, RemoteLogOptions, RemoteIterateOptions, TierClock } fro
 export interface TieredLogOptions extends LogOptions {
   /** Ship sealed segments to an object store, read through it, restore from it (docs/tiered.md). */
   tier?: TierOptions
+}
+
+/** The tier's code, loaded when a log first needs it (see src/tier/log-tier-entry.ts). */
+let tierCode: Promise<typeof import('./tier/log-tier-entry.js')> | undefined
+function loadTierCode(): Promise<typeof import('./tier/log-tier-entry.js')> {
+  return (tierCode ??= import('./tier/log-tier-entry.js'))
 }
 
 export type { AppendBatchResult, IterateOptions } from './local/log-types.js'
@@ -90,12 +95,14 @@ export class Log extends LocalLog {
    */
   private static async openTiered(dir: string, options: TieredLogOptions & { encoding?: LogEncoding }): Promise<Log> {
     const { tier, ...local } = options
+    const { planTier, ReadOnlyTier, fenceError, checkHeldSegments, LogTier } = await loadTierCode()
     const plan = await planTier(tier, local)
     if (local.readOnly === true) {
       // Reads only: the directory follows its writer, offsets below it come from the store; no
       // shipping, no retention (the writer applies both), nothing written or deleted anywhere.
       const log = await this.openLog(dir, local) as unknown as Log
       log.tier = new ReadOnlyTier(plan, log.hooks)
+      log.tierReadOnly = true
       return log
     }
     const log = await this.openLog(dir, { ...local, retention: plan.options.localRetention }, plan.internal) as unknown as Log
@@ -114,6 +121,8 @@ export class Log extends LocalLog {
   }
 
   private tier: LogTier | ReadOnlyTier | undefined
+  /** The tier is a {@link ReadOnlyTier} (a flag, not instanceof: the tier's classes load on first use). */
+  private tierReadOnly = false
 
   /**
    * Resolves once every segment sealed before the call is confirmed in the store; with
@@ -124,10 +133,10 @@ export class Log extends LocalLog {
    */
   async syncTier(options: { all?: boolean } = {}): Promise<void> {
     const tier = this.requireTier('syncTier')
-    if (tier instanceof ReadOnlyTier) throw new SeglogError('ERR_READ_ONLY', `syncTier ships segments, and the log in ${this.dir} was opened with { readOnly: true }; call it on the writer`)
+    if (this.tierReadOnly) throw new SeglogError('ERR_READ_ONLY', `syncTier ships segments, and the log in ${this.dir} was opened with { readOnly: true }; call it on the writer`)
     if (typeof options !== 'object' || options === null) throw invalidArgument('syncTier options must be an object')
     if (options.all !== undefined && typeof options.all !== 'boolean') throw invalidArgument('syncTier all must be true or false')
-    await tier.sync(options.all === true)
+    await (tier as LogTier).sync(options.all === true)
   }
 
   /** How far shipping has come: `{ uploadedOffset, localFirstOffset, pendingSegments }` (throws on a log opened without `tier`). */
@@ -147,7 +156,7 @@ export class Log extends LocalLog {
    * iterate, follow (polling the store) and close. See docs/tiered.md.
    */
   static openRemote(store: ObjectStore, prefix: string, options: RemoteLogOptions = {}): Promise<RemoteLog> {
-    return openRemoteLog(store, prefix, options)
+    return loadTierCode().then(({ openRemoteLog }) => openRemoteLog(store, prefix, options))
   }
 
   /**

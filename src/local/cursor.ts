@@ -12,7 +12,7 @@
 import { SeglogError } from '../errors.js'
 import { BATCH_HEADER_BYTES, RECORD_HEADER_BYTES } from '../format/index.js'
 import type { FileHandle, FileSystem } from '../io/file-system.js'
-import { corruptError } from './batch-errors.js'
+import { corruptError, InconsistentIndexError } from './batch-errors.js'
 import { BatchRead, BatchReader, batchReadError } from './batch-reader.js'
 import { CursorFile, type CursorRegistry } from './cursor-registry.js'
 import type { LogRecord, Segment } from './segment.js'
@@ -327,7 +327,16 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
       // Blocks read from another file say nothing about this one.
       this.reader.reset()
     }
-    const i = index.floor(offset)
+    let i: number
+    try {
+      i = index.floor(offset)
+    } catch (err) {
+      // An index decoded lazily found a damaged entry where the lookup landed: rebuild it once.
+      if (!(err instanceof InconsistentIndexError) || this.rebuiltIndexOf === segment) throw err
+      this.rebuiltIndexOf = segment
+      this.source.rebuildIndex(segment)
+      return this.seek(offset)
+    }
     const position = i < 0 ? 0 : index.batchPosAt(i)
     // Without an entry the walk starts at the segment's first batch, which must begin at its base;
     // from an entry, the batch it names must hold the entry's offset.

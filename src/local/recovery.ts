@@ -6,8 +6,8 @@
 import path from 'node:path'
 import type { FileSystem } from '../io/file-system.js'
 import { readCheckpoint, type Checkpoint } from './checkpoint.js'
-import { CHECKPOINT_TMP_FILE, GAPS_TMP_FILE, IDENTITY_TMP_FILE, indexPath, parseIndexName, parseSegmentName, segmentPath, TRUNCATE_INTENT_FILE } from './names.js'
-import { scanSegment } from './scan.js'
+import { CHECKPOINT_TMP_FILE, GAPS_FILE, GAPS_TMP_FILE, IDENTITY_TMP_FILE, indexPath, parseIndexName, parseSegmentName, segmentPath, TRUNCATE_INTENT_FILE } from './names.js'
+import { scanSegment, type ScanResult } from './scan.js'
 import { corruptError, newerVersionError } from './batch-errors.js'
 import { Segment } from './segment.js'
 import { SparseIndex } from './sparse-index.js'
@@ -73,7 +73,11 @@ export async function recover(fsys: FileSystem, dir: string, options: RecoveryOp
     clean: false, scannedFrom: { segment: '', position: 0 }, scannedBytes: 0, replayedTruncate: false, removedFiles: [], durationMs: 0,
   }
 
-  const { intent, present } = readIntent(fsys, dir)
+  // The listing first: files it does not name are not opened to find them missing (a writer holds
+  // the lock, so nothing else adds them; a read-only open looks for them directly, as a writer may).
+  let names = fsys.readdir(dir)
+  const listed = (name: string): boolean => !writable || names.includes(name)
+  const { intent, present } = listed(TRUNCATE_INTENT_FILE) ? readIntent(fsys, dir) : { intent: undefined, present: false }
   if (writable && present) {
     if (intent) {
       await applyIntent(fsys, dir, intent)
@@ -83,9 +87,9 @@ export async function recover(fsys: FileSystem, dir: string, options: RecoveryOp
       fsys.unlink(path.join(dir, TRUNCATE_INTENT_FILE))
       report.removedFiles.push(TRUNCATE_INTENT_FILE)
     }
+    names = fsys.readdir(dir)
   }
 
-  const names = fsys.readdir(dir)
   const bases: number[] = []
   const indexBases: number[] = []
   for (const name of names) {
@@ -136,7 +140,7 @@ export async function recover(fsys: FileSystem, dir: string, options: RecoveryOp
   })
   // A recorded gap ends where a segment begins (repair moved the data after it there); one that
   // no longer does was overtaken by a later truncate and is dropped.
-  const recorded = readGaps(fsys, dir)
+  const recorded = listed(GAPS_FILE) ? readGaps(fsys, dir) : []
   const gaps = recorded.filter((g) => bases.includes(g.to) && bases[0] <= g.from)
   try {
     const recovered = await recoverSegments(fsys, segments, gaps, checkpoint, options, report, started)
@@ -174,7 +178,8 @@ async function recoverSegments(fsys: FileSystem, segments: Segment[], gaps: Gap[
   if (checkpoint && checkpoint.segmentBase === last.base && checkpoint.position <= fileSize && checkpoint.nextOffset >= last.base) {
     start = checkpoint.position
     expected = checkpoint.nextOffset
-    index = SparseIndex.decode(fsys.readFile(last.indexPath), last.base, start)
+    // Lazily: entries are checked when a lookup first lands among them (see SparseIndex.decode).
+    index = SparseIndex.decode(fsys.readFile(last.indexPath), last.base, start, last.indexPath)
     if (index && index.nextOffset !== expected) index = undefined
     if (!index && start > 0) {
       // The prefix is known good (it was fsynced before the checkpoint named it): index it without re-checking.
@@ -195,7 +200,10 @@ async function recoverSegments(fsys: FileSystem, segments: Segment[], gaps: Gap[
 
   report.scannedFrom = { segment: last.path, position: start }
   report.scannedBytes = fileSize - start
-  const scan = scanSegment(last.handle(fsys), fileSize, start, expected, { index, indexIntervalBytes: options.indexIntervalBytes, tag: last.logTag })
+  // Nothing written after the checkpoint (a clean close): nothing to check, no descriptor to open.
+  const scan: ScanResult = start === fileSize
+    ? { stop: 'end', validEnd: start, nextOffset: expected, maxTimestamp: 0, batches: 0, records: 0 }
+    : scanSegment(last.handle(fsys), fileSize, start, expected, { index, indexIntervalBytes: options.indexIntervalBytes, tag: last.logTag })
   if (scan.stop === 'newer-version') {
     throw newerVersionError(last.path, scan.validEnd, scan.version ?? 0)
   }

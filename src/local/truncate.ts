@@ -59,7 +59,10 @@ export async function truncateLog(host: TruncateHost, offset: number): Promise<v
   // (retention, rolls, deleteBefore) from changing the segment list until the truncate is done.
   const at = set.at(offset)
   const segment = set.segments[at]
-  const index = set.indexOf(at)
+  let index = set.indexOf(at)
+  // A lazily decoded index (the active segment's, see SparseIndex.decode) is cut by its entries:
+  // check them all first, and rebuild it from the batches if one fails, before anything changes.
+  if (!index.checkAll()) index = set.rebuildIndexOf(at, () => host.flush())
   // An offset past the end of a sealed segment lies in a gap a repair recorded: cut after that
   // segment, then start the new end at `offset` with the part of the gap below it still recorded.
   const gapFrom = set.lostAt(offset, at) ? index.nextOffset : undefined

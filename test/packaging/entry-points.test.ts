@@ -5,7 +5,9 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
-import { fileURLToPath } from 'node:url'
+import { spawnSync } from 'node:child_process'
+import os from 'node:os'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
@@ -122,4 +124,35 @@ test('the entry points share one copy of each class (instanceof holds across the
   const MemoryStore = root.MemoryStore as new () => unknown
   const store = new FaultStore(new MemoryStore())
   await assert.rejects(store.put('', new Uint8Array(1)), (err: unknown) => err instanceof SeglogError)
+})
+
+// Import cost (issue 13): the bundle takes Node's built-ins through process.getBuiltinModule, and
+// those only some paths need (crypto, stream, os) load on first use (scripts/bundle.mjs). A fresh
+// process shows which built-ins `import('seglog')` loaded, then uses each lazy one through the
+// bundle: a new log (crypto for its identity and lock token, os for the lock's host name), an
+// append, and a read stream (stream).
+test('import("seglog") loads no crypto, stream or os; the bundle loads them when a log needs them', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seglog-imp-'))
+  try {
+    const url = pathToFileURL(path.join(repoRoot, entry('.').default)).href
+    const code = `
+      const before = new Set(process.moduleLoadList)
+      const { Log } = await import(${JSON.stringify(url)})
+      const loaded = process.moduleLoadList.filter((m) => !before.has(m) && /^NativeModule (crypto|stream|os)$/.test(m))
+      const log = await Log.open(${JSON.stringify(dir)})
+      await log.append(new Uint8Array([1, 2, 3]))
+      const seen = []
+      for await (const r of log.createReadStream()) seen.push([...r.data])
+      await log.close()
+      const after = process.moduleLoadList.filter((m) => /^NativeModule (crypto|stream|os)$/.test(m))
+      console.log(JSON.stringify({ loaded, seen, after }))`
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' })
+    assert.equal(r.status, 0, r.stderr)
+    const out = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { loaded: string[]; seen: number[][]; after: string[] }
+    assert.deepEqual(out.loaded, [], 'built-ins loaded by the import alone')
+    assert.deepEqual(out.seen, [[1, 2, 3]])
+    assert.deepEqual(out.after.sort(), ['NativeModule crypto', 'NativeModule os', 'NativeModule stream'])
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
 })
