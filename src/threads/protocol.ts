@@ -28,7 +28,7 @@
  */
 import {
   C_CLOSED, C_FINISHED, C_HEAD, C_MAX_RECORD, C_PARKED, C_PRODUCER_HIGH, C_SIGNAL, C_TAIL, FLAG_PAD,
-  FRAME_HEADER_BYTES, P_DURABLE, P_LEN, P_POS, P_RESV, P_SLOT, PHASE_IDLE, PHASE_INTENT, PHASE_MASK,
+  FRAME_HEADER_BYTES, P_DURABLE, P_LEN, P_WAITING, P_POS, P_RESV, P_SLOT, PHASE_IDLE, PHASE_INTENT, PHASE_MASK,
   PHASE_RESERVED, PHASE_REVOKED, PHASE_WRITING, SLOT_FREE, SLOT_IN_USE, SLOT_RELEASED, producerRecord,
   waitAsync, wordAt, type Ring, type WaitAsyncResult,
 } from './layout.js'
@@ -79,6 +79,8 @@ export function startProducer(ring: Ring, rec: number): ProducerStart {
   const seq = Atomics.load(i, rec + P_DURABLE)
   const gen = Atomics.load(i, rec + P_RESV) >>> 3
   Atomics.store(i, rec + P_RESV, (gen << 3) | PHASE_IDLE)
+  // A mark left by the previous owner would only cost a notify; start clean.
+  Atomics.store(i, rec + P_WAITING, 0)
   return { seq, gen }
 }
 
@@ -244,9 +246,54 @@ export function wakeSpaceWaiters(ring: Ring): void {
   Atomics.notify(ring.i32, C_HEAD)
 }
 
-/** Waits until the producer's DURABLE count moves from `acked`. */
+/*
+ * Result wake-ups (DURABLE and WAITING). The drainer notifies a producer only when the producer
+ * has marked itself WAITING, so a producer that keeps appending costs the drainer a store per
+ * batch and nothing else. No wake-up is lost:
+ *
+ *   producer: store WAITING = 1  →  waitAsync(DURABLE, acked): load DURABLE, park if == acked
+ *   drainer:  store DURABLE = n  →  load WAITING; if 1: exchange it to 0, notify DURABLE
+ *
+ * Atomics are sequentially consistent, so the four accesses have one total order. If the
+ * producer parks, its load of DURABLE saw the old value, so it came before the drainer's store;
+ * its store of WAITING came before that load; so the drainer's load of WAITING, after its own
+ * store, sees 1 and it notifies. The notify cannot slip in between the producer's check and its
+ * parking: waitAsync does both inside the waiter list's critical section, which notify also takes.
+ * If instead the drainer's load of WAITING comes first and sees 0, the producer's store of WAITING
+ * comes after it, hence after the store of DURABLE, and its waitAsync sees the new count and does
+ * not park ('not-equal'). A stale mark (left by a wait that returned 'not-equal', or cleared by the
+ * producer while the drainer exchanges it) costs at most one notify nobody waits for.
+ * Wakes that do not go through the mark: markFinished notifies every producer unconditionally.
+ */
+
+/** Producer side, step 1 of a wait for results: the drainer must notify from now on. */
+export function markWaiting(i: Int32Array, rec: number): void {
+  Atomics.store(i, rec + P_WAITING, 1)
+}
+
+/**
+ * Producer side, step 2: parks until DURABLE moves from `acked` (returns 'not-equal' at once when
+ * it already has). Only after {@link markWaiting}.
+ */
+export function waitForDurable(i: Int32Array, rec: number, acked: number): WaitAsyncResult {
+  return waitAsync(i, rec + P_DURABLE, acked)
+}
+
+/** Producer side: the wait ended without parking, so the mark is not needed (saves a notify). */
+export function clearWaiting(i: Int32Array, rec: number): void {
+  Atomics.store(i, rec + P_WAITING, 0)
+}
+
+/**
+ * Waits until the producer's DURABLE count moves from `acked`: {@link markWaiting}, then
+ * {@link waitForDurable} (which re-checks DURABLE after the mark).
+ */
 export function waitForResults(ring: Ring, rec: number, acked: number): WaitAsyncResult {
-  return waitAsync(ring.i32, rec + P_DURABLE, acked)
+  const i = ring.i32
+  markWaiting(i, rec)
+  const r = waitForDurable(i, rec, acked)
+  if (!r.async) clearWaiting(i, rec)
+  return r
 }
 
 /** The producer's DURABLE count: results below it are written. */
@@ -347,11 +394,34 @@ export function readResult(ring: Ring, producer: number, seq: number): number {
   return ring.results[producer * window + (seq & (window - 1))]
 }
 
-/** Publishes the producer's DURABLE count (every result below it is written) and wakes it. */
+/** Drainer side, step 1 of a publish: every result below `count` is written. */
+export function storeDurable(i: Int32Array, rec: number, count: number): void {
+  Atomics.store(i, rec + P_DURABLE, count)
+}
+
+/**
+ * Drainer side, step 2 (after {@link storeDurable}): true when the producer marked itself waiting;
+ * the mark is cleared, and the caller must {@link notifyDurable}. The plain load first keeps the
+ * common case (a busy producer, no mark) free of read-modify-writes.
+ */
+export function takeWaiter(i: Int32Array, rec: number): boolean {
+  return Atomics.load(i, rec + P_WAITING) !== 0 && Atomics.exchange(i, rec + P_WAITING, 0) !== 0
+}
+
+/** Drainer side, step 3: wakes the producer parked on its DURABLE count. */
+export function notifyDurable(i: Int32Array, rec: number): void {
+  Atomics.notify(i, rec + P_DURABLE)
+}
+
+/**
+ * Publishes the producer's DURABLE count (every result below it is written) and wakes it if it
+ * is waiting (see the comment above {@link markWaiting} for why no wake-up is lost).
+ */
 export function publishDurable(ring: Ring, producer: number, count: number): void {
-  const w = producerRecord(ring, producer) + P_DURABLE
-  Atomics.store(ring.i32, w, count)
-  Atomics.notify(ring.i32, w)
+  const i = ring.i32
+  const rec = producerRecord(ring, producer)
+  storeDurable(i, rec, count)
+  if (takeWaiter(i, rec)) notifyDurable(i, rec)
 }
 
 /** New appends fail from now on with the code behind `codeNumber`; the first reason stays. */
