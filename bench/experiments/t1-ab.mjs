@@ -47,6 +47,7 @@ const ms = performance.now() - t0
 const mainMs = (threadCpuNs() - c0) / 1e6
 const pu = process.cpuUsage(p0)
 await Promise.all(workers.map((w) => w.terminate()))
+console.log("signals", new Int32Array(handle.buffer)[48], "batches", log.workerStats?.())
 const n = log.nextOffset
 await log.close()
 fs.rmSync(dir, { recursive: true, force: true })

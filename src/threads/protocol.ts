@@ -204,13 +204,19 @@ export function consume(ring: Ring, from: number, to: number): void {
   const base = ring.ringWord << 2
   const a = from & ring.mask
   const span = (to - from) >>> 0
-  if (a + span <= ring.capacity) ring.u8.fill(0, base + a, base + a + span)
+  if (a + span <= ring.capacity) zero(ring, base + a, base + a + span)
   else {
-    ring.u8.fill(0, base + a, base + ring.capacity)
-    ring.u8.fill(0, base, base + a + span - ring.capacity)
+    zero(ring, base + a, base + ring.capacity)
+    zero(ring, base, base + a + span - ring.capacity)
   }
   Atomics.store(ring.i32, C_HEAD, to | 0)
   Atomics.notify(ring.i32, C_HEAD)
+}
+
+/** Zeroes bytes [from, to) of the buffer; whole 8-byte words when both ends are aligned (always, for frames). */
+function zero(ring: Ring, from: number, to: number): void {
+  if (((from | to) & 7) === 0) ring.i64.fill(0n, from >> 3, to >> 3)
+  else ring.u8.fill(0, from, to)
 }
 
 /** Announces that the drainer is about to park; returns the SIGNAL value to wait on. */
@@ -247,23 +253,27 @@ export function wakeSpaceWaiters(ring: Ring): void {
 }
 
 /*
- * Result wake-ups (DURABLE and WAITING). The drainer notifies a producer only when the producer
- * has marked itself WAITING, so a producer that keeps appending costs the drainer a store per
- * batch and nothing else. No wake-up is lost:
+ * Result wake-ups (DURABLE and WAITING). The drainer notifies a producer only while the producer
+ * has marked itself WAITING, so a producer that keeps appending costs the drainer a store and a
+ * load per batch and no notify. Only the producer sets and clears its mark. No wake-up is lost:
  *
  *   producer: store WAITING = 1  →  waitAsync(DURABLE, acked): load DURABLE, park if == acked
- *   drainer:  store DURABLE = n  →  load WAITING; if 1: exchange it to 0, notify DURABLE
+ *             … woken (or 'not-equal') → store WAITING = 0
+ *   drainer:  store DURABLE = n  →  load WAITING; if 1: notify DURABLE
  *
- * Atomics are sequentially consistent, so the four accesses have one total order. If the
- * producer parks, its load of DURABLE saw the old value, so it came before the drainer's store;
- * its store of WAITING came before that load; so the drainer's load of WAITING, after its own
- * store, sees 1 and it notifies. The notify cannot slip in between the producer's check and its
- * parking: waitAsync does both inside the waiter list's critical section, which notify also takes.
- * If instead the drainer's load of WAITING comes first and sees 0, the producer's store of WAITING
- * comes after it, hence after the store of DURABLE, and its waitAsync sees the new count and does
- * not park ('not-equal'). A stale mark (left by a wait that returned 'not-equal', or cleared by the
- * producer while the drainer exchanges it) costs at most one notify nobody waits for.
- * Wakes that do not go through the mark: markFinished notifies every producer unconditionally.
+ * Atomics are sequentially consistent, so these accesses have one total order. If the producer
+ * parks, its load of DURABLE saw the old value, so it came before the drainer's store; its store
+ * of WAITING came before that load; and the mark stays set until the producer itself runs again,
+ * which it does only once woken. So the drainer's load of WAITING, after its own store, sees 1 and
+ * it notifies. The notify cannot slip in between the producer's check and its parking: waitAsync
+ * does both inside the waiter list's critical section, which notify also takes. If instead the
+ * drainer's load of WAITING comes first and sees 0, the producer's store of WAITING comes after it,
+ * hence after the store of DURABLE, and its waitAsync sees the new count and does not park.
+ * The drainer must not clear the mark: a mark it took for one publish can belong to a wait that
+ * parks on that publish's count and needs the next one's notify (the interleaving test found this
+ * lost wake-up in a version where the drainer exchanged the mark to 0).
+ * Between its wake and its clear the producer may get notifies nobody waits for: cheap, no thread
+ * is woken. markFinished notifies every producer unconditionally.
  */
 
 /** Producer side, step 1 of a wait for results: the drainer must notify from now on. */
@@ -279,14 +289,15 @@ export function waitForDurable(i: Int32Array, rec: number, acked: number): WaitA
   return waitAsync(i, rec + P_DURABLE, acked)
 }
 
-/** Producer side: the wait ended without parking, so the mark is not needed (saves a notify). */
+/** Producer side, last step: the wait ended (woken, or it did not park); no more notifies needed. */
 export function clearWaiting(i: Int32Array, rec: number): void {
   Atomics.store(i, rec + P_WAITING, 0)
 }
 
 /**
  * Waits until the producer's DURABLE count moves from `acked`: {@link markWaiting}, then
- * {@link waitForDurable} (which re-checks DURABLE after the mark).
+ * {@link waitForDurable} (which re-checks DURABLE after the mark). When it parks, the caller must
+ * {@link clearWaiting} once woken.
  */
 export function waitForResults(ring: Ring, rec: number, acked: number): WaitAsyncResult {
   const i = ring.i32
@@ -399,13 +410,9 @@ export function storeDurable(i: Int32Array, rec: number, count: number): void {
   Atomics.store(i, rec + P_DURABLE, count)
 }
 
-/**
- * Drainer side, step 2 (after {@link storeDurable}): true when the producer marked itself waiting;
- * the mark is cleared, and the caller must {@link notifyDurable}. The plain load first keeps the
- * common case (a busy producer, no mark) free of read-modify-writes.
- */
-export function takeWaiter(i: Int32Array, rec: number): boolean {
-  return Atomics.load(i, rec + P_WAITING) !== 0 && Atomics.exchange(i, rec + P_WAITING, 0) !== 0
+/** Drainer side, step 2 (after {@link storeDurable}): true while the producer is marked waiting. */
+export function isWaiting(i: Int32Array, rec: number): boolean {
+  return Atomics.load(i, rec + P_WAITING) !== 0
 }
 
 /** Drainer side, step 3: wakes the producer parked on its DURABLE count. */
@@ -421,7 +428,7 @@ export function publishDurable(ring: Ring, producer: number, count: number): voi
   const i = ring.i32
   const rec = producerRecord(ring, producer)
   storeDurable(i, rec, count)
-  if (takeWaiter(i, rec)) notifyDurable(i, rec)
+  if (isWaiting(i, rec)) notifyDurable(i, rec)
 }
 
 /** New appends fail from now on with the code behind `codeNumber`; the first reason stays. */

@@ -9,7 +9,7 @@ import { isUnreadable, recordInputError } from '../record-input.js'
 import { appendRejectedError, ringClosedError } from './codes.js'
 import { frameBytes, readGeometry, type WorkerHandle } from './layout.js'
 import {
-  beginWrite, claimProducerSlot, closedReason, crossesRingEnd, durableCount, endReservation, hasRoom,
+  beginWrite, claimProducerSlot, clearWaiting, closedReason, crossesRingEnd, durableCount, endReservation, hasRoom,
   headOf, isFinished, isRevoked, maxRecordBytesOf, nextGeneration, padReservation, producerRecord,
   publishFrame, readResult, releaseProducerSlot, reserve, ringView, spaceFree, startProducer, tailOf,
   waitForResults, waitForSpace, wakeDrainer, wordAt, writeFrame, type Ring,
@@ -60,7 +60,11 @@ export class LogWriter {
   #released = false
   #idleWaiters: (() => void)[] = []
   readonly #onSpace = (): void => { this.#waitingSpace = false; this.#pump() }
-  readonly #onDurable = (): void => { this.#waitingDurable = false; this.#collectResults() }
+  readonly #onDurable = (): void => {
+    this.#waitingDurable = false
+    clearWaiting(this.#ring.i32, this.#rec)
+    this.#collectResults()
+  }
 
   private constructor(handle: WorkerHandle) {
     const g = readGeometry(handle) // validates: anything else fails with ERR_INVALID_ARGUMENT
