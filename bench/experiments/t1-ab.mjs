@@ -25,11 +25,13 @@ const { handle, n, entry, every } = workerData
   const w = await LogWriter.connect(handle)
   parentPort.postMessage('ready')
   parentPort.once('message', async () => {
+    const cpu = () => Number(require('node:fs').readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0])
+    const c0 = cpu()
     let p
     for (let i = 0; i < n; i++) { p = w.append(recs[i & 4095]); if ((i + 1) % every === 0) await p }
     await p
     await w.close()
-    parentPort.postMessage('done')
+    parentPort.postMessage({ cpuNs: cpu() - c0 })
   })
 })()`
 const log = await Log.open(dir, { sync: 'never' })
@@ -41,15 +43,15 @@ await Promise.all(workers.map((w) => new Promise((res) => w.once('message', res)
 const c0 = threadCpuNs()
 const p0 = process.cpuUsage()
 const t0 = performance.now()
-await Promise.all(workers.map((w) => { const d = new Promise((res) => w.once('message', res)); w.postMessage('go'); return d }))
+const results = await Promise.all(workers.map((w) => { const d = new Promise((res) => w.once('message', res)); w.postMessage('go'); return d }))
 await log.sync()
 const ms = performance.now() - t0
 const mainMs = (threadCpuNs() - c0) / 1e6
 const pu = process.cpuUsage(p0)
 await Promise.all(workers.map((w) => w.terminate()))
-console.log("signals", new Int32Array(handle.buffer)[48], "batches", log.workerStats?.())
+console.log("notify calls", globalThis.__n, "woke", globalThis.__w)
 const n = log.nextOffset
 await log.close()
 fs.rmSync(dir, { recursive: true, force: true })
 const per1M = 1e6 / count
-console.log(JSON.stringify({ dist: path.basename(path.resolve(dist)), n, Mps: +(count / ms / 1000).toFixed(3), mainCpuMsPer1M: +(mainMs * per1M).toFixed(1), procCpuMsPer1M: +((pu.user + pu.system) / 1000 * per1M).toFixed(1) }))
+console.log(JSON.stringify({ dist: path.basename(path.resolve(dist)), n, Mps: +(count / ms / 1000).toFixed(3), mainCpuMsPer1M: +(mainMs * per1M).toFixed(1), procCpuMsPer1M: +((pu.user + pu.system) / 1000 * per1M).toFixed(1), workerCpuMsPer1M: +(results.reduce((a, r) => a + r.cpuNs, 0) / 1e6 * per1M).toFixed(1), drainerWakes: new Int32Array(handle.buffer)[48] }))
