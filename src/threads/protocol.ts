@@ -393,10 +393,18 @@ export function unwrittenAt(ring: Ring, pos: number): boolean {
 
 // ---------------------------------------------------------------- results and life cycle
 
-/** Writes one record's result (offset, or -errorNumber) into its producer's slot for `seq`. */
-export function writeResult(ring: Ring, producer: number, seq: number, value: number): void {
+/**
+ * Writes the results of `count` consecutive records of `producer` from sequence `seq`: offsets
+ * `firstOffset + k`, or, when `failure` is nonzero, `-failure` for each. Plain writes: the
+ * {@link publishDurable} that follows publishes them.
+ */
+export function writeResults(ring: Ring, producer: number, seq: number, count: number, firstOffset: number, failure: number): void {
+  const results = ring.results
   const window = ring.geometry.window
-  ring.results[producer * window + (seq & (window - 1))] = value
+  const wmask = window - 1
+  const base = producer * window
+  if (failure === 0) for (let k = 0; k < count; k++) results[base + ((seq + k) & wmask)] = firstOffset + k
+  else for (let k = 0; k < count; k++) results[base + ((seq + k) & wmask)] = -failure
 }
 
 /** Reads the result slot of `seq` (worker side, after loading DURABLE). */
