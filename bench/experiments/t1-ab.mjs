@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { Worker } from 'node:worker_threads'
-import { pathToFileURL, fileURLToPath } from 'node:url'
+import { pathToFileURL } from 'node:url'
 
 const [dist, countArg = '1000000', threadsArg = '1', everyArg = '1000'] = process.argv.slice(2)
 const count = Number(countArg)
@@ -49,7 +49,6 @@ const ms = performance.now() - t0
 const mainMs = (threadCpuNs() - c0) / 1e6
 const pu = process.cpuUsage(p0)
 await Promise.all(workers.map((w) => w.terminate()))
-console.log("notify calls", globalThis.__n, "woke", globalThis.__w)
 const n = log.nextOffset
 await log.close()
 fs.rmSync(dir, { recursive: true, force: true })

@@ -50,8 +50,9 @@ export class LogWriter {
   readonly #rejects: (Reject | undefined)[]
   /**
    * The settle functions of the promise the last `new Promise(#executor)` made. One executor
-   * for all appends: a closure per append (and its context) measured as a large part of the
-   * worker's garbage at a million appends a second.
+   * for all appends: an executor closure and its context per append, plus an entry object, were
+   * garbage on the hot path (the worker spends a tenth of its time in GC at a million appends
+   * a second).
    */
   #res: Resolve = noop
   #rej: Reject = noop
