@@ -18,8 +18,12 @@ export interface CollectedBatch {
   count: number
   /** Payload bytes of its records. */
   bytes: number
-  /** Producer id and sequence of record k at [2k] and [2k + 1]. */
-  meta: Int32Array
+  /**
+   * The batch's records as runs of one producer's consecutive sequences, in batch order:
+   * (producer, first sequence, count) at [3r], [3r + 1], [3r + 2]. One run per producer switch,
+   * so a busy producer's batch is one triple, not a pair of words per record.
+   */
+  runs: Int32Array
   from: number
   to: number
 }
@@ -28,8 +32,9 @@ export class Collector {
   readonly #ring: Ring
   readonly #maxRecords: number
   readonly #maxBytes: number
-  /** Grows to the largest batch seen; sliced per batch (the batch outlives the next collect). */
-  #meta = new Int32Array(1024)
+  /** Runs of the last {@link collect} (see {@link CollectedBatch.runs}); sliced per batch. */
+  #runs: Int32Array = new Int32Array(96)
+  #runCount = 0
   /**
    * Per record of the last {@link collect}: where its payload starts in the ring's buffer, and its
    * length. Reused by the next collect: the sink reads them during its call only.
@@ -76,6 +81,9 @@ export class Collector {
     let pos = scan
     let bytes = BATCH_HEADER_BYTES
     let n = 0
+    let runs = this.#runs
+    let r = 0
+    let runProducer = -1
     while (pos !== limit && ((pos - head) >>> 0) < cap) {
       const w = wordAt(ring, pos)
       const word0 = Atomics.load(i, w)
@@ -105,8 +113,16 @@ export class Collector {
       }
       nextSeq[producer] = (seq + 1) | 0
       if (n >= this.at.length) this.#grow()
-      this.#meta[2 * n] = producer
-      this.#meta[2 * n + 1] = seq
+      // Sequences of one producer are consecutive (checked above): the same producer extends its run.
+      if (producer === runProducer) runs[3 * r - 1]++
+      else {
+        if (3 * r + 3 > runs.length) runs = this.#growRuns()
+        runs[3 * r] = producer
+        runs[3 * r + 1] = seq
+        runs[3 * r + 2] = 1
+        r++
+        runProducer = producer
+      }
       this.at[n] = dataBase + at
       this.lengths[n] = dataLen
       bytes += RECORD_HEADER_BYTES + dataLen
@@ -114,6 +130,7 @@ export class Collector {
       pos = (pos + len) >>> 0
     }
     this.end = pos
+    this.#runCount = r
     this.bytes = bytes - BATCH_HEADER_BYTES - n * RECORD_HEADER_BYTES
     return n
   }
@@ -123,9 +140,6 @@ export class Collector {
 
   #grow(): void {
     const size = this.at.length * 2
-    const meta = new Int32Array(size * 2)
-    meta.set(this.#meta)
-    this.#meta = meta
     const at = new Int32Array(size)
     at.set(this.at)
     this.at = at
@@ -134,8 +148,15 @@ export class Collector {
     this.lengths = lengths
   }
 
-  /** The producer/sequence pairs of the `n` records of the last {@link collect}, as a copy. */
-  takeMeta(n: number): Int32Array {
-    return this.#meta.slice(0, 2 * n)
+  #growRuns(): Int32Array {
+    const runs = new Int32Array(this.#runs.length * 2)
+    runs.set(this.#runs)
+    this.#runs = runs
+    return runs
+  }
+
+  /** The runs of the last {@link collect}, as a copy (the batch outlives the next collect). */
+  takeRuns(): Int32Array {
+    return this.#runs.slice(0, 3 * this.#runCount)
   }
 }

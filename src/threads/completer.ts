@@ -1,8 +1,9 @@
 /**
  * Completion: once a batch handed to the sink settles, and after every earlier batch, writes each
  * record's offset (or the failure's error number) into its producer's result slot, publishes each
- * producer's DURABLE count with one store + notify per producer per batch, and frees the batch's
- * ring space. Batches complete strictly in the order they were submitted.
+ * producer's DURABLE count with one store per producer per batch (and a notify only to a producer
+ * marked waiting), and frees the batch's ring space. Batches complete strictly in the order they
+ * were submitted.
  *
  * @internal
  */
@@ -12,7 +13,7 @@ import { invariantViolated } from '../invariant.js'
 import type { CollectedBatch } from './collector.js'
 import { codeNumber } from './codes.js'
 import type { DrainBatchEvent } from './events.js'
-import { consume, publishDurable, writeResult, type Ring } from './protocol.js'
+import { consume, publishDurable, writeResults, type Ring } from './protocol.js'
 
 /** What the completer needs from the drainer. */
 export interface CompletionHooks {
@@ -67,23 +68,26 @@ export class Completer {
       failure = codeNumber(this.#hooks.sinkFailed(e).code)
     }
     await previous
-    this.#publish(batch.meta, n, first, failure)
+    this.#publish(batch.runs, first, failure)
     this.release(batch.from, batch.to)
     this.#hooks.completed()
   }
 
-  /** Results of one batch: offsets `first + k`, or `-failure` for all. */
-  #publish(meta: Int32Array, n: number, first: number, failure: number): void {
+  /** Results of one batch: offsets `first + k` for its k-th record, or `-failure` for all. */
+  #publish(runs: Int32Array, first: number, failure: number): void {
     const ring = this.#ring
     const touched = this.#touched
     const touchedFlag = this.#touchedFlag
     const nextSeq = this.#nextSeq
-    for (let k = 0; k < n; k++) {
-      const p = meta[2 * k]
-      const seq = meta[2 * k + 1]
-      writeResult(ring, p, seq, failure === 0 ? first + k : -failure)
+    let offset = first
+    for (let r = 0; r < runs.length; r += 3) {
+      const p = runs[r]
+      const seq = runs[r + 1]
+      const count = runs[r + 2]
+      writeResults(ring, p, seq, count, offset, failure)
+      offset += count
       if (touchedFlag[p] === 0) { touchedFlag[p] = 1; touched.push(p) }
-      nextSeq[p] = (seq + 1) | 0
+      nextSeq[p] = (seq + count) | 0
     }
     for (const p of touched) {
       publishDurable(ring, p, nextSeq[p])

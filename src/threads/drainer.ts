@@ -189,7 +189,7 @@ export class RingDrainer extends EventEmitter {
           }
           // Submit now, so that batches arriving during an fsync share the next one (group
           // commit); complete them strictly in order.
-          const batch: CollectedBatch = { count: n, bytes: collector.bytes, meta: collector.takeMeta(n), from, to: end }
+          const batch: CollectedBatch = { count: n, bytes: collector.bytes, runs: collector.takeRuns(), from, to: end }
           chain = this.#completer.complete(chain, this.#submit(n), batch)
           this.#inflight++
           while (this.#inflight >= this.#maxInflight) await new Promise<void>((resolve) => { this.#slotFreed = resolve })

@@ -17,7 +17,13 @@ import { SeglogError } from '../errors.js'
 
 /** 'SGRT' */
 export const RING_MAGIC = 0x54524753
-export const RING_VERSION = 1
+/**
+ * Version 2 added P_WAITING (the drainer notifies only a producer that marked itself waiting).
+ * A version-1 writer would park without the mark and never be woken, so the two must not mix.
+ * One build's threads always agree, but a process can load two copies of seglog (two installed
+ * versions, or a bundle and its sources); the check in {@link readGeometry} refuses the mix.
+ */
+export const RING_VERSION = 2
 
 // ---- control block: Int32 word indexes. Hot words sit on their own 64-byte lines. ----
 export const C_MAGIC = 0
@@ -56,6 +62,12 @@ export const P_POS = 2
 export const P_LEN = 3
 /** Count (mod 2^32) of this producer's records whose result is published. */
 export const P_DURABLE = 4
+/**
+ * 1 while the producer is parked (or about to park) in `Atomics.waitAsync` on P_DURABLE. The
+ * drainer notifies a producer only when it finds this set, and clears it when it does: a producer
+ * that is busy appending collects its results on its own and costs the drainer no notify.
+ */
+export const P_WAITING = 5
 export const PRODUCER_WORDS = 16
 export const PRODUCER_BYTES = PRODUCER_WORDS * 4
 
@@ -143,6 +155,11 @@ export interface Ring {
   readonly geometry: RingGeometry
   readonly i32: Int32Array
   readonly u8: Uint8Array
+  /**
+   * The buffer as 8-byte words, for zeroing freed space: `fill` on a shared buffer stores element
+   * by element, and 8-byte elements measured 7x faster than bytes (11 against 1.6 GiB/s).
+   */
+  readonly i64: BigInt64Array
   /** Result slots of every producer: offset (≥ 0) or minus an error number. */
   readonly results: Float64Array
   readonly capacity: number
@@ -161,6 +178,7 @@ export function ringView(buffer: SharedArrayBuffer, geometry: RingGeometry): Rin
     geometry,
     i32: new Int32Array(buffer),
     u8: new Uint8Array(buffer),
+    i64: new BigInt64Array(buffer, 0, buffer.byteLength >> 3),
     results: new Float64Array(buffer, geometry.resultsOffset, geometry.maxProducers * geometry.window),
     capacity: geometry.capacity,
     mask: geometry.capacity - 1,

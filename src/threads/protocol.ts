@@ -28,7 +28,7 @@
  */
 import {
   C_CLOSED, C_FINISHED, C_HEAD, C_MAX_RECORD, C_PARKED, C_PRODUCER_HIGH, C_SIGNAL, C_TAIL, FLAG_PAD,
-  FRAME_HEADER_BYTES, P_DURABLE, P_LEN, P_POS, P_RESV, P_SLOT, PHASE_IDLE, PHASE_INTENT, PHASE_MASK,
+  FRAME_HEADER_BYTES, P_DURABLE, P_LEN, P_WAITING, P_POS, P_RESV, P_SLOT, PHASE_IDLE, PHASE_INTENT, PHASE_MASK,
   PHASE_RESERVED, PHASE_REVOKED, PHASE_WRITING, SLOT_FREE, SLOT_IN_USE, SLOT_RELEASED, producerRecord,
   waitAsync, wordAt, type Ring, type WaitAsyncResult,
 } from './layout.js'
@@ -79,6 +79,8 @@ export function startProducer(ring: Ring, rec: number): ProducerStart {
   const seq = Atomics.load(i, rec + P_DURABLE)
   const gen = Atomics.load(i, rec + P_RESV) >>> 3
   Atomics.store(i, rec + P_RESV, (gen << 3) | PHASE_IDLE)
+  // A mark left by the previous owner would only cost a notify; start clean.
+  Atomics.store(i, rec + P_WAITING, 0)
   return { seq, gen }
 }
 
@@ -202,13 +204,19 @@ export function consume(ring: Ring, from: number, to: number): void {
   const base = ring.ringWord << 2
   const a = from & ring.mask
   const span = (to - from) >>> 0
-  if (a + span <= ring.capacity) ring.u8.fill(0, base + a, base + a + span)
+  if (a + span <= ring.capacity) zero(ring, base + a, base + a + span)
   else {
-    ring.u8.fill(0, base + a, base + ring.capacity)
-    ring.u8.fill(0, base, base + a + span - ring.capacity)
+    zero(ring, base + a, base + ring.capacity)
+    zero(ring, base, base + a + span - ring.capacity)
   }
   Atomics.store(ring.i32, C_HEAD, to | 0)
   Atomics.notify(ring.i32, C_HEAD)
+}
+
+/** Zeroes bytes [from, to) of the buffer; whole 8-byte words when both ends are aligned (always, for frames). */
+function zero(ring: Ring, from: number, to: number): void {
+  if (((from | to) & 7) === 0) ring.i64.fill(0n, from >> 3, to >> 3)
+  else ring.u8.fill(0, from, to)
 }
 
 /** Announces that the drainer is about to park; returns the SIGNAL value to wait on. */
@@ -244,9 +252,59 @@ export function wakeSpaceWaiters(ring: Ring): void {
   Atomics.notify(ring.i32, C_HEAD)
 }
 
-/** Waits until the producer's DURABLE count moves from `acked`. */
+/*
+ * Result wake-ups (DURABLE and WAITING). The drainer notifies a producer only while the producer
+ * has marked itself WAITING, so a producer that keeps appending costs the drainer a store and a
+ * load per batch and no notify. Only the producer sets and clears its mark. No wake-up is lost:
+ *
+ *   producer: store WAITING = 1  →  waitAsync(DURABLE, acked): load DURABLE, park if == acked
+ *             … woken (or 'not-equal') → store WAITING = 0
+ *   drainer:  store DURABLE = n  →  load WAITING; if 1: notify DURABLE
+ *
+ * Atomics are sequentially consistent, so these accesses have one total order. If the producer
+ * parks, its load of DURABLE saw the old value, so it came before the drainer's store; its store
+ * of WAITING came before that load; and the mark stays set until the producer itself runs again,
+ * which it does only once woken. So the drainer's load of WAITING, after its own store, sees 1 and
+ * it notifies. The notify cannot slip in between the producer's check and its parking: waitAsync
+ * does both inside the waiter list's critical section, which notify also takes. If instead the
+ * drainer's load of WAITING comes first and sees 0, the producer's store of WAITING comes after it,
+ * hence after the store of DURABLE, and its waitAsync sees the new count and does not park.
+ * The drainer must not clear the mark: a mark it took for one publish can belong to a wait that
+ * parks on that publish's count and needs the next one's notify (the interleaving test found this
+ * lost wake-up in a version where the drainer exchanged the mark to 0).
+ * Between its wake and its clear the producer may get notifies nobody waits for: cheap, no thread
+ * is woken. markFinished notifies every producer unconditionally.
+ */
+
+/** Producer side, step 1 of a wait for results: the drainer must notify from now on. */
+export function markWaiting(i: Int32Array, rec: number): void {
+  Atomics.store(i, rec + P_WAITING, 1)
+}
+
+/**
+ * Producer side, step 2: parks until DURABLE moves from `acked` (returns 'not-equal' at once when
+ * it already has). Only after {@link markWaiting}.
+ */
+export function waitForDurable(i: Int32Array, rec: number, acked: number): WaitAsyncResult {
+  return waitAsync(i, rec + P_DURABLE, acked)
+}
+
+/** Producer side, last step: the wait ended (woken, or it did not park); no more notifies needed. */
+export function clearWaiting(i: Int32Array, rec: number): void {
+  Atomics.store(i, rec + P_WAITING, 0)
+}
+
+/**
+ * Waits until the producer's DURABLE count moves from `acked`: {@link markWaiting}, then
+ * {@link waitForDurable} (which re-checks DURABLE after the mark). When it parks, the caller must
+ * {@link clearWaiting} once woken.
+ */
 export function waitForResults(ring: Ring, rec: number, acked: number): WaitAsyncResult {
-  return waitAsync(ring.i32, rec + P_DURABLE, acked)
+  const i = ring.i32
+  markWaiting(i, rec)
+  const r = waitForDurable(i, rec, acked)
+  if (!r.async) clearWaiting(i, rec)
+  return r
 }
 
 /** The producer's DURABLE count: results below it are written. */
@@ -335,10 +393,18 @@ export function unwrittenAt(ring: Ring, pos: number): boolean {
 
 // ---------------------------------------------------------------- results and life cycle
 
-/** Writes one record's result (offset, or -errorNumber) into its producer's slot for `seq`. */
-export function writeResult(ring: Ring, producer: number, seq: number, value: number): void {
+/**
+ * Writes the results of `count` consecutive records of `producer` from sequence `seq`: offsets
+ * `firstOffset + k`, or, when `failure` is nonzero, `-failure` for each. Plain writes: the
+ * {@link publishDurable} that follows publishes them.
+ */
+export function writeResults(ring: Ring, producer: number, seq: number, count: number, firstOffset: number, failure: number): void {
+  const results = ring.results
   const window = ring.geometry.window
-  ring.results[producer * window + (seq & (window - 1))] = value
+  const wmask = window - 1
+  const base = producer * window
+  if (failure === 0) for (let k = 0; k < count; k++) results[base + ((seq + k) & wmask)] = firstOffset + k
+  else for (let k = 0; k < count; k++) results[base + ((seq + k) & wmask)] = -failure
 }
 
 /** Reads the result slot of `seq` (worker side, after loading DURABLE). */
@@ -347,11 +413,30 @@ export function readResult(ring: Ring, producer: number, seq: number): number {
   return ring.results[producer * window + (seq & (window - 1))]
 }
 
-/** Publishes the producer's DURABLE count (every result below it is written) and wakes it. */
+/** Drainer side, step 1 of a publish: every result below `count` is written. */
+export function storeDurable(i: Int32Array, rec: number, count: number): void {
+  Atomics.store(i, rec + P_DURABLE, count)
+}
+
+/** Drainer side, step 2 (after {@link storeDurable}): true while the producer is marked waiting. */
+export function isWaiting(i: Int32Array, rec: number): boolean {
+  return Atomics.load(i, rec + P_WAITING) !== 0
+}
+
+/** Drainer side, step 3: wakes the producer parked on its DURABLE count. */
+export function notifyDurable(i: Int32Array, rec: number): void {
+  Atomics.notify(i, rec + P_DURABLE)
+}
+
+/**
+ * Publishes the producer's DURABLE count (every result below it is written) and wakes it if it
+ * is waiting (see the comment above {@link markWaiting} for why no wake-up is lost).
+ */
 export function publishDurable(ring: Ring, producer: number, count: number): void {
-  const w = producerRecord(ring, producer) + P_DURABLE
-  Atomics.store(ring.i32, w, count)
-  Atomics.notify(ring.i32, w)
+  const i = ring.i32
+  const rec = producerRecord(ring, producer)
+  storeDurable(i, rec, count)
+  if (isWaiting(i, rec)) notifyDurable(i, rec)
 }
 
 /** New appends fail from now on with the code behind `codeNumber`; the first reason stays. */

@@ -91,6 +91,25 @@ describe('worker appends into the real Log', () => {
     await log.close()
   })
 
+  test('8 workers each awaiting every append (parks on every record): every append settles, once each, in order', { timeout: 120_000 }, async (t) => {
+    // Each append parks its worker on DURABLE until the drainer notifies it: a lost wake-up hangs
+    // one of them, and node:test's timeout fails the test.
+    const dir = tmpDir(t, 'threads-await-each')
+    const log = await Log.open(dir, { sync: 'never' })
+    const jobs: Omit<ProducerJob, 'handle'>[] = [0, 1, 2, 3, 4, 5, 6, 7].map((producer) => ({
+      producer, count: 600, concurrency: 1, kind: producer % 2 === 0 ? 'bytes' : 'mixed', filler: 40, vary: true, stream: false,
+    }))
+    const handle = log.workerHandle() as WorkerHandle
+    const done = await Promise.all(jobs.map((j) => runProducer(handle, j)))
+    const where = await checkLog(log, jobs)
+    assert.equal(where.size, 4800)
+    for (const d of done) {
+      assert.deepEqual(d.errors, [])
+      d.offsets.forEach((off, index) => assert.equal(where.get(`${d.producer}:${index}`), off))
+    }
+    await log.close()
+  })
+
   test('log.close() while producers wait: acknowledged records are in the log, the rest fail with ERR_CLOSED', async (t) => {
     const dir = tmpDir(t, 'threads-close')
     const log = await Log.open(dir, { sync: 'always' })

@@ -190,7 +190,7 @@ export class SimDrainer {
     const n = c.collect(head, this.scan, limit)
     const end = c.end
     if (end !== this.scan) {
-      const batch: CollectedBatch = { count: n, bytes: c.bytes, meta: c.takeMeta(n), from: this.scan, to: end }
+      const batch: CollectedBatch = { count: n, bytes: c.bytes, runs: c.takeRuns(), from: this.scan, to: end }
       this.scan = end
       if (n === 0) { this.completer.release(batch.from, batch.to); return true }
       const first = this.stored.length
