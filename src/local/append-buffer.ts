@@ -57,41 +57,51 @@ export class AppendBuffer {
    * `segPos + used`. Returns its offset, or {@link NO_ROOM} / {@link TOO_LARGE} with nothing changed.
    */
   add(data: Uint8Array | string, segPos: number): number {
-    const buf = this.buf
-    const needHeader = this.batchStart < 0 || this.used - this.batchStart >= MAX_APPEND_BATCH_BYTES
-    const head = needHeader ? BATCH_HEADER_BYTES : 0
-    let len: number
-    let bytes: Uint8Array | undefined
-    if (typeof data === 'string') {
-      const room = buf.length - this.used - BATCH_HEADER_BYTES - RECORD_HEADER_BYTES
-      if (data.length * 3 <= room) {
-        // Encoded into spare buffer space past `used`: nothing counts until `used` moves.
-        len = buf.write(data, this.used + head + RECORD_HEADER_BYTES, 'utf8')
-      } else {
-        bytes = Buffer.from(data, 'utf8')
-        len = bytes.byteLength
-      }
-    } else {
-      bytes = data
-      len = data.byteLength
-    }
+    if (typeof data !== 'string') return this.addBytes(data, segPos)
+    const head = this.needsBatch() ? BATCH_HEADER_BYTES : 0
+    const room = this.buf.length - this.used - BATCH_HEADER_BYTES - RECORD_HEADER_BYTES
+    // Encoded into spare buffer space past `used`, where it would be framed: nothing counts until `used` moves.
+    if (data.length * 3 > room) return this.addBytes(Buffer.from(data, 'utf8'), segPos)
+    const len = this.buf.write(data, this.used + head + RECORD_HEADER_BYTES, 'utf8')
     this.lastLength = len
     if (len > this.config.maxRecordBytes) return TOO_LARGE
-    if (this.used + head + RECORD_HEADER_BYTES + len > buf.length) return NO_ROOM
-    if (needHeader) {
-      this.seal()
-      this.batchStart = this.used
-      this.batchBase = this.next
-      this.batchCount = 0
-      this.batchTimestamp = this.config.clock.now()
-      this.used += BATCH_HEADER_BYTES
-    }
-    const at = this.used
+    return this.frame(head === 0 ? this.used : this.openBatch(), len, segPos)
+  }
+
+  /** {@link add} for bytes: the hot path of append(). */
+  addBytes(data: Uint8Array, segPos: number): number {
+    const len = data.byteLength
+    this.lastLength = len
+    if (len > this.config.maxRecordBytes) return TOO_LARGE
+    const opens = this.needsBatch()
+    if (this.used + (opens ? BATCH_HEADER_BYTES : 0) + RECORD_HEADER_BYTES + len > this.buf.length) return NO_ROOM
+    const at = opens ? this.openBatch() : this.used
+    this.buf.set(data, at + RECORD_HEADER_BYTES)
+    return this.frame(at, len, segPos)
+  }
+
+  /** True when the next record starts a batch: none is open, or the open one is full. */
+  private needsBatch(): boolean {
+    return this.batchStart < 0 || this.used - this.batchStart >= MAX_APPEND_BATCH_BYTES
+  }
+
+  /** Seals the open batch and opens one at `used`, its header reserved; returns where its first record goes. */
+  private openBatch(): number {
+    this.seal()
+    this.batchStart = this.used
+    this.batchBase = this.next
+    this.batchCount = 0
+    this.batchTimestamp = this.config.clock.now()
+    return (this.used += BATCH_HEADER_BYTES)
+  }
+
+  /** Takes the record whose `len` bytes lie at `at + RECORD_HEADER_BYTES` (room checked) into the open batch. */
+  private frame(at: number, len: number, segPos: number): number {
+    const buf = this.buf
     buf[at] = len
     buf[at + 1] = len >>> 8
     buf[at + 2] = len >>> 16
     buf[at + 3] = len >>> 24
-    if (bytes !== undefined) buf.set(bytes, at + RECORD_HEADER_BYTES)
     const offset = this.next++
     const index = this.segments.activeIndex
     if (segPos + at >= index.dueAt(this.config.indexIntervalBytes)) index.add(offset, segPos + at, segPos + this.batchStart)

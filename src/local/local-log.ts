@@ -148,7 +148,7 @@ export class LocalLog implements AsyncDisposable {
     // The common case first: non-empty bytes (so readable) on a log that can append now. A record
     // that does not fit leaves everything as it was (add's codes) and takes the path below.
     if (data instanceof Uint8Array && data.byteLength !== 0 && core.gate.current === undefined && core.state.open && core.segs.writer) {
-      const offset = core.buffer.add(data, core.segs.active.size)
+      const offset = core.buffer.addBytes(data, core.segs.active.size)
       if (offset >= 0) return core.acknowledge(offset)
     }
     // Checked first, before waiting or touching any state (rule 20): a bad record rejects only its own call.
