@@ -38,12 +38,9 @@ export function appendBatchBytes(core: LogCore, records: readonly (Uint8Array | 
     const buffer = core.buffer
     const before = buffer.used
     const first = buffer.tryAddBatch(records, core.segs.active.size, core.options.maxBatchBytes)
-    if (first !== CHECKED_PATH) {
-      // Written out now when another batch this size would not fit: that one then goes the one-pass
-      // way too, instead of framing into too little room, giving up and taking the checked path.
-      if (!buffer.fits(buffer.used - before) && !core.writeOutSafe()) return Promise.reject(core.state.unusable())
-      return core.acknowledge<AppendBatchResult>({ first, last: buffer.next - 1 })
-    }
+    // Written out now when another batch this size would not fit: that one then goes the one-pass
+    // way too, instead of framing into too little room, giving up and taking the checked path.
+    if (first !== CHECKED_PATH) return core.acknowledge<AppendBatchResult>({ first, last: buffer.next - 1 }, buffer.used - before)
   }
   const checked = checkBatchInput(records, core.options.maxRecordBytes, core.options.maxBatchBytes)
   if (checked instanceof SeglogError) return Promise.reject(checked)

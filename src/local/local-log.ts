@@ -181,9 +181,17 @@ export class LocalLog implements AsyncDisposable {
    * ```
    */
   appendNoWait(data: Uint8Array | string): number {
+    const core = this.core
+    // The common case first, as in append().
+    if (data instanceof Uint8Array && data.byteLength !== 0 && core.gate.current === undefined && core.state.open && core.segs.writer) {
+      const offset = core.buffer.addBytes(data, core.segs.active.size)
+      if (offset >= 0) {
+        if (!core.scheduleWriteOut()) throw core.state.unusable()
+        return offset
+      }
+    }
     const bad = recordInputError(data, 'the record passed to appendNoWait')
     if (bad) throw bad
-    const core = this.core
     if (!core.state.open || !core.segs.writer) throw core.state.unusable()
     if (core.gate.current) {
       throw new SeglogError('ERR_BUSY', `appendNoWait cannot wait for the exclusive operation (truncate, deleteBefore or a tiered roll) running on the log in ${this.dir}; ` +

@@ -105,3 +105,38 @@ test('appendBatch: batches the one pass cannot take (strings, empty records, no 
   assert.equal(got.next, want.length)
   assert.deepEqual(got.records, want)
 })
+
+test('append and appendNoWait: records that overflow the buffer, outgrow it, are empty or are too large take the checked path; every record stays after a reopen', async (t) => {
+  const dir = tmpDir(t)
+  const log = await Log.open(dir, { sync: 'never', writeBufferBytes: 4096, maxRecordBytes: 10_000 })
+  const want: Buffer[] = []
+  const pending: Promise<number>[] = []
+  for (let i = 0; i < 300; i++) {
+    // Sizes that fill the 4 KiB buffer every few records, an empty record, one over the buffer's size.
+    const len = i % 50 === 7 ? 0 : i % 50 === 9 ? 9000 : 300 + (i % 13) * 40
+    const rec = payload(i, len)
+    if (i % 3 === 0) assert.equal(log.appendNoWait(rec), want.length)
+    else pending.push(log.append(rec))
+    want.push(rec)
+    if (i % 40 === 5) {
+      await assert.rejects(log.append(Buffer.alloc(10_001)), (err) => isSeglogError(err, 'ERR_RECORD_TOO_LARGE'))
+      assert.throws(() => log.appendNoWait(Buffer.alloc(10_001)), (err) => isSeglogError(err, 'ERR_RECORD_TOO_LARGE'))
+    }
+  }
+  assert.deepEqual(await Promise.all(pending), want.map((_, i) => i).filter((i) => i % 3 !== 0))
+  await log.close()
+  const got = await reopened(dir)
+  assert.equal(got.next, want.length)
+  assert.deepEqual(got.records, want)
+})
+
+test('sync always: an appendBatch after which the buffer is written out early (another batch its size would not fit) resolves without a later append', { timeout: 20_000 }, async (t) => {
+  const dir = tmpDir(t)
+  const log = await Log.open(dir, { sync: 'always', writeBufferBytes: 4096 })
+  // 2,600 bytes framed: a second such batch would not fit the 4 KiB buffer, so it is written out at once.
+  const records = Array.from({ length: 10 }, (_, i) => payload(i, 250))
+  assert.deepEqual(await log.appendBatch(records), { first: 0, last: 9 })
+  assert.equal(log.durableOffset, 10)
+  await log.close()
+  assert.deepEqual((await reopened(dir)).records, records)
+})
