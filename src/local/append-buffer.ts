@@ -15,6 +15,11 @@ export const MAX_APPEND_BATCH_BYTES = 128 << 10
 export const NO_ROOM = -1
 /** {@link AppendBuffer.add}: the record is over maxRecordBytes ({@link AppendBuffer.lastLength} says how long). */
 export const TOO_LARGE = -2
+/**
+ * {@link AppendBuffer.tryAddBatch}: the batch is not the common case (a record that is not
+ * non-empty bytes or is over a limit, or no room left): nothing changed; take the checked path.
+ */
+export const CHECKED_PATH = -3
 
 export interface AppendBufferConfig {
   /** The buffer's usual size; a larger one grown for a big record shrinks back after the write. */
@@ -38,6 +43,8 @@ export class AppendBuffer {
   private batchCount = 0
   private batchBase = 0
   private batchTimestamp = 0
+  /** Index entries met while framing a batch in one pass, as (record number, buffer position) pairs: added once the batch is whole. */
+  private pendingIndex: Int32Array = new Int32Array(256)
 
   /** `segments.activeIndex`: the active segment's index (the segment set replaces it on roll and truncate). */
   constructor(private readonly config: AppendBufferConfig, next: number, private readonly segments: { readonly activeIndex: SparseIndex }) {
@@ -50,38 +57,51 @@ export class AppendBuffer {
    * `segPos + used`. Returns its offset, or {@link NO_ROOM} / {@link TOO_LARGE} with nothing changed.
    */
   add(data: Uint8Array | string, segPos: number): number {
-    const buf = this.buf
-    const needHeader = this.batchStart < 0 || this.used - this.batchStart >= MAX_APPEND_BATCH_BYTES
-    const head = needHeader ? BATCH_HEADER_BYTES : 0
-    let len: number
-    let bytes: Uint8Array | undefined
-    if (typeof data === 'string') {
-      const room = buf.length - this.used - BATCH_HEADER_BYTES - RECORD_HEADER_BYTES
-      if (data.length * 3 <= room) {
-        // Encoded into spare buffer space past `used`: nothing counts until `used` moves.
-        len = buf.write(data, this.used + head + RECORD_HEADER_BYTES, 'utf8')
-      } else {
-        bytes = Buffer.from(data, 'utf8')
-        len = bytes.byteLength
-      }
-    } else {
-      bytes = data
-      len = data.byteLength
-    }
+    if (typeof data !== 'string') return this.addBytes(data, segPos)
+    const head = this.needsBatch() ? BATCH_HEADER_BYTES : 0
+    const room = this.buf.length - this.used - BATCH_HEADER_BYTES - RECORD_HEADER_BYTES
+    // Encoded into spare buffer space past `used`, where it would be framed: nothing counts until `used` moves.
+    if (data.length * 3 > room) return this.addBytes(Buffer.from(data, 'utf8'), segPos)
+    const len = this.buf.write(data, this.used + head + RECORD_HEADER_BYTES, 'utf8')
     this.lastLength = len
     if (len > this.config.maxRecordBytes) return TOO_LARGE
-    if (this.used + head + RECORD_HEADER_BYTES + len > buf.length) return NO_ROOM
-    if (needHeader) {
-      this.seal()
-      this.batchStart = this.used
-      this.batchBase = this.next
-      this.batchCount = 0
-      this.batchTimestamp = this.config.clock.now()
-      this.used += BATCH_HEADER_BYTES
-    }
-    const at = this.used
-    buf.writeUInt32LE(len, at)
-    if (bytes !== undefined) buf.set(bytes, at + RECORD_HEADER_BYTES)
+    return this.frame(head === 0 ? this.used : this.openBatch(), len, segPos)
+  }
+
+  /** {@link add} for bytes: the hot path of append(). */
+  addBytes(data: Uint8Array, segPos: number): number {
+    const len = data.byteLength
+    this.lastLength = len
+    if (len > this.config.maxRecordBytes) return TOO_LARGE
+    const opens = this.needsBatch()
+    if (this.used + (opens ? BATCH_HEADER_BYTES : 0) + RECORD_HEADER_BYTES + len > this.buf.length) return NO_ROOM
+    const at = opens ? this.openBatch() : this.used
+    this.buf.set(data, at + RECORD_HEADER_BYTES)
+    return this.frame(at, len, segPos)
+  }
+
+  /** True when the next record starts a batch: none is open, or the open one is full. */
+  private needsBatch(): boolean {
+    return this.batchStart < 0 || this.used - this.batchStart >= MAX_APPEND_BATCH_BYTES
+  }
+
+  /** Seals the open batch and opens one at `used`, its header reserved; returns where its first record goes. */
+  private openBatch(): number {
+    this.seal()
+    this.batchStart = this.used
+    this.batchBase = this.next
+    this.batchCount = 0
+    this.batchTimestamp = this.config.clock.now()
+    return (this.used += BATCH_HEADER_BYTES)
+  }
+
+  /** Takes the record whose `len` bytes lie at `at + RECORD_HEADER_BYTES` (room checked) into the open batch. */
+  private frame(at: number, len: number, segPos: number): number {
+    const buf = this.buf
+    buf[at] = len
+    buf[at + 1] = len >>> 8
+    buf[at + 2] = len >>> 16
+    buf[at + 3] = len >>> 24
     const offset = this.next++
     const index = this.segments.activeIndex
     if (segPos + at >= index.dueAt(this.config.indexIntervalBytes)) index.add(offset, segPos + at, segPos + this.batchStart)
@@ -89,6 +109,62 @@ export class AppendBuffer {
     this.batchCount++
     if (this.used > buf.length) throw invariantViolated('append buffer holds what it framed', { used: this.used, length: buf.length })
     return offset
+  }
+
+  /**
+   * Checks and frames `records` as one batch in a single pass, the common case of appendBatch:
+   * every record a non-empty Uint8Array within the limits, read once, and the whole batch fitting
+   * in the buffer's free space. Framing goes into the free space past `used`, which counts for
+   * nothing until the batch is whole; so at the first record that is anything else it returns
+   * {@link CHECKED_PATH} with the buffer, the open batch and the index as they were (rule 20),
+   * and the caller takes the checked path, which reports the error or makes room. Otherwise it
+   * seals the open batch and this one and returns the first offset.
+   */
+  tryAddBatch(records: readonly unknown[], segPos: number, maxBatchBytes: number): number {
+    const n = records.length
+    const buf = this.buf
+    const start = this.used
+    const limit = Math.min(buf.length, start + maxBatchBytes)
+    const maxRecordBytes = this.config.maxRecordBytes
+    const interval = this.config.indexIntervalBytes
+    let due = this.segments.activeIndex.dueAt(interval) - segPos
+    let pending = this.pendingIndex
+    let entries = 0
+    let p = start + BATCH_HEADER_BYTES
+    for (let i = 0; i < n; i++) {
+      const r = records[i]
+      if (!(r instanceof Uint8Array)) return CHECKED_PATH
+      const len = r.byteLength
+      const end = p + RECORD_HEADER_BYTES + len
+      // Empty covers a detached buffer too: the checked path tells the two apart.
+      if (len === 0 || len > maxRecordBytes || end > limit) return CHECKED_PATH
+      buf[p] = len
+      buf[p + 1] = len >>> 8
+      buf[p + 2] = len >>> 16
+      buf[p + 3] = len >>> 24
+      buf.set(r, p + RECORD_HEADER_BYTES)
+      if (p >= due) {
+        if (entries * 2 === pending.length) pending = this.growPendingIndex()
+        pending[entries * 2] = i
+        pending[entries * 2 + 1] = p
+        entries++
+        due = p + interval
+      }
+      p = end
+    }
+    // Whole and in bounds: from here on state changes. The open batch's header lies before `start`.
+    this.seal()
+    const first = this.next
+    const index = this.segments.activeIndex
+    for (let k = 0; k < entries; k++) index.add(first + pending[k * 2], segPos + pending[k * 2 + 1], segPos + start)
+    return this.sealFramed(start, p - start, first, n, index)
+  }
+
+  private growPendingIndex(): Int32Array {
+    const grown = new Int32Array(this.pendingIndex.length * 2)
+    grown.set(this.pendingIndex)
+    this.pendingIndex = grown
+    return grown
   }
 
   /**

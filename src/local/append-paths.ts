@@ -8,7 +8,7 @@ import { invalidArgument, SeglogError } from '../errors.js'
 import { BATCH_HEADER_BYTES, RECORD_HEADER_BYTES } from '../format/index.js'
 import { invariantViolated } from '../invariant.js'
 import { checkBatchInput, tooLargeError } from '../record-input.js'
-import { NO_ROOM, TOO_LARGE } from './append-buffer.js'
+import { CHECKED_PATH, NO_ROOM, TOO_LARGE } from './append-buffer.js'
 import type { LogCore } from './log-core.js'
 import type { AppendBatchResult } from './log-types.js'
 
@@ -28,8 +28,20 @@ export function addRecord(core: LogCore, data: Uint8Array | string): number | Se
   return offset
 }
 
-/** Checks `records` and appends them as one batch. */
+/**
+ * Checks `records` and appends them as one batch: bytes that fit go through in one pass
+ * (`AppendBuffer.tryAddBatch`); anything else (strings, a bad record, no room, a gate or
+ * a log that cannot append) through the checked path.
+ */
 export function appendBatchBytes(core: LogCore, records: readonly (Uint8Array | string)[]): Promise<AppendBatchResult> {
+  if (Array.isArray(records) && records.length !== 0 && core.gate.current === undefined && core.state.open && core.segs.writer) {
+    const buffer = core.buffer
+    const before = buffer.used
+    const first = buffer.tryAddBatch(records, core.segs.active.size, core.options.maxBatchBytes)
+    // Written out now when another batch this size would not fit: that one then goes the one-pass
+    // way too, instead of framing into too little room, giving up and taking the checked path.
+    if (first !== CHECKED_PATH) return core.acknowledge<AppendBatchResult>({ first, last: buffer.next - 1 }, buffer.used - before)
+  }
   const checked = checkBatchInput(records, core.options.maxRecordBytes, core.options.maxBatchBytes)
   if (checked instanceof SeglogError) return Promise.reject(checked)
   return appendChecked(core, checked.items, checked.total)

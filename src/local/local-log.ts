@@ -145,10 +145,16 @@ export class LocalLog implements AsyncDisposable {
    * only after the record is on stable storage; otherwise once it is accepted (see {@link SyncMode}).
    */
   append(data: Uint8Array | string): Promise<number> {
+    const core = this.core
+    // The common case first: non-empty bytes (so readable) on a log that can append now. A record
+    // that does not fit leaves everything as it was (add's codes) and takes the path below.
+    if (data instanceof Uint8Array && data.byteLength !== 0 && core.gate.current === undefined && core.state.open && core.segs.writer) {
+      const offset = core.buffer.addBytes(data, core.segs.active.size)
+      if (offset >= 0) return core.acknowledge(offset)
+    }
     // Checked first, before waiting or touching any state (rule 20): a bad record rejects only its own call.
     const bad = recordInputError(data, 'the record passed to append')
     if (bad) return Promise.reject(bad)
-    const core = this.core
     if (core.gate.current) return core.gate.current.then(() => LocalLog.prototype.append.call(this, data))
     const offset = addRecord(this.core, data)
     if (typeof offset !== 'number') return Promise.reject(offset)
@@ -176,9 +182,17 @@ export class LocalLog implements AsyncDisposable {
    * ```
    */
   appendNoWait(data: Uint8Array | string): number {
+    const core = this.core
+    // The common case first, as in append().
+    if (data instanceof Uint8Array && data.byteLength !== 0 && core.gate.current === undefined && core.state.open && core.segs.writer) {
+      const offset = core.buffer.addBytes(data, core.segs.active.size)
+      if (offset >= 0) {
+        if (!core.scheduleWriteOut()) throw core.state.unusable()
+        return offset
+      }
+    }
     const bad = recordInputError(data, 'the record passed to appendNoWait')
     if (bad) throw bad
-    const core = this.core
     if (!core.state.open || !core.segs.writer) throw core.state.unusable()
     if (core.gate.current) {
       throw new SeglogError('ERR_BUSY', `appendNoWait cannot wait for the exclusive operation (truncate, deleteBefore or a tiered roll) running on the log in ${this.dir}; ` +

@@ -132,19 +132,21 @@ export class LogCore {
    * The promise an append returns (see {@link GroupCommitter.ack}). Also starts the write: at once
    * when the segment is full, else on the next event-loop turn, so that appends made together share one write.
    */
-  acknowledge<T>(value: T): Promise<T> {
+  acknowledge<T>(value: T, keepRoom = 0): Promise<T> {
     const ack = this.committer.ack(value)
     // On failure the record is lost with the write buffer and the log is failed (which rejects a queued ack).
-    if (!this.scheduleWriteOut() && !this.options.syncAlways) return Promise.reject(this.state.unusable())
+    if (!this.scheduleWriteOut(keepRoom) && !this.options.syncAlways) return Promise.reject(this.state.unusable())
     return ack
   }
 
   /**
    * Starts the write of what was just added to the append buffer: at once when the segment is
-   * full, else on the next event-loop turn. Returns false when a write-out failed (the log is failed).
+   * full or fewer than `keepRoom` bytes are left in the buffer, else on the next event-loop turn.
+   * Returns false when a write-out failed (the log is failed). The ack comes first: a write-out
+   * hands the acks queued so far to the group commit, and one queued after it would wait for the next.
    */
-  scheduleWriteOut(): boolean {
-    if (this.segs.active.size + this.buffer.used >= this.options.segmentBytes) return this.writeOutSafe()
+  scheduleWriteOut(keepRoom = 0): boolean {
+    if (this.segs.active.size + this.buffer.used >= this.options.segmentBytes || !this.buffer.fits(keepRoom)) return this.writeOutSafe()
     if (!this.flushScheduled) {
       this.flushScheduled = true
       setImmediate(this.flushTick)

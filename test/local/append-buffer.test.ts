@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { BATCH_HEADER_BYTES, BatchHeader, BatchStatus, forEachRecord, parseBatch, RECORD_HEADER_BYTES } from '../../src/format/index.js'
-import { AppendBuffer, MAX_APPEND_BATCH_BYTES, NO_ROOM, TOO_LARGE } from '../../src/local/append-buffer.js'
+import fc from 'fast-check'
+import { AppendBuffer, CHECKED_PATH, MAX_APPEND_BATCH_BYTES, NO_ROOM, TOO_LARGE } from '../../src/local/append-buffer.js'
 import { SparseIndex } from '../../src/local/sparse-index.js'
 import { manualClock } from '../helpers/manual-clock.js'
 
@@ -53,12 +54,13 @@ test('the open batch closes at MAX_APPEND_BATCH_BYTES so point reads stay cheap'
 })
 
 test('one index-due rule for both paths: an entry at most every interval bytes, the first at once', () => {
-  for (const path of ['add', 'addBatch'] as const) {
+  for (const path of ['add', 'addBatch', 'tryAddBatch'] as const) {
     const { buffer, segments } = setup(1 << 20, 256, 0)
     const rec = Buffer.alloc(60, 2)
     for (let i = 0; i < 100; i++) {
       if (path === 'add') buffer.add(rec, 4096)
-      else buffer.addBatch([rec], BATCH_HEADER_BYTES + RECORD_HEADER_BYTES + 60, 4096)
+      else if (path === 'addBatch') buffer.addBatch([rec], BATCH_HEADER_BYTES + RECORD_HEADER_BYTES + 60, 4096)
+      else assert.equal(buffer.tryAddBatch([rec], 4096, 1 << 20), i)
     }
     const index = segments.activeIndex
     const span = buffer.used
@@ -103,4 +105,70 @@ test('discard drops what is buffered (a failed log), and written() refuses an op
   buffer.add('y', 0)
   buffer.seal()
   assert.deepEqual(batches(buffer), [{ base: 101, records: ['y'] }])
+})
+
+/** Everything a call that changes nothing must leave as it was: the bytes buffered, the counters, the index. */
+function snapshot(buffer: AppendBuffer, index: SparseIndex): unknown {
+  const entries: number[][] = []
+  for (let i = 0; i < index.count; i++) entries.push([index.offsetAt(i), index.recordPosAt(i), index.batchPosAt(i)])
+  return { bytes: Buffer.from(buffer.buf.subarray(0, buffer.used)), used: buffer.used, next: buffer.next, entries, maxTimestamp: index.maxTimestamp }
+}
+
+function detachedView(): Uint8Array {
+  const ab = new ArrayBuffer(8)
+  const view = new Uint8Array(ab)
+  structuredClone(ab, { transfer: [ab] })
+  return view
+}
+
+test('tryAddBatch: at the first record it cannot take in one pass it changes nothing, not even the open batch', () => {
+  const ok = Buffer.from('ok')
+  const cases: [string, unknown[], number][] = [
+    ['a number', [ok, 5, ok], 1 << 20],
+    ['a string (the checked path encodes it)', [ok, ok, 'text'], 1 << 20],
+    ['an empty record (empty or detached: the checked path tells)', [new Uint8Array(0), ok], 1 << 20],
+    ['a detached view', [ok, ok, detachedView()], 1 << 20],
+    ['a record over maxRecordBytes', [ok, Buffer.alloc((1 << 16) + 1)], 1 << 20],
+    ['a batch over maxBatchBytes', [ok, Buffer.alloc(100), Buffer.alloc(100)], BATCH_HEADER_BYTES + 2 * RECORD_HEADER_BYTES + 102],
+    ['more than the free space', Array.from({ length: 40 }, () => Buffer.alloc(100, 9)), 1 << 20],
+  ]
+  for (const [what, records, maxBatchBytes] of cases) {
+    const { buffer, segments } = setup(4096, 64)
+    buffer.add('x', 0)
+    buffer.add(Buffer.from('y'), 0)
+    const before = snapshot(buffer, segments.activeIndex)
+    assert.equal(buffer.tryAddBatch(records, 0, maxBatchBytes), CHECKED_PATH, what)
+    assert.deepEqual(snapshot(buffer, segments.activeIndex), before, `${what}: buffer and index as before`)
+    assert.equal(buffer.add('z', 0), 102, `${what}: the next offset is unchanged`)
+    buffer.seal()
+    assert.deepEqual(batches(buffer), [{ base: 100, records: ['x', 'y', 'z'] }], `${what}: the open batch was not sealed`)
+  }
+})
+
+test('tryAddBatch frames byte for byte what the checked addBatch frames: records, offsets, index entries, timestamps', () => {
+  const step = fc.oneof(
+    fc.record({ add: fc.integer({ min: 0, max: 700 }) }),
+    fc.record({ batch: fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 40 }) }),
+  )
+  fc.assert(fc.property(fc.array(step, { minLength: 1, maxLength: 30 }), fc.constantFrom(64, 256, 2048), fc.nat(100_000), (steps, interval, segPos) => {
+    const a = setup(1 << 20, interval, 5)
+    const b = setup(1 << 20, interval, 5)
+    let fill = 0
+    const bytes = (len: number): Buffer => Buffer.alloc(len, ++fill)
+    for (const s of steps) {
+      if ('add' in s) {
+        const rec = bytes(s.add)
+        assert.equal(a.buffer.add(rec, segPos), b.buffer.add(rec, segPos))
+      } else {
+        const records = s.batch.map(bytes)
+        const total = BATCH_HEADER_BYTES + records.reduce((n, r) => n + RECORD_HEADER_BYTES + r.length, 0)
+        const first = b.buffer.tryAddBatch(records, segPos, 1 << 20)
+        assert.notEqual(first, CHECKED_PATH)
+        assert.equal(a.buffer.addBatch(records, total, segPos), first)
+      }
+    }
+    a.buffer.seal()
+    b.buffer.seal()
+    assert.deepEqual(snapshot(b.buffer, b.segments.activeIndex), snapshot(a.buffer, a.segments.activeIndex))
+  }), { numRuns: 200 })
 })
