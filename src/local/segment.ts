@@ -6,6 +6,7 @@ import { BATCH_HEADER_BYTES, BatchHeader, RECORD_HEADER_BYTES } from '../format/
 import type { FileHandle, FileSystem } from '../io/file-system.js'
 import { invariantViolated } from '../invariant.js'
 import { corruptError, InconsistentIndexError, newerVersionError } from './batch-errors.js'
+import { BatchCache } from './batch-cache.js'
 import { BatchRead, BatchReader, batchReadError } from './batch-reader.js'
 import { indexPath, segmentPath } from './names.js'
 import { scanSegment } from './scan.js'
@@ -57,14 +58,23 @@ function checkIndexAgainstBatch(index: SparseIndex, first: number, buf: Buffer, 
 export class PointReadBuffers {
   private window = Buffer.alloc(0)
   private verifier: BatchReader | undefined
+  /** Verified batches' bytes, kept for later reads (see batch-cache.ts). */
+  readonly cache: BatchCache
 
-  /** `logTag`: the tag every batch of the log carries. */
-  constructor(readonly logTag: number) {}
+  /** `logTag`: the tag every batch of the log carries; `cacheBytes`: the budget of {@link cache} (0: none). */
+  constructor(readonly logTag: number, cacheBytes = 0) {
+    this.cache = new BatchCache(cacheBytes)
+  }
 
   /** The window buffer, `bytes` long. */
   scratch(bytes: number): Buffer {
     if (this.window.length !== bytes) this.window = Buffer.allocUnsafe(bytes)
     return this.window
+  }
+
+  /** Length of the window buffer last asked for. */
+  get windowBytes(): number {
+    return this.window.length
   }
 
   /**
@@ -206,8 +216,15 @@ export class Segment {
       end = verified.endAt(i)
       batchBase = verified.baseAt(i)
       timestamp = verified.timestampAt(i)
+      const cached = verified.cachedAt(batchPos)
+      if (cached !== undefined) {
+        buf = cached.bytes
+        bufPos = batchPos
+        lo = batchPos
+        hi = end
+      }
     } else {
-      const reader = this.verify(handle, batchPos, index, buffers.reader(readAheadBytes))
+      const reader = this.verify(handle, batchPos, index, buffers)
       const header = reader.header
       end = batchPos + header.length
       batchBase = header.baseOffset
@@ -229,12 +246,22 @@ export class Segment {
         const position = end
         if (position >= this.size) throw corruptError(this.path, position, `record walk reached the end of the segment before offset ${offset}`)
         const j = index.firstAtOrAfterPos(position)
-        if (j < index.count && index.batchPosAt(j) === position && verified.endAt(j) !== 0) {
+        // A batch no index entry names has no slot, but may be cached: its entry exists only while it stays verified.
+        const cached = verified.cachedAt(position)
+        if (cached !== undefined) {
+          end = cached.end
+          batchBase = cached.baseOffset
+          timestamp = cached.timestamp
+          buf = cached.bytes
+          bufPos = position
+          lo = position
+          hi = end
+        } else if (j < index.count && index.batchPosAt(j) === position && verified.endAt(j) !== 0) {
           end = verified.endAt(j)
           batchBase = verified.baseAt(j)
           timestamp = verified.timestampAt(j)
         } else {
-          const reader = this.verify(handle, position, index, buffers.reader(readAheadBytes))
+          const reader = this.verify(handle, position, index, buffers)
           end = position + reader.header.length
           batchBase = reader.header.baseOffset
           timestamp = reader.header.timestamp
@@ -281,7 +308,8 @@ export class Segment {
    * offset, so later walks may start from those entries; then remembers it in their slots.
    * Returns `reader`, holding the batch's bytes until its next read.
    */
-  private verify(handle: FileHandle, position: number, index: SparseIndex, reader: BatchReader): BatchReader {
+  private verify(handle: FileHandle, position: number, index: SparseIndex, buffers: PointReadBuffers): BatchReader {
+    const reader = buffers.reader(buffers.windowBytes)
     reader.source = handle
     // A point read trusts no bytes from an earlier one: the file may have been cut and rewritten since.
     reader.reset()
@@ -293,6 +321,7 @@ export class Segment {
     const first = index.firstAtOrAfterPos(position)
     const last = checkIndexAgainstBatch(index, first, reader.bytes, reader.at, position, header, this.indexPath)
     this.verified.mark(first, last, end, header.baseOffset, header.timestamp)
+    this.verified.keep(buffers.cache, position, reader.bytes.subarray(reader.at, reader.at + header.length), header.baseOffset, header.timestamp)
     return reader
   }
 }
