@@ -1,7 +1,8 @@
 /**
  * The point-read cache: bytes of batches a point read verified, kept so that a later read into
  * one of them makes no syscall. One per log, bounded by a byte budget shared by all its segments,
- * least recently used evicted first.
+ * evicted by CLOCK (second chance): a hit only sets a flag on the entry it already holds, so a
+ * random read over a large cache touches no other entry's memory, as an LRU list's relinking would.
  *
  * The cache never decides what is valid. Each entry belongs to one segment's
  * {@link VerifiedBatches}, which inserts it right after verifying the batch and drops it whenever
@@ -23,9 +24,10 @@ export interface CachedBatchOwner {
 
 /** One verified batch's bytes, from its header to its end, with what the read path needs of its header. */
 export class CachedBatch {
-  /** Neighbours in the recency list (older, newer). */
-  older: CachedBatch | undefined = undefined
-  newer: CachedBatch | undefined = undefined
+  /** Set by a hit, cleared as the clock hand passes: an entry is evicted only after a full turn without a hit. */
+  referenced = false
+  /** Its place in the cache's ring; -1 once dropped. */
+  slot = -1
 
   constructor(
     readonly owner: CachedBatchOwner,
@@ -34,6 +36,12 @@ export class CachedBatch {
     readonly bytes: Buffer,
     readonly baseOffset: number,
     readonly timestamp: number,
+    /**
+     * Where each record's header starts in {@link bytes}, by offset from {@link baseOffset}: found
+     * once from the verified batch, so a read into a cached batch jumps to its record instead of
+     * walking from an index entry through memory it would otherwise touch.
+     */
+    readonly positions: Uint32Array,
   ) {}
 
   /** File position after the batch. */
@@ -42,16 +50,17 @@ export class CachedBatch {
   }
 
   get charge(): number {
-    return this.bytes.length + ENTRY_OVERHEAD_BYTES
+    return this.bytes.length + this.positions.byteLength + ENTRY_OVERHEAD_BYTES
   }
 }
 
 export class BatchCache {
   /** Bytes charged for the entries held; never above {@link budget}. */
   used = 0
-  /** Least recently used first. */
-  private oldest: CachedBatch | undefined
-  private newest: CachedBatch | undefined
+  /** The ring the clock hand sweeps; dropped entries leave holes, reused by later inserts. */
+  private ring: (CachedBatch | undefined)[] = []
+  private holes: number[] = []
+  private hand = 0
   private count = 0
 
   /**
@@ -69,69 +78,72 @@ export class BatchCache {
     return this.count
   }
 
-  /** Whether a batch of `bytes` would be kept. */
-  accepts(bytes: number): boolean {
-    return (bytes + ENTRY_OVERHEAD_BYTES) * 4 <= this.budget
+  /** Whether a batch of `bytes` holding `records` would be kept. */
+  accepts(bytes: number, records: number): boolean {
+    return (bytes + 4 * records + ENTRY_OVERHEAD_BYTES) * 4 <= this.budget
   }
 
   /**
-   * Keeps a copy of `bytes` (a verified batch at `position`) for `owner`, evicting the least recently
-   * used entries to make room. Returns the entry, or undefined when the batch is too big to keep.
+   * Keeps `bytes` (a verified batch at `position`, its records starting at `positions`) for
+   * `owner`, evicting entries to make room.
+   * A buffer that owns its whole ArrayBuffer is kept as it is (the caller must not reuse it);
+   * anything else is copied. Returns the entry, or undefined when the batch is too big to keep.
    */
-  insert(owner: CachedBatchOwner, position: number, bytes: Buffer, baseOffset: number, timestamp: number): CachedBatch | undefined {
-    if (!this.accepts(bytes.length)) return undefined
-    // Its own ArrayBuffer: a slice of Node's shared pool would keep the whole pool slab alive beyond the budget.
-    const copy = Buffer.allocUnsafeSlow(bytes.length)
-    bytes.copy(copy)
-    const entry = new CachedBatch(owner, position, copy, baseOffset, timestamp)
-    while (this.used + entry.charge > this.budget && this.oldest) {
-      const victim = this.oldest
-      this.remove(victim)
-      victim.owner.evicted(victim)
+  insert(owner: CachedBatchOwner, position: number, bytes: Buffer, baseOffset: number, timestamp: number, positions: Uint32Array): CachedBatch | undefined {
+    if (!this.accepts(bytes.length, positions.length)) return undefined
+    let kept = bytes
+    if (bytes.byteOffset !== 0 || bytes.buffer.byteLength !== bytes.length) {
+      // Its own ArrayBuffer: a slice of a larger one (Node's pool, a read block) would keep all of it alive beyond the budget.
+      kept = Buffer.allocUnsafeSlow(bytes.length)
+      bytes.copy(kept)
     }
-    this.link(entry)
+    const entry = new CachedBatch(owner, position, kept, baseOffset, timestamp, positions)
+    while (this.used + entry.charge > this.budget && this.count > 0) this.evictOne()
+    const slot = this.holes.length > 0 ? (this.holes.pop() as number) : this.ring.push(undefined) - 1
+    this.ring[slot] = entry
+    entry.slot = slot
     this.used += entry.charge
     this.count++
     return entry
   }
 
-  /** Marks `entry` as just used. */
-  touch(entry: CachedBatch): void {
-    if (entry === this.newest) return
-    this.unlink(entry)
-    this.link(entry)
-  }
-
   /** Drops `entry` (its owner forgot the batch); the owner is not told. */
   remove(entry: CachedBatch): void {
-    this.unlink(entry)
+    if (entry.slot < 0) return
+    this.ring[entry.slot] = undefined
+    this.holes.push(entry.slot)
+    entry.slot = -1
     this.used -= entry.charge
     this.count--
+    if (this.count === 0) {
+      this.ring = []
+      this.holes = []
+      this.hand = 0
+    }
   }
 
   /** Drops every entry, telling each owner (the log is closing or reloading its segments). */
   clear(): void {
-    while (this.oldest) {
-      const victim = this.oldest
-      this.remove(victim)
-      victim.owner.evicted(victim)
+    for (const entry of this.ring) {
+      if (entry === undefined) continue
+      this.remove(entry)
+      entry.owner.evicted(entry)
     }
   }
 
-  private link(entry: CachedBatch): void {
-    entry.older = this.newest
-    entry.newer = undefined
-    if (this.newest) this.newest.newer = entry
-    else this.oldest = entry
-    this.newest = entry
-  }
-
-  private unlink(entry: CachedBatch): void {
-    if (entry.older) entry.older.newer = entry.newer
-    else this.oldest = entry.newer
-    if (entry.newer) entry.newer.older = entry.older
-    else this.newest = entry.older
-    entry.older = undefined
-    entry.newer = undefined
+  private evictOne(): void {
+    const ring = this.ring
+    for (;;) {
+      if (this.hand >= ring.length) this.hand = 0
+      const entry = ring[this.hand++]
+      if (entry === undefined) continue
+      if (entry.referenced) {
+        entry.referenced = false
+        continue
+      }
+      this.remove(entry)
+      entry.owner.evicted(entry)
+      return
+    }
   }
 }

@@ -6,7 +6,7 @@ import { BATCH_HEADER_BYTES, BatchHeader, RECORD_HEADER_BYTES } from '../format/
 import type { FileHandle, FileSystem } from '../io/file-system.js'
 import { invariantViolated } from '../invariant.js'
 import { corruptError, InconsistentIndexError, newerVersionError } from './batch-errors.js'
-import { BatchCache } from './batch-cache.js'
+import { BatchCache, type CachedBatch } from './batch-cache.js'
 import { BatchRead, BatchReader, batchReadError } from './batch-reader.js'
 import { indexPath, segmentPath } from './names.js'
 import { scanSegment } from './scan.js'
@@ -55,6 +55,35 @@ function checkIndexAgainstBatch(index: SparseIndex, first: number, buf: Buffer, 
   return j
 }
 
+/**
+ * Where each record of a verified batch starts, relative to the batch (for the cache). The batch's
+ * structure was checked, so its record lengths add up to its length exactly.
+ */
+function recordPositions(buf: Buffer, at: number, header: BatchHeader): Uint32Array {
+  const positions = new Uint32Array(header.count)
+  let p = BATCH_HEADER_BYTES
+  for (let k = 0; k < header.count; k++) {
+    if (!(p + RECORD_HEADER_BYTES <= header.length)) break
+    positions[k] = p
+    p += RECORD_HEADER_BYTES + ((buf[at + p] | buf[at + p + 1] << 8 | buf[at + p + 2] << 16 | buf[at + p + 3] << 24) >>> 0)
+  }
+  if (p !== header.length) throw invariantViolated('a verified batch\'s records fill it exactly', { count: header.count, length: header.length, walked: p })
+  return positions
+}
+
+/** A copy of the record at `offset`, which `cached` holds. */
+function cachedRecord(cached: CachedBatch, offset: number, file: string): LogRecord {
+  const bytes = cached.bytes
+  const p = cached.positions[offset - cached.baseOffset]
+  const len = (bytes[p] | bytes[p + 1] << 8 | bytes[p + 2] << 16 | bytes[p + 3] << 24) >>> 0
+  const dataAt = p + RECORD_HEADER_BYTES
+  // Our own copy of a verified batch cannot change; checked anyway, as every length read is (rule 20).
+  if (dataAt + len > bytes.length) throw corruptError(file, cached.position + p, `record length ${len} runs past its cached batch`)
+  const data = Buffer.allocUnsafe(len)
+  bytes.copy(data, 0, dataAt, dataAt + len)
+  return { offset, timestamp: cached.timestamp, data }
+}
+
 export class PointReadBuffers {
   private window = Buffer.alloc(0)
   private verifier: BatchReader | undefined
@@ -82,7 +111,13 @@ export class PointReadBuffers {
    * batch only when it is bigger than the window.
    */
   reader(windowBytes: number): BatchReader {
-    if (!this.verifier) this.verifier = new BatchReader(NO_SOURCE, { tag: this.logTag, blockBytes: windowBytes, keepBytes: MAX_KEPT_VERIFY_BYTES })
+    if (!this.verifier) {
+      // With a cache, each batch bigger than the window is read into a buffer of its own, which the
+      // cache then keeps as it is rather than copying it.
+      this.verifier = new BatchReader(NO_SOURCE, this.cache.enabled
+        ? { tag: this.logTag, blockBytes: windowBytes, freshBlocks: true }
+        : { tag: this.logTag, blockBytes: windowBytes, keepBytes: MAX_KEPT_VERIFY_BYTES })
+    }
     return this.verifier
   }
 }
@@ -218,6 +253,7 @@ export class Segment {
       timestamp = verified.timestampAt(i)
       const cached = verified.cachedAt(batchPos)
       if (cached !== undefined) {
+        if (offset - cached.baseOffset < cached.positions.length) return cachedRecord(cached, offset, this.path)
         buf = cached.bytes
         bufPos = batchPos
         lo = batchPos
@@ -271,6 +307,7 @@ export class Segment {
           hi = end
         }
         if (batchBase !== current) throw corruptError(this.path, position, `batch offset ${batchBase} where ${current} was expected`)
+        if (cached !== undefined && offset - batchBase < cached.positions.length) return cachedRecord(cached, offset, this.path)
         x = position + BATCH_HEADER_BYTES
         continue
       }
@@ -321,7 +358,10 @@ export class Segment {
     const first = index.firstAtOrAfterPos(position)
     const last = checkIndexAgainstBatch(index, first, reader.bytes, reader.at, position, header, this.indexPath)
     this.verified.mark(first, last, end, header.baseOffset, header.timestamp)
-    this.verified.keep(buffers.cache, position, reader.bytes.subarray(reader.at, reader.at + header.length), header.baseOffset, header.timestamp)
+    if (buffers.cache.accepts(header.length, header.count)) {
+      this.verified.keep(buffers.cache, position, reader.bytes.subarray(reader.at, reader.at + header.length), header.baseOffset, header.timestamp,
+        recordPositions(reader.bytes, reader.at, header))
+    }
     return reader
   }
 }

@@ -65,15 +65,15 @@ export class VerifiedBatches implements CachedBatchOwner {
   /** The cached bytes of the verified batch at file `position`, marked as just used; undefined when not cached. */
   cachedAt(position: number): CachedBatch | undefined {
     const entry = this.cached.get(position)
-    if (entry !== undefined) (this.cache as BatchCache).touch(entry)
+    if (entry !== undefined) entry.referenced = true
     return entry
   }
 
   /**
    * Keeps the bytes of the batch at `position`, just verified, in `cache` (when it takes them).
-   * `bytes` runs from the batch header to its end.
+   * `bytes` runs from the batch header to its end; `positions` are where its records start in it.
    */
-  keep(cache: BatchCache, position: number, bytes: Buffer, baseOffset: number, timestamp: number): void {
+  keep(cache: BatchCache, position: number, bytes: Buffer, baseOffset: number, timestamp: number, positions: Uint32Array): void {
     if (!cache.enabled) return
     if (this.cache !== cache) {
       this.dropCached()
@@ -84,7 +84,7 @@ export class VerifiedBatches implements CachedBatchOwner {
       cache.remove(old)
       this.cached.delete(position)
     }
-    const entry = cache.insert(this, position, bytes, baseOffset, timestamp)
+    const entry = cache.insert(this, position, bytes, baseOffset, timestamp, positions)
     if (entry !== undefined) this.cached.set(position, entry)
   }
 
