@@ -111,13 +111,7 @@ export class PointReadBuffers {
    * batch only when it is bigger than the window.
    */
   reader(windowBytes: number): BatchReader {
-    if (!this.verifier) {
-      // With a cache, each batch bigger than the window is read into a buffer of its own, which the
-      // cache then keeps as it is rather than copying it.
-      this.verifier = new BatchReader(NO_SOURCE, this.cache.enabled
-        ? { tag: this.logTag, blockBytes: windowBytes, freshBlocks: true }
-        : { tag: this.logTag, blockBytes: windowBytes, keepBytes: MAX_KEPT_VERIFY_BYTES })
-    }
+    if (!this.verifier) this.verifier = new BatchReader(NO_SOURCE, { tag: this.logTag, blockBytes: windowBytes, keepBytes: MAX_KEPT_VERIFY_BYTES })
     return this.verifier
   }
 }
@@ -247,18 +241,23 @@ export class Segment {
     let end: number
     let batchBase: number
     let timestamp: number
-    if (i >= 0 && verified.endAt(i) !== 0) {
+    // A cached batch stays cached only while its slots are verified (verified-batches.ts), and every
+    // entry naming it was checked against it then: so its table answers without the slot loads.
+    const cached = i >= 0 ? verified.cachedAt(batchPos) : undefined
+    if (cached !== undefined) {
+      const rel = offset - cached.baseOffset
+      if (rel >= 0 && rel < cached.positions.length) return cachedRecord(cached, offset, this.path)
+      end = cached.end
+      batchBase = cached.baseOffset
+      timestamp = cached.timestamp
+      buf = cached.bytes
+      bufPos = batchPos
+      lo = batchPos
+      hi = end
+    } else if (i >= 0 && verified.endAt(i) !== 0) {
       end = verified.endAt(i)
       batchBase = verified.baseAt(i)
       timestamp = verified.timestampAt(i)
-      const cached = verified.cachedAt(batchPos)
-      if (cached !== undefined) {
-        if (offset - cached.baseOffset < cached.positions.length) return cachedRecord(cached, offset, this.path)
-        buf = cached.bytes
-        bufPos = batchPos
-        lo = batchPos
-        hi = end
-      }
     } else {
       const reader = this.verify(handle, batchPos, index, buffers)
       const header = reader.header

@@ -110,11 +110,17 @@ test('eviction is CLOCK: an entry hit since the hand last passed survives the ne
   assert.deepEqual(owner.evictions.map((e) => e.position), [1000], 'the first unreferenced entry goes, the referenced one before it stays')
   assert.equal(batches[0].referenced, false, 'passing it cleared its flag')
   assert.equal(cache.size, 4)
-  // A copy for a slice of a larger buffer; a buffer that owns its memory is kept as it is.
-  const whole = Buffer.allocUnsafeSlow(1000)
-  assert.equal(cache.insert(owner, 9000, whole, 9, 0, new Uint32Array(0))?.bytes, whole)
-  const slice = Buffer.alloc(2000).subarray(0, 1000)
-  assert.notEqual(cache.insert(owner, 10_000, slice, 10, 0, new Uint32Array(0))?.bytes.buffer, slice.buffer)
+  // Always a copy (the caller reuses its buffer), into the memory of an evicted batch of the same size when there is one.
+  const source = Buffer.alloc(1000, 7)
+  const evictedNext = batches[2].bytes
+  const copied = cache.insert(owner, 9000, source, 9, 0, new Uint32Array(0)) as CachedBatch
+  assert.notEqual(copied.bytes, source)
+  assert.equal(copied.bytes, evictedNext, 'the evicted batch\'s buffer is reused')
+  assert.deepEqual(copied.bytes, source)
+  source.fill(9)
+  assert.equal(copied.bytes[0], 7, 'the caller changing its buffer does not change the cached copy')
+  const odd = cache.insert(owner, 10_000, Buffer.alloc(900, 3), 10, 0, new Uint32Array(0)) as CachedBatch
+  assert.equal(odd.bytes.buffer.byteLength, 900, 'another size gets memory of its own, not a slice of a larger buffer')
   assert.equal(new BatchCache(0).insert(owner, 0, Buffer.alloc(1), 0, 0, new Uint32Array(1)), undefined, 'a zero budget keeps nothing')
 })
 
