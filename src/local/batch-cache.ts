@@ -84,24 +84,28 @@ export class BatchCache {
   }
 
   /**
-   * Keeps `bytes` (a verified batch at `position`, its records starting at `positions`) for
-   * `owner`, evicting entries to make room, and copies them (the caller may reuse `bytes`).
+   * Keeps `bytes` (a verified batch at `position` holding `records` records) for `owner`,
+   * evicting entries to make room, and copies them (the caller may reuse `bytes`);
+   * `fillPositions` writes where each record starts into the entry's table.
    * Returns the entry, or undefined when the batch is too big to keep.
    */
-  insert(owner: CachedBatchOwner, position: number, bytes: Buffer, baseOffset: number, timestamp: number, positions: Uint32Array): CachedBatch | undefined {
-    if (!this.accepts(bytes.length, positions.length)) return undefined
-    const charge = bytes.length + positions.byteLength + ENTRY_OVERHEAD_BYTES
-    let recycled: Buffer | undefined
+  insert(owner: CachedBatchOwner, position: number, bytes: Buffer, baseOffset: number, timestamp: number, records: number,
+    fillPositions: (positions: Uint32Array) => void): CachedBatch | undefined {
+    if (!this.accepts(bytes.length, records)) return undefined
+    const charge = bytes.length + 4 * records + ENTRY_OVERHEAD_BYTES
+    let recycled: CachedBatch | undefined
     while (this.used + charge > this.budget && this.count > 0) {
       const victim = this.evictOne()
       // Batches made by appendBatch are often all one size: memory the process already touched
       // costs a copy, fresh memory a page fault per 4 KiB as well (about 3 µs each, measured here).
-      if (recycled === undefined && victim.bytes.length === bytes.length) recycled = victim.bytes
+      if (recycled === undefined && victim.bytes.length === bytes.length && victim.positions.length === records) recycled = victim
     }
     // Always a copy, into memory of its own: the caller's buffer is reused by its next read, and a
     // slice of a larger one (Node's pool, a read block) would keep all of it alive beyond the budget.
-    const kept = recycled ?? Buffer.allocUnsafeSlow(bytes.length)
+    const kept = recycled?.bytes ?? Buffer.allocUnsafeSlow(bytes.length)
     bytes.copy(kept)
+    const positions = recycled?.positions ?? new Uint32Array(records)
+    fillPositions(positions)
     const entry = new CachedBatch(owner, position, kept, baseOffset, timestamp, positions)
     const slot = this.holes.length > 0 ? (this.holes.pop() as number) : this.ring.push(undefined) - 1
     this.ring[slot] = entry

@@ -59,8 +59,7 @@ function checkIndexAgainstBatch(index: SparseIndex, first: number, buf: Buffer, 
  * Where each record of a verified batch starts, relative to the batch (for the cache). The batch's
  * structure was checked, so its record lengths add up to its length exactly.
  */
-function recordPositions(buf: Buffer, at: number, header: BatchHeader): Uint32Array {
-  const positions = new Uint32Array(header.count)
+function recordPositions(buf: Buffer, at: number, header: BatchHeader, positions: Uint32Array): void {
   let p = BATCH_HEADER_BYTES
   for (let k = 0; k < header.count; k++) {
     if (!(p + RECORD_HEADER_BYTES <= header.length)) break
@@ -68,7 +67,6 @@ function recordPositions(buf: Buffer, at: number, header: BatchHeader): Uint32Ar
     p += RECORD_HEADER_BYTES + ((buf[at + p] | buf[at + p + 1] << 8 | buf[at + p + 2] << 16 | buf[at + p + 3] << 24) >>> 0)
   }
   if (p !== header.length) throw invariantViolated('a verified batch\'s records fill it exactly', { count: header.count, length: header.length, walked: p })
-  return positions
 }
 
 /** A copy of the record at `offset`, which `cached` holds. */
@@ -358,8 +356,10 @@ export class Segment {
     const last = checkIndexAgainstBatch(index, first, reader.bytes, reader.at, position, header, this.indexPath)
     this.verified.mark(first, last, end, header.baseOffset, header.timestamp)
     if (buffers.cache.accepts(header.length, header.count)) {
-      this.verified.keep(buffers.cache, position, reader.bytes.subarray(reader.at, reader.at + header.length), header.baseOffset, header.timestamp,
-        recordPositions(reader.bytes, reader.at, header))
+      const bytes = reader.bytes
+      const at = reader.at
+      this.verified.keep(buffers.cache, position, bytes.subarray(at, at + header.length), header.baseOffset, header.timestamp, header.count,
+        (positions) => recordPositions(bytes, at, header, positions))
     }
     return reader
   }

@@ -71,9 +71,9 @@ export class VerifiedBatches implements CachedBatchOwner {
 
   /**
    * Keeps the bytes of the batch at `position`, just verified, in `cache` (when it takes them).
-   * `bytes` runs from the batch header to its end; `positions` are where its records start in it.
+   * `bytes` runs from the batch header to its end; `fillPositions` writes where its records start.
    */
-  keep(cache: BatchCache, position: number, bytes: Buffer, baseOffset: number, timestamp: number, positions: Uint32Array): void {
+  keep(cache: BatchCache, position: number, bytes: Buffer, baseOffset: number, timestamp: number, records: number, fillPositions: (positions: Uint32Array) => void): void {
     if (!cache.enabled) return
     if (this.cache !== cache) {
       this.dropCached()
@@ -84,7 +84,7 @@ export class VerifiedBatches implements CachedBatchOwner {
       cache.remove(old)
       this.cached.delete(position)
     }
-    const entry = cache.insert(this, position, bytes, baseOffset, timestamp, positions)
+    const entry = cache.insert(this, position, bytes, baseOffset, timestamp, records, fillPositions)
     if (entry !== undefined) this.cached.set(position, entry)
   }
 

@@ -76,7 +76,7 @@ test('the cache never holds more than its budget, counts exactly what it holds, 
       let position = 0
       for (const o of ops) {
         if (o.op === 'insert') {
-          const entry = cache.insert(owner, position, Buffer.alloc(o.bytes, 1), 0, 0, new Uint32Array(o.records))
+          const entry = cache.insert(owner, position, Buffer.alloc(o.bytes, 1), 0, 0, o.records, () => {})
           position += o.bytes + 1
           const fits = (o.bytes + 4 * o.records + ENTRY_OVERHEAD_BYTES) * 4 <= budget
           assert.equal(entry !== undefined, fits, 'kept exactly when it takes at most a quarter of the budget')
@@ -104,24 +104,24 @@ test('eviction is CLOCK: an entry hit since the hand last passed survives the ne
   const each = 1000 + ENTRY_OVERHEAD_BYTES
   const cache = new BatchCache(4 * each)
   const owner = new Owner()
-  const batches = [0, 1, 2, 3].map((k) => cache.insert(owner, k * 1000, Buffer.alloc(1000), k, 0, new Uint32Array(0)) as CachedBatch)
+  const batches = [0, 1, 2, 3].map((k) => cache.insert(owner, k * 1000, Buffer.alloc(1000), k, 0, 0, () => {}) as CachedBatch)
   batches[0].referenced = true
-  cache.insert(owner, 4000, Buffer.alloc(1000), 4, 0, new Uint32Array(0))
+  cache.insert(owner, 4000, Buffer.alloc(1000), 4, 0, 0, () => {})
   assert.deepEqual(owner.evictions.map((e) => e.position), [1000], 'the first unreferenced entry goes, the referenced one before it stays')
   assert.equal(batches[0].referenced, false, 'passing it cleared its flag')
   assert.equal(cache.size, 4)
   // Always a copy (the caller reuses its buffer), into the memory of an evicted batch of the same size when there is one.
   const source = Buffer.alloc(1000, 7)
   const evictedNext = batches[2].bytes
-  const copied = cache.insert(owner, 9000, source, 9, 0, new Uint32Array(0)) as CachedBatch
+  const copied = cache.insert(owner, 9000, source, 9, 0, 0, () => {}) as CachedBatch
   assert.notEqual(copied.bytes, source)
   assert.equal(copied.bytes, evictedNext, 'the evicted batch\'s buffer is reused')
   assert.deepEqual(copied.bytes, source)
   source.fill(9)
   assert.equal(copied.bytes[0], 7, 'the caller changing its buffer does not change the cached copy')
-  const odd = cache.insert(owner, 10_000, Buffer.alloc(900, 3), 10, 0, new Uint32Array(0)) as CachedBatch
+  const odd = cache.insert(owner, 10_000, Buffer.alloc(900, 3), 10, 0, 0, () => {}) as CachedBatch
   assert.equal(odd.bytes.buffer.byteLength, 900, 'another size gets memory of its own, not a slice of a larger buffer')
-  assert.equal(new BatchCache(0).insert(owner, 0, Buffer.alloc(1), 0, 0, new Uint32Array(1)), undefined, 'a zero budget keeps nothing')
+  assert.equal(new BatchCache(0).insert(owner, 0, Buffer.alloc(1), 0, 0, 1, () => {}), undefined, 'a zero budget keeps nothing')
 })
 
 test('verified slots drop their cached batches whenever they forget: past a cut, on reset, when bound to another index', () => {
@@ -131,9 +131,9 @@ test('verified slots drop their cached batches whenever they forget: past a cut,
   v.bind(new SparseIndex(0))
   for (const [pos, end] of [[0, 1000], [1000, 3000], [3000, 3500]]) {
     v.mark(0, 0, end, pos, 0)
-    v.keep(cache, pos, Buffer.alloc(end - pos), pos, 0, new Uint32Array(1))
+    v.keep(cache, pos, Buffer.alloc(end - pos), pos, 0, 1, () => {})
   }
-  w.keep(cache, 0, Buffer.alloc(500), 0, 0, new Uint32Array(1))
+  w.keep(cache, 0, Buffer.alloc(500), 0, 0, 1, () => {})
   assert.equal(cache.size, 4)
   assert.ok(v.cachedAt(1000))
   v.forgetFrom(2000)
@@ -142,7 +142,7 @@ test('verified slots drop their cached batches whenever they forget: past a cut,
   assert.equal(v.cachedAt(3000), undefined)
   assert.ok(v.cachedAt(0))
   assert.equal(cache.size, 2)
-  v.keep(cache, 0, Buffer.alloc(1000), 0, 0, new Uint32Array(1))
+  v.keep(cache, 0, Buffer.alloc(1000), 0, 0, 1, () => {})
   assert.equal(cache.size, 2, 'keeping a batch again replaces its entry')
   v.bind(new SparseIndex(0))
   assert.equal(v.cachedCount(), 0, 'another index: nothing cached')
