@@ -351,3 +351,19 @@ test(`a read-only handle with cached batches, reading while the writer truncates
   await fc.assert(readerRace(base), { seed: SCHEDULER_SEED, numRuns: 25, endOnFailure: true })
   for (const r of SCHEDULER_REGRESSIONS) await fc.assert(readerRace(base), { seed: r.seed, path: r.path, numRuns: 1, endOnFailure: true })
 })
+
+test('a sealed segment evicted from the loaded set takes its cached batches with it', async (t) => {
+  const dir = tmpDir(t)
+  await using log = await Log.open(dir, { sync: 'never', segmentBytes: 1024 })
+  for (let i = 0; i < 200; i++) await log.append(rec(i, 0))
+  await log.sync()
+  const segs = coreOf(log).segs
+  assert.ok(segs.segments.length > 20, `${segs.segments.length} segments, more than the 16 kept loaded`)
+  for (let o = 0; o < 200; o++) assert.deepEqual((await log.read(o))?.data, rec(o, 0))
+  assertNoOrphans(log, 'after reading every segment')
+  const unloaded = segs.segments.filter((s) => s !== segs.active && !segs.loadedSealed().includes(s))
+  assert.ok(unloaded.length > 0)
+  for (const s of unloaded) assert.equal(s.verified.cachedCount(), 0, `segment ${s.base} was unloaded`)
+  const owned = segs.segments.reduce((n, s) => n + s.verified.cachedCount(), 0)
+  assert.equal(segs.readBuffers.cache.size, owned)
+})
