@@ -65,7 +65,7 @@ export class VerifiedBatches implements CachedBatchOwner {
   /** The cached bytes of the verified batch at file `position`, marked as just used; undefined when not cached. */
   cachedAt(position: number): CachedBatch | undefined {
     const entry = this.cached.get(position)
-    if (entry !== undefined) entry.referenced = true
+    if (entry !== undefined) (this.cache as BatchCache).hit(entry)
     return entry
   }
 

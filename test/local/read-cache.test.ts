@@ -10,7 +10,7 @@ import path from 'node:path'
 import { test } from 'node:test'
 import { isSeglogError, Log } from '../../src/index.js'
 import { nodeFileSystem, type FileHandle, type FileSystem } from '../../src/io/file-system.js'
-import { BatchCache, ENTRY_OVERHEAD_BYTES, type CachedBatch, type CachedBatchOwner } from '../../src/local/batch-cache.js'
+import { BatchCache, ENTRY_OVERHEAD_BYTES, HITS_PER_ADMISSION, type CachedBatch, type CachedBatchOwner } from '../../src/local/batch-cache.js'
 import type { LogCore } from '../../src/local/log-core.js'
 import { PointReadBuffers, Segment } from '../../src/local/segment.js'
 import { SparseIndex } from '../../src/local/sparse-index.js'
@@ -76,15 +76,19 @@ test('the cache never holds more than its budget, counts exactly what it holds, 
       let position = 0
       for (const o of ops) {
         if (o.op === 'insert') {
+          const charge = o.bytes + 4 * o.records + ENTRY_OVERHEAD_BYTES
+          const room = cache.used + charge <= budget
           const entry = cache.insert(owner, position, Buffer.alloc(o.bytes, 1), 0, 0, o.records, () => {})
           position += o.bytes + 1
-          const fits = (o.bytes + 4 * o.records + ENTRY_OVERHEAD_BYTES) * 4 <= budget
-          assert.equal(entry !== undefined, fits, 'kept exactly when it takes at most a quarter of the budget')
+          const fits = charge * 4 <= budget
+          if (!fits) assert.equal(entry, undefined, 'a batch above a quarter of the budget is never kept')
+          if (fits && room) assert.ok(entry, 'a batch that fits in the free budget is kept')
+          if (entry) assert.equal(entry.charge, charge)
           live = live.filter((e) => !owner.evictions.includes(e))
           if (entry) live.push(entry)
         } else if (live.length > 0) {
           const entry = live[o.k % live.length]
-          if (o.op === 'hit') entry.referenced = true
+          if (o.op === 'hit') cache.hit(entry)
           else {
             cache.remove(entry)
             live = live.filter((e) => e !== entry)
@@ -100,13 +104,17 @@ test('the cache never holds more than its budget, counts exactly what it holds, 
     }), { numRuns: 300 })
 })
 
-test('eviction is CLOCK: an entry hit since the hand last passed survives the next eviction, an unreferenced one goes', () => {
+test('a full cache takes a batch in only after serving hits; eviction is CLOCK: an entry hit since the hand last passed survives, an unreferenced one goes', () => {
   const each = 1000 + ENTRY_OVERHEAD_BYTES
   const cache = new BatchCache(4 * each)
   const owner = new Owner()
   const batches = [0, 1, 2, 3].map((k) => cache.insert(owner, k * 1000, Buffer.alloc(1000), k, 0, 0, () => {}) as CachedBatch)
-  batches[0].referenced = true
-  cache.insert(owner, 4000, Buffer.alloc(1000), 4, 0, 0, () => {})
+  cache.hit(batches[0])
+  assert.equal(cache.insert(owner, 4000, Buffer.alloc(1000), 4, 0, 0, () => {}), undefined,
+    `full, and fewer than ${HITS_PER_ADMISSION} hits since the last admission: not taken in, nothing evicted`)
+  assert.equal(owner.evictions.length, 0)
+  for (let k = 1; k < 3 * HITS_PER_ADMISSION; k++) cache.hit(batches[0])
+  assert.ok(cache.insert(owner, 4000, Buffer.alloc(1000), 4, 0, 0, () => {}), 'hits earned an admission')
   assert.deepEqual(owner.evictions.map((e) => e.position), [1000], 'the first unreferenced entry goes, the referenced one before it stays')
   assert.equal(batches[0].referenced, false, 'passing it cleared its flag')
   assert.equal(cache.size, 4)
