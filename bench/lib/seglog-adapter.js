@@ -22,7 +22,9 @@ export async function seglogAdapter(entry, name) {
     durable: "sync: 'always' — append resolves after the fdatasync that covers it (group commit)",
     powerLossDurable: true,
     plainScan: true,
-    notes: "W1/W1s/W3/W4/W5 open with sync: 'never' and call log.sync() once at the end of a write phase. W3 reads with iterateBatches() when the build has it.",
+    notes: "W1/W1s/W3/W4/W5 open with sync: 'never' and call log.sync() once at the end of a write phase. W3 reads with iterateBatches() when the build has it. " +
+      'W3/W4/W5 reopen the log with readCacheBytes sized to hold its segment files (1.25 × their bytes + 1 MiB), as lmdb\'s map holds its file; ' +
+      'SEGLOG_BENCH_READ_CACHE=default keeps the default budget (8 MiB), a number sets one. Builds without the option open without it.',
   }
 
   // Loaded with the adapter, before any timing starts (as every peer's module is).
@@ -33,9 +35,32 @@ export async function seglogAdapter(entry, name) {
     return typeof mod.Log?.open === 'function' ? true : 'Log is not exported from dist/src/index.js yet'
   }
 
-  async function open(dir, opts = {}) {
+  /** The point-read cache budget for reopening the log in `dir` (W3/W4/W5): enough for its segment files unless the environment says otherwise. */
+  function readCacheBytes(dir) {
+    const chosen = process.env.SEGLOG_BENCH_READ_CACHE
+    if (chosen === 'default') return undefined
+    if (chosen !== undefined && chosen !== '') return Number(chosen)
+    let bytes = 0
+    for (const name of fs.readdirSync(dir)) if (/^\d{20}\.log$/.test(name)) bytes += fs.statSync(path.join(dir, name)).size
+    return Math.ceil(bytes * 1.25) + (1 << 20)
+  }
+
+  async function openLog(dir, opts) {
     const { Log } = mod
-    const log = await Log.open(dir, { sync: opts.durable ? 'always' : 'never' })
+    const options = { sync: opts.durable ? 'always' : 'never' }
+    const cache = opts.existing ? readCacheBytes(dir) : undefined
+    if (cache === undefined) return Log.open(dir, options)
+    try {
+      return await Log.open(dir, { ...options, readCacheBytes: cache })
+    } catch (err) {
+      // An older build (seglog-base) refuses the option before touching any file: open without it.
+      if (err?.code !== 'ERR_INVALID_ARGUMENT' || err?.details?.option !== 'readCacheBytes') throw err
+      return Log.open(dir, options)
+    }
+  }
+
+  async function open(dir, opts = {}) {
+    const log = await openLog(dir, opts)
     const first = log.firstOffset ?? 0
     return {
       appendBatch: (bufs) => log.appendBatch(bufs),

@@ -64,7 +64,8 @@ export class LogCore {
     this.identity = recovered.identity
     const tag = this.tag = recovered.identity?.tag ?? 0
     this.state = new LogState(dir, options.readOnly)
-    this.segs = new SegmentSet({ fsys, dir, tag, indexIntervalBytes: options.indexIntervalBytes, readOnly: options.readOnly }, recovered)
+    this.segs = new SegmentSet({ fsys, dir, tag, indexIntervalBytes: options.indexIntervalBytes, readOnly: options.readOnly,
+      readCacheBytes: options.readCacheBytes }, recovered)
     this.buffer = new AppendBuffer({ bufferBytes: options.writeBufferBytes, maxRecordBytes: options.maxRecordBytes, indexIntervalBytes: options.indexIntervalBytes, tag, clock: options.clock },
       recovered.nextOffset, this.segs)
     this.committer = new GroupCommitter({

@@ -2,6 +2,7 @@
 import { invalidArgument } from '../errors.js'
 import { checkOptions, opt } from '../option-schema.js'
 import { nodeFileSystem, type FileSystem } from '../io/file-system.js'
+import { DEFAULT_READ_CACHE_BYTES } from './batch-cache.js'
 
 /**
  * When appends become durable.
@@ -82,6 +83,16 @@ export interface LogOptions {
   writeBufferBytes?: number
   /** How often a read-only follower looks for new data when no file event arrives; default 100 ms. */
   followPollMs?: number
+  /**
+   * Bytes of memory `read(offset)` may use to keep the batches it verified, so that reading again
+   * into a kept batch makes no system call; least recently used batches are dropped first. Shared
+   * by all segments of this log; a batch bigger than a quarter of it is never kept. Default 8 MiB
+   * (8,388,608 bytes); 0 keeps nothing (each read then costs one `pread` of about
+   * `indexIntervalBytes` into a batch verified before). Iteration does not use it. For random reads
+   * over a log that fits in memory, a budget of about the log's size on disk avoids nearly every
+   * read.
+   */
+  readCacheBytes?: number
   /** The file-I/O seam; tests pass a fault-injecting one. Default: the real file system. */
   fileSystem?: FileSystem
   /** The clock and timer seam; default {@link systemClock}. */
@@ -102,6 +113,7 @@ export interface ResolvedOptions {
   indexIntervalBytes: number
   writeBufferBytes: number
   followPollMs: number
+  readCacheBytes: number
   fileSystem: FileSystem
   clock: LogClock
   /**
@@ -139,6 +151,7 @@ export const logOptionsShape = {
   indexIntervalBytes: opt.integer(64, 1 << 24),
   writeBufferBytes: opt.integer(4096, 1 << 28),
   followPollMs: opt.integer(1, 60_000),
+  readCacheBytes: opt.integer(0, Number.MAX_SAFE_INTEGER),
   fileSystem: opt.implementing<FileSystem>('a FileSystem', ['open', 'stat']),
   clock: clockRule,
   encoding: opt.oneOf('bytes', 'utf8', 'json'),
@@ -164,6 +177,7 @@ export function resolveOptions(options: LogOptions = {}): ResolvedOptions {
     indexIntervalBytes: o.indexIntervalBytes ?? 2048,
     writeBufferBytes: o.writeBufferBytes ?? 1 << 20,
     followPollMs: o.followPollMs ?? 100,
+    readCacheBytes: o.readCacheBytes ?? DEFAULT_READ_CACHE_BYTES,
     fileSystem: o.fileSystem ?? nodeFileSystem,
     clock: o.clock ?? systemClock,
   }

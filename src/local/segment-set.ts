@@ -26,6 +26,8 @@ export interface SegmentSetConfig {
   readonly readOnly: boolean
   /** Sealed segments whose index stays loaded; default {@link MAX_LOADED_SEALED_SEGMENTS}. */
   readonly maxLoaded?: number
+  /** Budget of the point-read cache of verified batches (batch-cache.ts); default 0 (none). */
+  readonly readCacheBytes?: number
 }
 
 /** What a segment-set listener learns when a segment is sealed (e.g. a tiered store uploads it). */
@@ -58,7 +60,7 @@ export class SegmentSet {
 
   constructor(private readonly config: SegmentSetConfig, recovered: Pick<RecoveredLog, 'segments' | 'activeIndex' | 'nextOffset' | 'gaps'>) {
     this.maxLoaded = config.maxLoaded ?? MAX_LOADED_SEALED_SEGMENTS
-    this.readBuffers = new PointReadBuffers(config.tag)
+    this.readBuffers = new PointReadBuffers(config.tag, config.readCacheBytes ?? 0)
     this.segments = recovered.segments
     this.gaps = recovered.gaps
     this.activeIndex = recovered.activeIndex
@@ -205,6 +207,8 @@ export class SegmentSet {
 
   /** After a truncate kept segments up to `segment` (which becomes the active one): forgets the rest. */
   cutAfter(segment: Segment, kept: number, index: SparseIndex): void {
+    // A point read during the truncate's awaits may have cached batches of the segments cut off.
+    for (const s of this.segments.slice(kept + 1)) s.verified.reset()
     this.segments = this.segments.slice(0, kept + 1)
     this.loaded = this.loaded.filter((s) => s !== segment && s.base < segment.base)
     this.active = segment
@@ -216,6 +220,7 @@ export class SegmentSet {
   /** Read-only: takes the segments of a fresh recovery in place of ours (after another process truncated). */
   replace(recovered: Pick<RecoveredLog, 'segments' | 'activeIndex' | 'nextOffset'>): void {
     for (const s of this.segments) closeSegmentQuietly(s)
+    this.readBuffers.cache.clear()
     this.segments = recovered.segments
     this.activeIndex = recovered.activeIndex
     this.active = this.segments[this.segments.length - 1] ?? new Segment(this.config.dir, recovered.nextOffset, 0)
@@ -236,7 +241,7 @@ export class SegmentSet {
     let written = end
     let moved = false
     while (this.segments.length > 0 && this.segments[0].base < bases[0]) {
-      this.segments.shift()?.closeHandle()
+      closeSegmentQuietly(this.segments.shift() as Segment)
       this.generation++
     }
     if (this.segments.length === 0) {
@@ -280,6 +285,8 @@ export class SegmentSet {
 
   /** Closes every segment's descriptor but the writer's (the caller closes that). */
   closeAll(): void {
+    this.active.verified.reset()
+    this.readBuffers.cache.clear()
     for (const s of this.segments) if (s !== this.active) closeSegmentQuietly(s)
     this.active.adoptHandle(undefined)
     if (this.writer) closeQuietly(this.writer)
@@ -288,7 +295,9 @@ export class SegmentSet {
   }
 }
 
+/** Closes `segment`'s descriptor and forgets what point reads verified and cached of it: it leaves the log, or its bytes change. */
 export function closeSegmentQuietly(segment: Segment): void {
+  segment.verified.reset()
   try {
     segment.closeHandle()
   } catch {

@@ -6,6 +6,7 @@ import { BATCH_HEADER_BYTES, BatchHeader, RECORD_HEADER_BYTES } from '../format/
 import type { FileHandle, FileSystem } from '../io/file-system.js'
 import { invariantViolated } from '../invariant.js'
 import { corruptError, InconsistentIndexError, newerVersionError } from './batch-errors.js'
+import { BatchCache, type CachedBatch } from './batch-cache.js'
 import { BatchRead, BatchReader, batchReadError } from './batch-reader.js'
 import { indexPath, segmentPath } from './names.js'
 import { scanSegment } from './scan.js'
@@ -54,17 +55,53 @@ function checkIndexAgainstBatch(index: SparseIndex, first: number, buf: Buffer, 
   return j
 }
 
+/**
+ * Where each record of a verified batch starts, relative to the batch (for the cache). The batch's
+ * structure was checked, so its record lengths add up to its length exactly.
+ */
+function recordPositions(buf: Buffer, at: number, header: BatchHeader, positions: Uint32Array): void {
+  let p = BATCH_HEADER_BYTES
+  for (let k = 0; k < header.count; k++) {
+    if (!(p + RECORD_HEADER_BYTES <= header.length)) break
+    positions[k] = p
+    p += RECORD_HEADER_BYTES + ((buf[at + p] | buf[at + p + 1] << 8 | buf[at + p + 2] << 16 | buf[at + p + 3] << 24) >>> 0)
+  }
+  if (p !== header.length) throw invariantViolated('a verified batch\'s records fill it exactly', { count: header.count, length: header.length, walked: p })
+}
+
+/** A copy of the record at `offset`, which `cached` holds. */
+function cachedRecord(cached: CachedBatch, offset: number, file: string): LogRecord {
+  const bytes = cached.bytes
+  const p = cached.positions[offset - cached.baseOffset]
+  const len = (bytes[p] | bytes[p + 1] << 8 | bytes[p + 2] << 16 | bytes[p + 3] << 24) >>> 0
+  const dataAt = p + RECORD_HEADER_BYTES
+  // Our own copy of a verified batch cannot change; checked anyway, as every length read is (rule 20).
+  if (dataAt + len > bytes.length) throw corruptError(file, cached.position + p, `record length ${len} runs past its cached batch`)
+  const data = Buffer.allocUnsafe(len)
+  bytes.copy(data, 0, dataAt, dataAt + len)
+  return { offset, timestamp: cached.timestamp, data }
+}
+
 export class PointReadBuffers {
   private window = Buffer.alloc(0)
   private verifier: BatchReader | undefined
+  /** Verified batches' bytes, kept for later reads (see batch-cache.ts). */
+  readonly cache: BatchCache
 
-  /** `logTag`: the tag every batch of the log carries. */
-  constructor(readonly logTag: number) {}
+  /** `logTag`: the tag every batch of the log carries; `cacheBytes`: the budget of {@link cache} (0: none). */
+  constructor(readonly logTag: number, cacheBytes = 0) {
+    this.cache = new BatchCache(cacheBytes)
+  }
 
   /** The window buffer, `bytes` long. */
   scratch(bytes: number): Buffer {
     if (this.window.length !== bytes) this.window = Buffer.allocUnsafe(bytes)
     return this.window
+  }
+
+  /** Length of the window buffer last asked for. */
+  get windowBytes(): number {
+    return this.window.length
   }
 
   /**
@@ -202,12 +239,25 @@ export class Segment {
     let end: number
     let batchBase: number
     let timestamp: number
-    if (i >= 0 && verified.endAt(i) !== 0) {
+    // A cached batch stays cached only while its slots are verified (verified-batches.ts), and every
+    // entry naming it was checked against it then: so its table answers without the slot loads.
+    const cached = i >= 0 ? verified.cachedAt(batchPos) : undefined
+    if (cached !== undefined) {
+      const rel = offset - cached.baseOffset
+      if (rel >= 0 && rel < cached.positions.length) return cachedRecord(cached, offset, this.path)
+      end = cached.end
+      batchBase = cached.baseOffset
+      timestamp = cached.timestamp
+      buf = cached.bytes
+      bufPos = batchPos
+      lo = batchPos
+      hi = end
+    } else if (i >= 0 && verified.endAt(i) !== 0) {
       end = verified.endAt(i)
       batchBase = verified.baseAt(i)
       timestamp = verified.timestampAt(i)
     } else {
-      const reader = this.verify(handle, batchPos, index, buffers.reader(readAheadBytes))
+      const reader = this.verify(handle, batchPos, index, buffers)
       const header = reader.header
       end = batchPos + header.length
       batchBase = header.baseOffset
@@ -229,12 +279,22 @@ export class Segment {
         const position = end
         if (position >= this.size) throw corruptError(this.path, position, `record walk reached the end of the segment before offset ${offset}`)
         const j = index.firstAtOrAfterPos(position)
-        if (j < index.count && index.batchPosAt(j) === position && verified.endAt(j) !== 0) {
+        // A batch no index entry names has no slot, but may be cached: its entry exists only while it stays verified.
+        const cached = verified.cachedAt(position)
+        if (cached !== undefined) {
+          end = cached.end
+          batchBase = cached.baseOffset
+          timestamp = cached.timestamp
+          buf = cached.bytes
+          bufPos = position
+          lo = position
+          hi = end
+        } else if (j < index.count && index.batchPosAt(j) === position && verified.endAt(j) !== 0) {
           end = verified.endAt(j)
           batchBase = verified.baseAt(j)
           timestamp = verified.timestampAt(j)
         } else {
-          const reader = this.verify(handle, position, index, buffers.reader(readAheadBytes))
+          const reader = this.verify(handle, position, index, buffers)
           end = position + reader.header.length
           batchBase = reader.header.baseOffset
           timestamp = reader.header.timestamp
@@ -244,6 +304,7 @@ export class Segment {
           hi = end
         }
         if (batchBase !== current) throw corruptError(this.path, position, `batch offset ${batchBase} where ${current} was expected`)
+        if (cached !== undefined && offset - batchBase < cached.positions.length) return cachedRecord(cached, offset, this.path)
         x = position + BATCH_HEADER_BYTES
         continue
       }
@@ -281,7 +342,8 @@ export class Segment {
    * offset, so later walks may start from those entries; then remembers it in their slots.
    * Returns `reader`, holding the batch's bytes until its next read.
    */
-  private verify(handle: FileHandle, position: number, index: SparseIndex, reader: BatchReader): BatchReader {
+  private verify(handle: FileHandle, position: number, index: SparseIndex, buffers: PointReadBuffers): BatchReader {
+    const reader = buffers.reader(buffers.windowBytes)
     reader.source = handle
     // A point read trusts no bytes from an earlier one: the file may have been cut and rewritten since.
     reader.reset()
@@ -293,6 +355,12 @@ export class Segment {
     const first = index.firstAtOrAfterPos(position)
     const last = checkIndexAgainstBatch(index, first, reader.bytes, reader.at, position, header, this.indexPath)
     this.verified.mark(first, last, end, header.baseOffset, header.timestamp)
+    if (buffers.cache.accepts(header.length, header.count)) {
+      const bytes = reader.bytes
+      const at = reader.at
+      this.verified.keep(buffers.cache, position, bytes.subarray(at, at + header.length), header.baseOffset, header.timestamp, header.count,
+        (positions) => recordPositions(bytes, at, header, positions))
+    }
     return reader
   }
 }

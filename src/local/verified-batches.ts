@@ -7,16 +7,24 @@
  * array loads, memory is bounded by the index (24 bytes per entry, dropped with it), and
  * nothing is cleared all at once when a count is reached. Slots belong to one index object; a
  * rebuilt or reloaded index starts with none.
+ *
+ * The bytes of verified batches may be kept in the log's {@link BatchCache}, keyed here by file
+ * position. They are dropped by every method that forgets slots, in the same call, so cached bytes
+ * never outlive the verification they came from.
  */
+import type { BatchCache, CachedBatch, CachedBatchOwner } from './batch-cache.js'
 import type { SparseIndex } from './sparse-index.js'
 
 /** Per slot: batch end (file position; 0 = not verified), first offset, timestamp: adjacent, so a warm read touches one cache line. */
 const WORDS = 3
 
-export class VerifiedBatches {
+export class VerifiedBatches implements CachedBatchOwner {
   private spans: Float64Array
   /** The index whose entries the slots stand for. */
   private index: SparseIndex | undefined
+  /** Cached bytes of verified batches by file position, and the cache holding them. */
+  private readonly cached = new Map<number, CachedBatch>()
+  private cache: BatchCache | undefined
 
   constructor(capacity = 0) {
     this.spans = new Float64Array(capacity * WORDS)
@@ -54,6 +62,42 @@ export class VerifiedBatches {
     return this.spans[j * WORDS + 2]
   }
 
+  /** The cached bytes of the verified batch at file `position`, marked as just used; undefined when not cached. */
+  cachedAt(position: number): CachedBatch | undefined {
+    const entry = this.cached.get(position)
+    if (entry !== undefined) (this.cache as BatchCache).hit(entry)
+    return entry
+  }
+
+  /**
+   * Keeps the bytes of the batch at `position`, just verified, in `cache` (when it takes them).
+   * `bytes` runs from the batch header to its end; `fillPositions` writes where its records start.
+   */
+  keep(cache: BatchCache, position: number, bytes: Buffer, baseOffset: number, timestamp: number, records: number, fillPositions: (positions: Uint32Array) => void): void {
+    if (!cache.enabled) return
+    if (this.cache !== cache) {
+      this.dropCached()
+      this.cache = cache
+    }
+    const old = this.cached.get(position)
+    if (old !== undefined) {
+      cache.remove(old)
+      this.cached.delete(position)
+    }
+    const entry = cache.insert(this, position, bytes, baseOffset, timestamp, records, fillPositions)
+    if (entry !== undefined) this.cached.set(position, entry)
+  }
+
+  /** Called by the cache when it evicts one of this segment's entries. */
+  evicted(entry: CachedBatch): void {
+    if (this.cached.get(entry.position) === entry) this.cached.delete(entry.position)
+  }
+
+  /** Batches whose bytes are cached (for tests and tools). */
+  cachedCount(): number {
+    return this.cached.size
+  }
+
   /** Records slot `j`'s batch as verified. */
   set(j: number, end: number, baseOffset: number, timestamp: number): void {
     if ((j + 1) * WORDS > this.spans.length) this.grow(j + 1)
@@ -80,6 +124,12 @@ export class VerifiedBatches {
   forgetFrom(position: number): void {
     const spans = this.spans
     for (let j = 0; j * WORDS < spans.length; j++) if (spans[j * WORDS] > position) spans[j * WORDS] = 0
+    for (const entry of this.cached.values()) {
+      if (entry.end > position) {
+        this.cached.delete(entry.position)
+        ;(this.cache as BatchCache).remove(entry)
+      }
+    }
   }
 
   /** Slots verified (for tests and tools). */
@@ -91,6 +141,14 @@ export class VerifiedBatches {
 
   private clear(): void {
     this.spans.fill(0)
+    this.dropCached()
+  }
+
+  private dropCached(): void {
+    const cache = this.cache
+    if (cache === undefined) return
+    for (const entry of this.cached.values()) cache.remove(entry)
+    this.cached.clear()
   }
 
   private grow(slots: number): void {
