@@ -176,7 +176,7 @@ async function main() {
       const idx = randomIndexes(seed + 7, n, count)
       const want = expectedFor(payloads, idx)
       const o0 = now()
-      const h = await adapter.open(spec.dir, { existing: true })
+      const h = await adapter.open(spec.dir, { existing: true, randomReads: true })
       r.openMs = now() - o0
       if (h.prepareRandom) {
         const i0 = now()

@@ -23,7 +23,7 @@ export async function seglogAdapter(entry, name) {
     powerLossDurable: true,
     plainScan: true,
     notes: "W1/W1s/W3/W4/W5 open with sync: 'never' and call log.sync() once at the end of a write phase. W3 reads with iterateBatches() when the build has it. " +
-      'W3/W4/W5 reopen the log with readCacheBytes sized to hold its segment files (1.25 × their bytes + 1 MiB), as lmdb\'s map holds its file; ' +
+      'W4 reopens the log with readCacheBytes sized to hold its segment files (1.25 × their bytes + 1 MiB), as lmdb\'s map holds its file; W3 and W5 open with the defaults; ' +
       'SEGLOG_BENCH_READ_CACHE=default keeps the default budget (8 MiB), a number sets one. Builds without the option open without it.',
   }
 
@@ -35,7 +35,7 @@ export async function seglogAdapter(entry, name) {
     return typeof mod.Log?.open === 'function' ? true : 'Log is not exported from dist/src/index.js yet'
   }
 
-  /** The point-read cache budget for reopening the log in `dir` (W3/W4/W5): enough for its segment files unless the environment says otherwise. */
+  /** The point-read cache budget for reopening the log in `dir` for W4: enough for its segment files unless the environment says otherwise. */
   function readCacheBytes(dir) {
     const chosen = process.env.SEGLOG_BENCH_READ_CACHE
     if (chosen === 'default') return undefined
@@ -48,7 +48,7 @@ export async function seglogAdapter(entry, name) {
   async function openLog(dir, opts) {
     const { Log } = mod
     const options = { sync: opts.durable ? 'always' : 'never' }
-    const cache = opts.existing ? readCacheBytes(dir) : undefined
+    const cache = opts.randomReads ? readCacheBytes(dir) : undefined
     if (cache === undefined) return Log.open(dir, options)
     try {
       return await Log.open(dir, { ...options, readCacheBytes: cache })
