@@ -112,14 +112,6 @@ function charts(res, mode, docsDir) {
 function targets(res) {
   const S = res.summary
   const sg = (w) => S[w]?.seglog
-  const best = (w, exclude = ['seglog', 'raw', 'raw-nogc']) => {
-    let b = null
-    for (const [p, x] of Object.entries(S[w] ?? {})) {
-      if (exclude.includes(p) || x.opsPerSec == null || !x.ok) continue
-      if (!b || x.opsPerSec > b.x.opsPerSec) b = { p, x }
-    }
-    return b
-  }
   const rows = []
   const yes = (c) => (c == null ? '—' : c ? 'met' : '**not met**')
   const x = (v) => (v == null || !Number.isFinite(v) ? '—' : `${v.toFixed(2)} ×`)
