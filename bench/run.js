@@ -213,6 +213,11 @@ async function main() {
   if (args.mode === 'quick') {
     notes.push(`Quick mode: ${sizes.records.toLocaleString('en')} records for W1/W1s/W3 (DESIGN: 1,000,000), ${sizes.w2.toLocaleString('en')} durable appends for W2 (20,000), ${sizes.reads.toLocaleString('en')} random reads for W4 (100,000), W5 on ${sizes.records.toLocaleString('en')}- and ${sizes.w5Large.toLocaleString('en')}-record logs (1 M and 10 M). Run with --full for the DESIGN sizes.`)
   }
+  // A --base that does not load would leave the run without the comparison it was asked for.
+  if (args.base && infos['seglog-base']?.unavailable) {
+    throw new Error(`--base ${args.base}: the build does not load (${infos['seglog-base'].unavailable}). ` +
+      'Its bundle resolves its dependencies from a node_modules above it: link one next to it (ln -s <repo>/node_modules <base>/node_modules) or pass a repository that has one')
+  }
   for (const [p, info] of Object.entries(infos)) {
     if (info.unavailable) {
       const n = `${p}: not run — ${info.unavailable}`
