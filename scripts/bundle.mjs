@@ -26,10 +26,11 @@ const entries = ['index', 's3', 'azure', 'testing/index']
 // of `stream`). Here each built-in becomes a small module that exports only the names the sources
 // import from it (a namespace or default import gets the module object itself), read once.
 // The built-ins only some paths need load on first use: crypto (a lock owner's token, a new log's
-// identity, the journal), stream (createReadStream), os (the lock's host name). Their named imports
+// identity, the journal), stream (createReadStream), os (the lock's host name), fs/promises (the
+// folder store; reading `promises` off node:fs would load it, and on Node 24 readline and os too). Their named imports
 // must be plain functions (a wrapper calls through), and their default export reads each name when
 // it is used, so `import('seglog')` does not pay for crypto and the whole of `stream` up front.
-const loadOnFirstUse = new Set(['node:crypto', 'node:stream', 'node:os'])
+const loadOnFirstUse = new Set(['node:crypto', 'node:stream', 'node:os', 'node:fs/promises'])
 
 /** For each `node:` module the built sources import: the names imported, and whether `* as` is used. */
 function builtinImports(dir) {

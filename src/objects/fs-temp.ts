@@ -2,7 +2,8 @@
 // leftover one may be removed: only when its writer is provably gone, or, when that cannot be
 // known (another host, an older name format), when it is older than a bound on the store's clock.
 import { createHash, randomBytes } from 'node:crypto'
-import { readFileSync, promises as fsp } from 'node:fs'
+import { readFileSync } from 'node:fs'
+import fsp from 'node:fs/promises'
 import { hostname } from 'node:os'
 import * as path from 'node:path'
 

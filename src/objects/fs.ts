@@ -1,4 +1,7 @@
-import { constants as fsc, promises as fsp, type Dirent } from 'node:fs'
+import { constants as fsc, type Dirent } from 'node:fs'
+// The promise API by its own module: reading `promises` off node:fs at load runs its getter, which
+// (on Node 24) loads fs/promises, readline and os for a program that never uses a folder store.
+import fsp, { type FileHandle } from 'node:fs/promises'
 import * as path from 'node:path'
 import { SeglogError } from '../errors.js'
 import { validateListOptions, validatePut } from './arguments.js'
@@ -267,7 +270,7 @@ export class FsStore implements ObjectStore {
     validateRange(options.range)
     throwIfAborted(options.signal, this.name, 'get', key)
     await this.#noLinks('get', key)
-    let h: fsp.FileHandle
+    let h: FileHandle
     try {
       h = await fsp.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW)
     } catch (err) {
