@@ -85,12 +85,15 @@ export interface LogOptions {
   followPollMs?: number
   /**
    * Bytes of memory `read(offset)` may use to keep the batches it verified, so that reading again
-   * into a kept batch makes no system call; least recently used batches are dropped first. Shared
-   * by all segments of this log; a batch bigger than a quarter of it is never kept. Default 8 MiB
+   * into a kept batch makes no system call. Eviction is CLOCK (roughly least recently used first);
+   * once full, a new batch is let in only after the cache served 16 hits since it last let one in,
+   * so uniform random reads over a log far larger than the budget do not copy a batch per miss.
+   * Shared by all segments of this log; a batch bigger than a quarter of it is never kept. Default 8 MiB
    * (8,388,608 bytes); 0 keeps nothing (each read then costs one `pread` of about
    * `indexIntervalBytes` into a batch verified before). Iteration does not use it. For random reads
    * over a log that fits in memory, a budget of about the log's size on disk avoids nearly every
-   * read.
+   * read; it pays once batches are read many times each, since the first read of a batch copies
+   * all of it (see docs/benchmarks.md, W4).
    */
   readCacheBytes?: number
   /** The file-I/O seam; tests pass a fault-injecting one. Default: the real file system. */
