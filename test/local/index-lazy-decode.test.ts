@@ -9,7 +9,7 @@ import path from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { Log } from '../../src/index.js'
 import { sealEnvelope } from '../../src/format/index.js'
-import { nodeFileSystem, type FileHandle, type FileSystem } from '../../src/io/file-system.js'
+import { countingFs } from '../helpers/counting-fs.js'
 import { INDEX_HEADER_BYTES, SparseIndex } from '../../src/local/sparse-index.js'
 import { payload, tmpDir } from '../helpers/tmp.js'
 
@@ -20,30 +20,6 @@ const OPTIONS = { sync: 'never', indexIntervalBytes: 64 } as const
 // Block 4 (entries 1024–1279). Not entry 1000: a binary search over 2,000 entries looks at that
 // one first, so every lookup would meet it (and rebuild, which is right but tests less).
 const DAMAGED = 1100
-
-/** The node file system, counting the bytes read through handles (segment reads; index files are read whole apart). */
-function countingFs(): FileSystem & { bytes: number } {
-  const counter: FileSystem & { bytes: number } = Object.assign(Object.create(nodeFileSystem) as FileSystem, {
-    bytes: 0,
-    open(file: string, mode: Parameters<FileSystem['open']>[1]): FileHandle {
-      const inner = nodeFileSystem.open(file, mode)
-      return {
-        path: inner.path,
-        write: (buf, offset, length, position) => inner.write(buf, offset, length, position),
-        read: (buf, offset, length, position) => {
-          const got = inner.read(buf, offset, length, position)
-          counter.bytes += got
-          return got
-        },
-        datasync: () => inner.datasync(),
-        size: () => inner.size(),
-        truncate: (size) => inner.truncate(size),
-        close: () => inner.close(),
-      }
-    },
-  })
-  return counter
-}
 
 /** A cleanly closed one-segment log whose index file has entry DAMAGED pointing past the segment, with a valid checksum. */
 async function damagedLog(t: TestContext): Promise<{ dir: string; segmentBytes: number }> {

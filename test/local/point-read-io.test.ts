@@ -8,37 +8,12 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import { isSeglogError, Log } from '../../src/index.js'
-import { nodeFileSystem, type FileHandle, type FileSystem } from '../../src/io/file-system.js'
+import { nodeFileSystem } from '../../src/io/file-system.js'
+import { countingFs } from '../helpers/counting-fs.js'
 import { PointReadBuffers, Segment } from '../../src/local/segment.js'
 import { SparseIndex } from '../../src/local/sparse-index.js'
 import { VerifiedBatches } from '../../src/local/verified-batches.js'
 import { payload, tmpDir } from '../helpers/tmp.js'
-
-/** The node file system, counting every read through a handle (a `pread` each). */
-function countingFs(): FileSystem & { reads: number; bytes: number } {
-  const counter: FileSystem & { reads: number; bytes: number } = Object.assign(Object.create(nodeFileSystem) as FileSystem, {
-    reads: 0,
-    bytes: 0,
-    open(path: string, mode: Parameters<FileSystem['open']>[1]): FileHandle {
-      const inner = nodeFileSystem.open(path, mode)
-      return {
-        path: inner.path,
-        write: (buf, offset, length, position) => inner.write(buf, offset, length, position),
-        read: (buf, offset, length, position) => {
-          counter.reads++
-          const got = inner.read(buf, offset, length, position)
-          counter.bytes += got
-          return got
-        },
-        datasync: () => inner.datasync(),
-        size: () => inner.size(),
-        truncate: (size) => inner.truncate(size),
-        close: () => inner.close(),
-      }
-    },
-  })
-  return counter
-}
 
 async function bulkLog(dir: string, batches: number, perBatch: number): Promise<void> {
   const log = await Log.open(dir, { sync: 'never' })

@@ -10,35 +10,13 @@ import path from 'node:path'
 import { test } from 'node:test'
 import { isSeglogError, Log } from '../../src/index.js'
 import { nodeFileSystem, type FileHandle, type FileSystem } from '../../src/io/file-system.js'
+import { countingFs } from '../helpers/counting-fs.js'
 import { BatchCache, ENTRY_OVERHEAD_BYTES, HITS_PER_ADMISSION, type CachedBatch, type CachedBatchOwner } from '../../src/local/batch-cache.js'
 import type { LogCore } from '../../src/local/log-core.js'
 import { PointReadBuffers, Segment } from '../../src/local/segment.js'
 import { SparseIndex } from '../../src/local/sparse-index.js'
 import { VerifiedBatches } from '../../src/local/verified-batches.js'
 import { payload, tmpDir } from '../helpers/tmp.js'
-
-/** The node file system, counting every read through a handle (a `pread` each). */
-function countingFs(): FileSystem & { reads: number } {
-  const counter: FileSystem & { reads: number } = Object.assign(Object.create(nodeFileSystem) as FileSystem, {
-    reads: 0,
-    open(file: string, mode: Parameters<FileSystem['open']>[1]): FileHandle {
-      const inner = nodeFileSystem.open(file, mode)
-      return {
-        path: inner.path,
-        write: (buf, offset, length, position) => inner.write(buf, offset, length, position),
-        read: (buf, offset, length, position) => {
-          counter.reads++
-          return inner.read(buf, offset, length, position)
-        },
-        datasync: () => inner.datasync(),
-        size: () => inner.size(),
-        truncate: (size) => inner.truncate(size),
-        close: () => inner.close(),
-      }
-    },
-  })
-  return counter
-}
 
 /** The log's internals this suite checks: its segments and its cache. */
 function coreOf(log: Log): LogCore {
