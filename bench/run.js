@@ -8,6 +8,8 @@
 //   npm run bench -- --reps 5          repetitions (default 3, interleaved)
 //   npm run bench -- --base ../old     also bench another build (its dist/) as peer seglog-base
 //   npm run bench -- --long [--long-gb 4] [--peers seglog,raw]   long-run append mode
+//   npm run bench -- --full --records 10000000 --only W1,W3 --peers seglog,raw   other log sizes
+//                                      (W1/W1s/W3/W3i/W4 on N records; e.g. peak RSS at 10 M)
 //   node bench/report.js               redraw docs/benchmarks.md and charts from bench/results
 //
 // Every phase runs in a fresh child process (lib/phase.js); results are checked (count and
@@ -51,6 +53,10 @@ function parseArgs(argv) {
     else if (k === '--docs') a.docs = true
     else if (k === '--no-docs') a.docs = false
     else if (k === '--keep') a.keep = true
+    else if (k === '--records') {
+      a.records = Number(next())
+      if (!Number.isSafeInteger(a.records) || a.records < 1000 || a.records % 1000 !== 0) throw new Error(`--records needs a whole number of thousands ≥ 1000; got ${argv[i]}`)
+    }
     else if (k === '--help' || k === '-h') a.help = true
     else throw new Error(`unknown argument ${k} (try --help)`)
   }
@@ -195,7 +201,7 @@ async function main() {
     return
   }
 
-  const sizes = SIZES[args.mode]
+  const sizes = args.records ? { ...SIZES[args.mode], records: args.records } : SIZES[args.mode]
   const workloads = args.only ?? ALL_WORKLOADS
   const peers = args.peers ?? ALL_PEERS.filter((p) => p !== 'seglog-base' || args.base)
   const infos = await loadInfos(peers)
@@ -210,6 +216,7 @@ async function main() {
     notes.push(m)
     console.log(`bench: warning: ${m}`)
   }
+  if (args.records) notes.push(`--records ${args.records}: W1, W1s, W3, W3i, W4 and W5 ran on ${args.records.toLocaleString('en')} records instead of ${SIZES[args.mode].records.toLocaleString('en')}.`)
   if (args.mode === 'quick') {
     notes.push(`Quick mode: ${sizes.records.toLocaleString('en')} records for W1/W1s/W3 (DESIGN: 1,000,000), ${sizes.w2.toLocaleString('en')} durable appends for W2 (20,000), ${sizes.reads.toLocaleString('en')} random reads for W4 (100,000), W5 on ${sizes.records.toLocaleString('en')}- and ${sizes.w5Large.toLocaleString('en')}-record logs (1 M and 10 M). Run with --full for the DESIGN sizes.`)
   }
@@ -316,7 +323,7 @@ async function main() {
     finished: new Date().toISOString(),
     loadavgAtEnd: os.loadavg().map((x) => +x.toFixed(2)),
     command: `node bench/run.js ${process.argv.slice(2).join(' ')}`.trim(),
-    partial: !!(args.only || args.peers),
+    partial: !!(args.only || args.peers || args.records),
     seglog: seglogInfo(seglogBuild),
     reps: args.reps,
     sizes,
