@@ -1,4 +1,4 @@
-import { constants as fsc, type Dirent } from 'node:fs'
+import { constants as fsc } from 'node:fs'
 // The promise API by its own module: reading `promises` off node:fs at load runs its getter, which
 // (on Node 24) loads fs/promises, readline and os for a program that never uses a folder store.
 import fsp, { type FileHandle } from 'node:fs/promises'
@@ -7,6 +7,7 @@ import { SeglogError } from '../errors.js'
 import { validateListOptions, validatePut } from './arguments.js'
 import { conflictError, storeError, throwIfAborted } from './errors.js'
 import { sweepTempDir, tempName } from './fs-temp.js'
+import { keysUnder } from './fs-walk.js'
 import { compareKeys, validateKey, validateListPrefix } from './keys.js'
 import { clampRange, validateRange } from './ranges.js'
 import type { GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore, PutOptions, PutResult } from './types.js'
@@ -321,30 +322,6 @@ export class FsStore implements ObjectStore {
     throwIfAborted(options.signal, this.name, 'list', prefix)
     const slash = prefix.lastIndexOf('/')
     const baseKey = slash < 0 ? '' : prefix.slice(0, slash)
-    const keys: string[] = []
-    // Links are not objects and are never followed, so a folder reached through one lists nothing.
-    const walk = async (dirKey: string): Promise<void> => {
-      const dir = dirKey === '' ? this.root : path.join(this.root, ...dirKey.split('/'))
-      let entries: Dirent[]
-      try {
-        if (dirKey !== '' && (await fsp.lstat(dir)).isSymbolicLink()) return
-        entries = await fsp.readdir(dir, { withFileTypes: true })
-      } catch (err) {
-        const code = errno(err)
-        if (code === 'ENOENT' || code === 'ENOTDIR') return
-        throw this.#fail('list', prefix, err)
-      }
-      for (const e of entries) {
-        if (dirKey === '' && e.name === FS_TMP_DIR) continue
-        const k = dirKey === '' ? e.name : `${dirKey}/${e.name}`
-        if (e.isDirectory()) {
-          // Descend only where keys below could still match the prefix.
-          if (prefix.startsWith(`${k}/`) || `${k}/`.startsWith(prefix)) await walk(k)
-        } else if (e.isFile() && k.startsWith(prefix)) {
-          keys.push(k)
-        }
-      }
-    }
     if (baseKey !== '') {
       try {
         await this.#noLinks('list', baseKey)
@@ -353,7 +330,12 @@ export class FsStore implements ObjectStore {
         throw err
       }
     }
-    await walk(baseKey)
+    let keys: string[]
+    try {
+      keys = await keysUnder(this.root, baseKey, prefix, FS_TMP_DIR)
+    } catch (err) {
+      throw this.#fail('list', prefix, err)
+    }
     keys.sort(compareKeys)
     const after = options.startAfter
     for (const k of keys) {
