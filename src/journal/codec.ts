@@ -76,12 +76,14 @@ const JSONL_HEADER_ROOM = 160
 export function encodeJsonlEvents(events: readonly { data: string | Buffer; size: number }[], count: number, seq: number, timestamp: number, nonce: Buffer): Buffer {
   let bodyBytes = 0
   for (let i = 0; i < count; i++) bodyBytes += events[i].size
-  const buf = Buffer.allocUnsafe(JSONL_HEADER_ROOM + bodyBytes)
+  // 4 spare bytes at the end: a line longer than its size then always writes more than its size
+  // (a UTF-8 character is at most 4 bytes and is never written in part), even the last one.
+  const buf = Buffer.allocUnsafe(JSONL_HEADER_ROOM + bodyBytes + 4)
   let at = JSONL_HEADER_ROOM
   for (let i = 0; i < count; i++) {
     const { data, size } = events[i]
-    const n = typeof data === 'string' ? buf.write(data, at, size - 1, 'utf8') : data.copy(buf, at)
-    // A size that does not match its line would leave stale bytes in the object: never send that.
+    const n = typeof data === 'string' ? buf.write(data, at, buf.length - at, 'utf8') : data.copy(buf, at)
+    // A size that does not match its line would cut the line or leave stale bytes: never send that.
     if (n !== size - 1) throw new SeglogError('ERR_INVALID_ARGUMENT', `jsonl event ${i} of batch ${seq} encodes to ${n} bytes but its size says ${size - 1}; nothing was written`)
     at += n
     buf[at++] = NL
