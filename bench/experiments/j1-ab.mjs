@@ -40,7 +40,8 @@ jstore.put = async function (...args) {
 }
 const j = await Journal.open(jstore, 'journals/ab', { flushEvents: 1 << 30, flushBytes: 1 << 30, lingerMs: 1 << 30, codec: 'jsonl', singleWriter: true })
 const store = new S3Store({ ...opts, prefix: 's', conditionalWrites: true })
-const sdk = new S3Client({ endpoint: opts.endpoint, region: opts.region, forcePathStyle: true, credentials: opts.credentials })
+// Set up as S3Store sets up its clients (as the bench's references are).
+const sdk = new S3Client({ endpoint: opts.endpoint, region: opts.region, forcePathStyle: true, credentials: opts.credentials, maxAttempts: 1, requestChecksumCalculation: 'WHEN_REQUIRED' })
 const pad = 'x'.repeat(900)
 let seq = 0
 const ev = () => ({ seq: seq++, type: 'bench.event', at: 1_700_000_000_000 + seq, payload: pad })
