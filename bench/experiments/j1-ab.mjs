@@ -12,10 +12,11 @@
 //   flush      32 appends (untimed), then Journal.flush() (singleWriter: s3rver ignores If-None-Match)
 //   store      S3Store.put(create) of a batch-sized body, through the store's own client
 //   fresh      as store, with a new body (encoded before the timer) every round
+//   jstore     the journal's own S3Store, called directly (not through a flush)
 //   sdk        PutObjectCommand through an S3Client with the SDK's defaults (the bench's "plain PUT")
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { performance } from 'node:perf_hooks'
+import { performance, PerformanceObserver } from 'node:perf_hooks'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const rounds = Number(process.argv[2] ?? 200)
@@ -55,9 +56,17 @@ const variants = {
   // A fresh body per put, encoded before the timer as a flush would: isolates what a new buffer
   // (rather than the same one every round) costs the SDK.
   fresh: { prep: async () => { const l = []; for (let i = 0; i < 32; i++) l.push(JSON.stringify(ev())); freshBody = Buffer.concat([Buffer.from('{"h":1}\n'), Buffer.from(l.join('\n') + '\n')]) }, run: (k) => store.put(`f/${k}`, freshBody, { mode: 'create' }) },
+  // The journal's own S3Store instance (its client, its socket), called directly with a body
+  // like the flush's: shows whether the put inside a flush costs more than the same put outside.
+  jstore: { prep: async () => { const l = []; for (let i = 0; i < 32; i++) l.push(JSON.stringify(ev())); freshBody = Buffer.from(l.join('\n') + '\n') }, run: (k) => origPut.call(jstore, `journals/ab/x/${String(k).padStart(20, '0')}`, freshBody, { mode: 'create' }) },
   sdk: { prep: async () => {}, run: (k) => sdk.send(new PutObjectCommand({ Bucket: opts.bucket, Key: `sdk/${k}`, Body: body })) },
 }
 const names = Object.keys(variants)
+// Garbage collections, to be attributed to the variant whose timed call they fell in.
+const gcs = []
+const gcObserver = new PerformanceObserver((list) => { for (const e of list.getEntries()) gcs.push([e.startTime, e.duration]) })
+gcObserver.observe({ entryTypes: ['gc'] })
+const spans = []
 const wall = Object.fromEntries(names.map((n) => [n, []]))
 const cpu = Object.fromEntries(names.map((n) => [n, []]))
 for (let k = -20; k < rounds; k++) { // 20 warm-up rounds, not recorded
@@ -69,12 +78,18 @@ for (let k = -20; k < rounds; k++) { // 20 warm-up rounds, not recorded
     await variants[name].run(k + 100)
     const t = performance.now() - t0
     const c = process.cpuUsage(c0)
-    if (k >= 0) { wall[name].push(t); cpu[name].push((c.user + c.system) / 1000) }
+    if (k >= 0) { wall[name].push(t); cpu[name].push((c.user + c.system) / 1000); spans.push([t0, t0 + t, name]) }
   }
 }
 const pct = (a, p) => { const s = [...a].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] }
 const out = {}
 for (const n of names) out[n] = { p50: +pct(wall[n], 50).toFixed(3), p90: +pct(wall[n], 90).toFixed(3), cpuP50: +pct(cpu[n], 50).toFixed(3) }
+await new Promise((resolve) => setTimeout(resolve, 50))
+gcObserver.disconnect()
+// GC time per timed call of each variant (ms), and how many calls had a GC in them.
+out.gcMsPerCall = Object.fromEntries(names.map((n) => [n, 0]))
+for (const [at, d] of gcs) { const sp = spans.find(([a, b]) => at >= a && at < b); if (sp) out.gcMsPerCall[sp[2]] += d / rounds }
+for (const n of names) out.gcMsPerCall[n] = +out.gcMsPerCall[n].toFixed(3)
 out.flushCpuSplitP50 = Object.fromEntries(Object.entries(split).map(([k, a]) => [k, +pct(a.slice(-rounds), 50).toFixed(3)]))
 out.ratioFlushSdk = +(out.flush.p50 / out.sdk.p50).toFixed(3)
 out.ratioStoreSdk = +(out.store.p50 / out.sdk.p50).toFixed(3)
