@@ -12,7 +12,7 @@
  *   24 one record batch of seglog's core format (encodeBatch), baseOffset = seq; the batch
  *   carries the version and its own checksum
  *
- * See docs/FORMAT-journal.md (normative).
+ * See docs/FORMAT.md, "Journal object format" (normative).
  */
 import { SeglogError } from '../errors.js'
 import { allocEnvelope, checkEnvelope, crc32c, decodeBatch, encodeBatch, envelopeError, envelopeHeaderBytes, readU64, sealEnvelope, writeU64, type EnvelopeKind } from '../format/index.js'
