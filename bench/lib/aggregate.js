@@ -58,7 +58,7 @@ export function aggregate(runs, infos) {
         s.latencyMs = {}
         for (const k of ['p50', 'p90', 'p99', 'p999', 'max']) s.latencyMs[k] = m((r) => r.latencyMs?.[k])
       }
-      for (const k of ['addedRssMB', 'putsPerFlush', 'flushMsP50', 'flushMsP99', 'putMsP50', 'createPutMsP50', 'pairedFlushMsP50', 'directFlushMsP50', 'directPutMsP50', 'objects', 'expectedObjects', 'speedup', 'compactMs']) {
+      for (const k of ['addedRssMB', 'putsPerFlush', 'flushMsP50', 'flushMsP99', 'putMsP50', 'createPutMsP50', 'pairedFlushMsP50', 'directFlushMsP50', 'directPutMsP50', 'directFlushCpuMsP50', 'directPutCpuMsP50', 'directRounds', 'objects', 'expectedObjects', 'speedup', 'compactMs']) {
         if (good.some((r) => r[k] != null)) s[k] = m((r) => r[k])
       }
       summary[w][p] = s

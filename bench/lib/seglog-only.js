@@ -54,7 +54,7 @@ export async function seglogOnly({ rep, workloads, sizes, exportsSeglog, runPhas
     } else {
       const r = await runPhase({ peer: 'seglog', phase: 'journal-s3', workload: 'J1', dir: dir('j1', rep), count: sizes.j1Events }, T)
       const f = (x) => (x == null ? '—' : x.toFixed(2))
-      record(rep, 'seglog', 'J1', r, r.ok ? `  (flush p50 ${f(r.flushMsP50)} ms; paired rounds: flush ${f(r.pairedFlushMsP50)}, create-only PUT ${f(r.createPutMsP50)}, plain PUT ${f(r.putMsP50)} ms; straight to s3rver: flush ${f(r.directFlushMsP50)}, plain PUT ${f(r.directPutMsP50)} ms)` : '')
+      record(rep, 'seglog', 'J1', r, r.ok ? `  (flush p50 ${f(r.flushMsP50)} ms; paired rounds: flush ${f(r.pairedFlushMsP50)}, create-only PUT ${f(r.createPutMsP50)}, plain PUT ${f(r.putMsP50)} ms; straight to s3rver: flush ${f(r.directFlushMsP50)}, plain PUT ${f(r.directPutMsP50)} ms = ${r.directPutMsP50 ? (r.directFlushMsP50 / r.directPutMsP50).toFixed(2) : '—'} ×, CPU ${f(r.directFlushCpuMsP50)} vs ${f(r.directPutCpuMsP50)} ms)` : '')
     }
   }
   if (want('J2')) {

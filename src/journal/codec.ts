@@ -12,7 +12,7 @@
  *   24 one record batch of seglog's core format (encodeBatch), baseOffset = seq; the batch
  *   carries the version and its own checksum
  *
- * See docs/FORMAT-journal.md (normative).
+ * See docs/FORMAT.md, "Journal object format" (normative).
  */
 import { SeglogError } from '../errors.js'
 import { allocEnvelope, checkEnvelope, crc32c, decodeBatch, encodeBatch, envelopeError, envelopeHeaderBytes, readU64, sealEnvelope, writeU64, type EnvelopeKind } from '../format/index.js'
@@ -57,11 +57,45 @@ function corrupt(source: string, pos: number, what: string): SeglogError {
 
 /** Encodes one jsonl section from already-stringified events. */
 export function encodeJsonlSection(lines: readonly string[], seq: number, timestamp: number, nonce: Buffer): Buffer {
-  const body = Buffer.from(lines.length === 0 ? '' : `${lines.join('\n')}\n`)
+  return encodeJsonlEvents(lines.map((data) => ({ data, size: Buffer.byteLength(data) + 1 })), lines.length, seq, timestamp, nonce)
+}
+
+/**
+ * Room left before the body for the header line, which is ASCII and at most 148 bytes (every
+ * number 16 digits, the crc 10).
+ */
+const JSONL_HEADER_ROOM = 160
+
+/**
+ * Encodes one jsonl section from the first `count` of `events`, each already stringified with its
+ * UTF-8 length + 1 (the newline) in `size`. The lines are written once, straight into the buffer
+ * that is sent: a flush's object is built with one allocation and one UTF-8 pass, and the header
+ * (which holds the body's checksum) is written last, into room left before the body. The result
+ * is a view of that buffer (its bytes are exactly those of {@link encodeJsonlSection}).
+ */
+export function encodeJsonlEvents(events: readonly { data: string | Buffer; size: number }[], count: number, seq: number, timestamp: number, nonce: Buffer): Buffer {
+  let bodyBytes = 0
+  for (let i = 0; i < count; i++) bodyBytes += events[i].size
+  // 4 spare bytes at the end: a line longer than its size then always writes more than its size
+  // (a UTF-8 character is at most 4 bytes and is never written in part), even the last one.
+  const buf = Buffer.allocUnsafe(JSONL_HEADER_ROOM + bodyBytes + 4)
+  let at = JSONL_HEADER_ROOM
+  for (let i = 0; i < count; i++) {
+    const { data, size } = events[i]
+    const n = typeof data === 'string' ? buf.write(data, at, buf.length - at, 'utf8') : data.copy(buf, at)
+    // A size that does not match its line would cut the line or leave stale bytes: never send that.
+    if (n !== size - 1) throw new SeglogError('ERR_INVALID_ARGUMENT', `jsonl event ${i} of batch ${seq} encodes to ${n} bytes but its size says ${size - 1}; nothing was written`)
+    at += n
+    buf[at++] = NL
+  }
+  const body = buf.subarray(JSONL_HEADER_ROOM, at)
   const hexNonce = nonce.toString('hex')
-  const crc = crc32c(body, crc32c(Buffer.from(`${seq}:${lines.length}:${timestamp}:${body.length}:${hexNonce}`)))
-  const header = `{"seglog":1,"seq":${seq},"n":${lines.length},"ts":${timestamp},"bytes":${body.length},"nonce":"${hexNonce}","crc":${crc}}\n`
-  return Buffer.concat([Buffer.from(header), body])
+  const crc = crc32c(body, crc32c(Buffer.from(`${seq}:${count}:${timestamp}:${bodyBytes}:${hexNonce}`)))
+  const header = `{"seglog":1,"seq":${seq},"n":${count},"ts":${timestamp},"bytes":${bodyBytes},"nonce":"${hexNonce}","crc":${crc}}\n`
+  const start = JSONL_HEADER_ROOM - header.length
+  if (start < 0) return Buffer.concat([Buffer.from(header), body]) // unreachable for safe integers
+  buf.write(header, start, 'latin1')
+  return buf.subarray(start, at)
 }
 
 /** Encodes one binary section around a core record batch. */

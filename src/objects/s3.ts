@@ -91,6 +91,13 @@ export class S3Store implements ObjectStore {
       ...(this.#options.forcePathStyle === undefined ? {} : { forcePathStyle: this.#options.forcePathStyle }),
       ...(this.#options.credentials === undefined ? {} : { credentials: this.#options.credentials }),
       maxAttempts: 1,
+      // No CRC32 of every body on top: SigV4 already signs the body's SHA-256
+      // (x-amz-content-sha256), which S3 checks against what arrives and refuses on mismatch, so
+      // a body damaged in transit never lands either way; journal objects also carry their own
+      // CRC32C, checked on every read. The SDK's default adds a CRC32 pass and two headers per
+      // PUT (and some S3-compatible servers refuse those headers). The SDK still sends a checksum
+      // where an operation requires one (DeleteObjects' Content-MD5 or its successor).
+      requestChecksumCalculation: 'WHEN_REQUIRED',
       requestHandler: { requestTimeout: this.#options.requestTimeoutMs ?? 30_000, connectionTimeout: 5_000 },
     }))
     return this.#client

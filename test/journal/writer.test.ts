@@ -96,3 +96,25 @@ test('a number taken by another writer is skipped: the batch goes to the next fr
   assert.equal(r?.seq, 1)
   assert.deepEqual(await stored(), [{ seq: 0, values: ['theirs'] }, { seq: 1, values: ['mine'] }])
 })
+
+test('a flush is one PUT and nothing else while the writer knows the next number; it lists again only once that knowledge is graceMs / 2 old', async () => {
+  const ops: string[] = []
+  const { clock, writer, push, stored } = setup({}, (op) => { ops.push(op); return 'ok' })
+  await push({ n: 0 })
+  await writer.flush() // the first claim lists what is taken
+  assert.ok(ops.includes('list') && ops.filter((o) => o === 'put').length === 1, ops.join(','))
+  for (let f = 1; f <= 5; f++) {
+    ops.length = 0
+    await clock.advance(400) // < graceMs / 2 (500) since the last PUT began
+    for (let i = 0; i < 32; i++) await push({ n: f * 100 + i })
+    await writer.flush()
+    assert.deepEqual(ops, ['put'], `flush ${f}`)
+  }
+  ops.length = 0
+  await clock.advance(600) // the knowledge is now too old to trust: list before and check after
+  await push({ n: 'late' })
+  await writer.flush()
+  assert.equal(ops.filter((o) => o === 'put').length, 1)
+  assert.ok(ops.includes('list'), ops.join(','))
+  assert.deepEqual((await stored()).map((b) => b.seq), [0, 1, 2, 3, 4, 5, 6])
+})

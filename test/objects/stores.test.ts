@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
@@ -114,6 +115,25 @@ describe('S3Store against s3rver', () => {
     assert.equal(puts.length, 1)
     assert.equal(puts[0].headers['if-none-match'], '*')
     assert.match(puts[0].path, /^\/seglog-test\/hdr\/once(\?|$)/)
+    await store.close()
+  })
+
+  test('a PUT carries the signed SHA-256 of its body and no second checksum', async () => {
+    // S3 refuses a body that does not match the signed x-amz-content-sha256, so the SDK's default
+    // CRC32 (a second pass over every body, two more headers) adds nothing; the store turns it off.
+    const store = new S3Store({ ...s3.storeOptions, prefix: 'sum' })
+    const body = randomBytes(40_000)
+    const before = s3.proxy.requests.length
+    await store.put('once', body, { mode: 'create' })
+    await store.put('twice', body)
+    const puts = s3.proxy.requests.slice(before).filter((r) => r.method === 'PUT')
+    assert.equal(puts.length, 2)
+    for (const p of puts) {
+      assert.equal(p.headers['x-amz-content-sha256'], createHash('sha256').update(body).digest('hex'))
+      assert.match(String(p.headers.authorization), /SignedHeaders=[^,]*x-amz-content-sha256/)
+      assert.deepEqual(Object.keys(p.headers).filter((h) => h.startsWith('x-amz-checksum-') || h === 'x-amz-sdk-checksum-algorithm'), [])
+    }
+    assert.ok((await store.get('once'))?.data.equals(body))
     await store.close()
   })
 
