@@ -2,7 +2,7 @@
  * One segment file: its base offset, its size, its sparse index (loaded or rebuilt lazily for
  * sealed segments) and the point-read path. Sealed segments are never written again.
  */
-import { BATCH_HEADER_BYTES, BatchHeader, RECORD_HEADER_BYTES } from '../format/index.js'
+import { BATCH_HEADER_BYTES, BatchHeader, BatchStatus, parseBatch, RECORD_HEADER_BYTES } from '../format/index.js'
 import type { FileHandle, FileSystem } from '../io/file-system.js'
 import { invariantViolated } from '../invariant.js'
 import { corruptError, InconsistentIndexError, newerVersionError } from './batch-errors.js'
@@ -69,17 +69,54 @@ function recordPositions(buf: Buffer, at: number, header: BatchHeader, positions
   if (p !== header.length) throw invariantViolated('a verified batch\'s records fill it exactly', { count: header.count, length: header.length, walked: p })
 }
 
-/** A copy of the record at `offset`, which `cached` holds. */
-function cachedRecord(cached: CachedBatch, offset: number, file: string): LogRecord {
+/**
+ * A copy of the record at `offset`, which `cached` holds: from its bytes when it keeps them, else
+ * one read of exactly the record's payload, whose length follows from the verified positions.
+ * A read served from the positions counts towards keeping the batch's bytes (PROMOTE_AFTER_HITS, batch-cache.ts).
+ */
+function cachedRecord(handle: FileHandle, cache: BatchCache, cached: CachedBatch, offset: number, file: string, tag: number): LogRecord {
+  const rel = offset - cached.baseOffset
+  const positions = cached.positions
+  const p = positions[rel]
   const bytes = cached.bytes
-  const p = cached.positions[offset - cached.baseOffset]
-  const len = (bytes[p] | bytes[p + 1] << 8 | bytes[p + 2] << 16 | bytes[p + 3] << 24) >>> 0
-  const dataAt = p + RECORD_HEADER_BYTES
-  // Our own copy of a verified batch cannot change; checked anyway, as every length read is (rule 20).
-  if (dataAt + len > bytes.length) throw corruptError(file, cached.position + p, `record length ${len} runs past its cached batch`)
+  if (bytes !== undefined) {
+    const len = (bytes[p] | bytes[p + 1] << 8 | bytes[p + 2] << 16 | bytes[p + 3] << 24) >>> 0
+    const dataAt = p + RECORD_HEADER_BYTES
+    // Our own copy of a verified batch cannot change; checked anyway, as every length read is (rule 20).
+    if (dataAt + len > bytes.length) throw corruptError(file, cached.position + p, `record length ${len} runs past its cached batch`)
+    const data = Buffer.allocUnsafe(len)
+    bytes.copy(data, 0, dataAt, dataAt + len)
+    return { offset, timestamp: cached.timestamp, data }
+  }
+  // The record runs to where the next one starts (or its batch ends): lengths from the verified batch, none from this read.
+  const len = (rel + 1 < positions.length ? positions[rel + 1] : cached.length) - p - RECORD_HEADER_BYTES
   const data = Buffer.allocUnsafe(len)
-  bytes.copy(data, 0, dataAt, dataAt + len)
+  if (len > 0 && handle.read(data, 0, len, cached.position + p + RECORD_HEADER_BYTES) !== len) {
+    throw corruptError(file, cached.position + p, 'the file ends inside a verified record (changed underneath the reader)')
+  }
+  if (cache.earnedBytes(cached)) cache.keepBytes(cached, (into) => rereadBatch(handle, into, cached, tag))
   return { offset, timestamp: cached.timestamp, data }
+}
+
+const rereadHeader = new BatchHeader()
+
+/**
+ * Reads the batch `cached` describes into `into` (its length) and checks it is that batch still:
+ * checksum and structure, log tag, header fields and every record position. False when not (the
+ * file changed under a read-only handle; its truncate check then reloads): nothing is kept.
+ */
+function rereadBatch(handle: FileHandle, into: Buffer, cached: CachedBatch, tag: number): boolean {
+  if (handle.read(into, 0, into.length, cached.position) !== into.length) return false
+  const h = rereadHeader
+  if (parseBatch(into, 0, into.length, h) !== BatchStatus.Ok) return false
+  const positions = cached.positions
+  if (h.length !== into.length || h.baseOffset !== cached.baseOffset || h.timestamp !== cached.timestamp || h.count !== positions.length || h.tag !== tag) return false
+  let p = BATCH_HEADER_BYTES
+  for (let k = 0; k < positions.length; k++) {
+    if (positions[k] !== p) return false
+    p += RECORD_HEADER_BYTES + ((into[p] | into[p + 1] << 8 | into[p + 2] << 16 | into[p + 3] << 24) >>> 0)
+  }
+  return p === into.length
 }
 
 export class PointReadBuffers {
@@ -241,17 +278,20 @@ export class Segment {
     let timestamp: number
     // A cached batch stays cached only while its slots are verified (verified-batches.ts), and every
     // entry naming it was checked against it then: so its table answers without the slot loads.
-    const cached = i >= 0 ? verified.cachedAt(batchPos) : undefined
+    // Offsets before the first entry are in the batch at 0, whose entry (if any) answers the same way.
+    const cached = verified.cachedAt(batchPos)
     if (cached !== undefined) {
+      if (i < 0 && cached.baseOffset !== this.base) {
+        throw new InconsistentIndexError(this.indexPath, `the segment's first batch starts at offset ${cached.baseOffset}, not at its base ${this.base}`)
+      }
       const rel = offset - cached.baseOffset
-      if (rel >= 0 && rel < cached.positions.length) return cachedRecord(cached, offset, this.path)
+      if (rel >= 0 && rel < cached.positions.length) return cachedRecord(handle, buffers.cache, cached, offset, this.path, this.logTag)
+      // The offset lies past this batch (in one no entry names): the walk goes on from its end.
       end = cached.end
       batchBase = cached.baseOffset
       timestamp = cached.timestamp
-      buf = cached.bytes
-      bufPos = batchPos
-      lo = batchPos
-      hi = end
+      x = end
+      current = batchBase + cached.positions.length
     } else if (i >= 0 && verified.endAt(i) !== 0) {
       end = verified.endAt(i)
       batchBase = verified.baseAt(i)
@@ -282,13 +322,14 @@ export class Segment {
         // A batch no index entry names has no slot, but may be cached: its entry exists only while it stays verified.
         const cached = verified.cachedAt(position)
         if (cached !== undefined) {
+          if (cached.baseOffset !== current) throw corruptError(this.path, position, `batch offset ${cached.baseOffset} where ${current} was expected`)
+          if (offset - current < cached.positions.length) return cachedRecord(handle, buffers.cache, cached, offset, this.path, this.logTag)
           end = cached.end
           batchBase = cached.baseOffset
           timestamp = cached.timestamp
-          buf = cached.bytes
-          bufPos = position
-          lo = position
-          hi = end
+          x = end
+          current = batchBase + cached.positions.length
+          continue
         } else if (j < index.count && index.batchPosAt(j) === position && verified.endAt(j) !== 0) {
           end = verified.endAt(j)
           batchBase = verified.baseAt(j)
@@ -304,7 +345,6 @@ export class Segment {
           hi = end
         }
         if (batchBase !== current) throw corruptError(this.path, position, `batch offset ${batchBase} where ${current} was expected`)
-        if (cached !== undefined && offset - batchBase < cached.positions.length) return cachedRecord(cached, offset, this.path)
         x = position + BATCH_HEADER_BYTES
         continue
       }
@@ -355,10 +395,11 @@ export class Segment {
     const first = index.firstAtOrAfterPos(position)
     const last = checkIndexAgainstBatch(index, first, reader.bytes, reader.at, position, header, this.indexPath)
     this.verified.mark(first, last, end, header.baseOffset, header.timestamp)
-    if (buffers.cache.accepts(header.length, header.count)) {
+    // Its positions only: copying its bytes into fresh memory costs more than the reads most batches get save (see PROMOTE_AFTER_HITS).
+    if (buffers.cache.acceptsPositions(header.count)) {
       const bytes = reader.bytes
       const at = reader.at
-      this.verified.keep(buffers.cache, position, bytes.subarray(at, at + header.length), header.baseOffset, header.timestamp, header.count,
+      this.verified.keep(buffers.cache, position, undefined, header.length, header.baseOffset, header.timestamp, header.count,
         (positions) => recordPositions(bytes, at, header, positions))
     }
     return reader

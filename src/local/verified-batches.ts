@@ -70,10 +70,12 @@ export class VerifiedBatches implements CachedBatchOwner {
   }
 
   /**
-   * Keeps the bytes of the batch at `position`, just verified, in `cache` (when it takes them).
-   * `bytes` runs from the batch header to its end; `fillPositions` writes where its records start.
+   * Keeps what the read path needs of the batch at `position`, just verified, in `cache` (when it
+   * takes it): with `bytes` (from the batch header to its end) a copy of them, without, the record
+   * positions only. `fillPositions` writes where its records start.
    */
-  keep(cache: BatchCache, position: number, bytes: Buffer, baseOffset: number, timestamp: number, records: number, fillPositions: (positions: Uint32Array) => void): void {
+  keep(cache: BatchCache, position: number, bytes: Buffer | undefined, length: number, baseOffset: number, timestamp: number, records: number,
+    fillPositions: (positions: Uint32Array) => void): void {
     if (!cache.enabled) return
     if (this.cache !== cache) {
       this.dropCached()
@@ -84,7 +86,9 @@ export class VerifiedBatches implements CachedBatchOwner {
       cache.remove(old)
       this.cached.delete(position)
     }
-    const entry = cache.insert(this, position, bytes, baseOffset, timestamp, records, fillPositions)
+    const entry = bytes === undefined
+      ? cache.insertPositions(this, position, length, baseOffset, timestamp, records, fillPositions)
+      : cache.insert(this, position, bytes, baseOffset, timestamp, records, fillPositions)
     if (entry !== undefined) this.cached.set(position, entry)
   }
 
