@@ -91,6 +91,8 @@ export class BatchCache {
   private credit = 0
   /** Entries holding their bytes (the candidates {@link dropBytesOfOne} looks for). */
   private withBytes = 0
+  /** Reads served from kept bytes, not yet spent on keeping another batch's bytes in a full cache (see {@link keepBytes}). */
+  private bytesCredit = 0
 
   /**
    * `budget`: bytes for all entries with their overhead; 0 keeps nothing. One batch may take at most
@@ -163,8 +165,9 @@ export class BatchCache {
   /**
    * Gives `entry` its bytes: memory of its own (another entry's, of the same size, when one gives
    * its bytes up to make room), filled by `fill` straight from the file, which returns false when
-   * what it read is not the batch verified before (nothing is kept then). Room is made by dropping
-   * other entries' bytes (they keep their positions), under the admission rule of {@link insert}.
+   * what it read is not the batch verified before (nothing is kept then). In a full cache, room is
+   * made by dropping other entries' bytes by CLOCK (they keep their positions), once
+   * {@link PROMOTE_AFTER_HITS} reads were served from kept bytes since the last time.
    */
   keepBytes(entry: CachedBatch, fill: (into: Buffer) => boolean): void {
     entry.hits = 0
@@ -172,8 +175,11 @@ export class BatchCache {
     const length = entry.length
     let recycled: Buffer | undefined
     if (this.used + length > this.budget) {
-      if (this.credit < HITS_PER_ADMISSION) return
-      this.credit -= HITS_PER_ADMISSION
+      // Full: these bytes would displace another entry's. Only reads served from bytes pay for that
+      // (see bytesCredit); reads spread over a log many times the budget serve few, so they cannot
+      // churn the cache through a promotion every few reads.
+      if (this.bytesCredit < PROMOTE_AFTER_HITS) return
+      this.bytesCredit -= PROMOTE_AFTER_HITS
       while (this.used + length > this.budget) {
         const freed = this.dropBytesOfOne(entry)
         if (freed === undefined) return
@@ -191,6 +197,7 @@ export class BatchCache {
   hit(entry: CachedBatch): void {
     entry.referenced = true
     if (this.credit < MAX_CREDIT) this.credit++
+    if (entry.bytes !== undefined && this.bytesCredit < 2 * PROMOTE_AFTER_HITS) this.bytesCredit++
   }
 
   /** Drops `entry` (its owner forgot the batch); the owner is not told. */

@@ -262,6 +262,10 @@ export class Segment {
     const handle = this.handle(fsys)
     const verified = this.verified
     verified.bind(index)
+    // A cached batch holding the offset answers without the index: it stays cached only while
+    // every entry naming it checks out against it (verified-batches.ts).
+    const holding = verified.cachedHolding(offset)
+    if (holding !== undefined) return cachedRecord(handle, buffers.cache, holding, offset, this.path, this.logTag)
     const scratch = buffers.scratch(readAheadBytes)
     const i = index.floor(offset)
     const batchPos = i < 0 ? 0 : index.batchPosAt(i)
