@@ -91,7 +91,7 @@ test('bytes enter a full cache only after PROMOTE_AFTER_HITS reads were served f
   assert.equal(cache.used, 0)
 })
 
-test('a read of a record before its segment\'s first index entry makes one exact read once its batch was verified, not a new verification of the batch', async (t) => {
+test('reads of a segment\'s first records, once their batch was verified, make one exact read of the payload each', async (t) => {
   const dir = tmpDir(t)
   {
     await using log = await Log.open(dir, { sync: 'never' })
