@@ -158,9 +158,7 @@ function syncReaderRace(base: string): fc.IAsyncPropertyWithHooks<[fc.Scheduler,
     async (s, cut, offsets) => {
       const dir = path.join(base, String(run++))
       fs.mkdirSync(dir, { recursive: true })
-      {
-        await using seed = await filled(dir, 200, { segmentBytes: 8 * 1024 })
-      }
+      await (await filled(dir, 200, { segmentBytes: 8 * 1024 })).close()
       const writer = await s.waitFor(Log.open(dir, { sync: 'never', segmentBytes: 8 * 1024, fileSystem: scheduledFileSystem(s) }))
       const reader = await Log.open(dir, { readOnly: true, followPollMs: 1 })
       try {
