@@ -41,9 +41,10 @@ export type SeglogErrorCode =
    */
   | 'ERR_TRUNCATED'
   /**
-   * A call that cannot wait (`appendNoWait`) found an exclusive operation (truncate, deleteBefore,
-   * a roll for tiered storage) running; it changed nothing. Await that operation, or use the
-   * waiting form (`append`), and call again.
+   * A call that cannot wait (`appendNoWait`, `readSync`) found an exclusive operation (truncate,
+   * deleteBefore, a roll for tiered storage) running, or (`readSync` on a read-only handle) a
+   * reload after the writer truncated; it changed and read nothing. Await that operation, or use
+   * the waiting form (`append`, `read`), and call again.
    */
   | 'ERR_BUSY'
 

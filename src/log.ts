@@ -37,7 +37,7 @@ export type { AppendBatchResult, IterateOptions } from './local/log-types.js'
 export { copyRecord } from './local/log-types.js'
 
 /** The methods an encoding changes; see {@link TypedLog}. */
-type EncodedMethods = 'append' | 'appendNoWait' | 'appendBatch' | 'read' | 'iterate' | 'iterateBatches' | 'createReadStream'
+type EncodedMethods = 'append' | 'appendNoWait' | 'appendBatch' | 'read' | 'readSync' | 'iterate' | 'iterateBatches' | 'createReadStream'
 
 /**
  * A log opened with `encoding: 'utf8'` (`V` is `string`) or `encoding: 'json'` (`V` is the type
@@ -55,6 +55,8 @@ export interface TypedLog<V> extends Omit<Log, EncodedMethods> {
   appendBatch(values: readonly V[]): Promise<AppendBatchResult>
   /** The record at `offset`, decoded; undefined past the end. */
   read(offset: number): Promise<DecodedRecord<V> | undefined>
+  /** The record at `offset` now, decoded (as {@link Log.readSync}: throws where `read()` would wait). */
+  readSync(offset: number): DecodedRecord<V> | undefined
   /** As {@link Log.iterate}, with decoded records. */
   iterate(options?: IterateOptions): AsyncIterableIterator<DecodedRecord<V>>
   /** As {@link Log.iterateBatches}, with decoded records. */

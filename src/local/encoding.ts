@@ -84,6 +84,7 @@ export interface ByteMethods<O> {
   appendNoWait(data: Uint8Array | string): number
   appendBatch(records: readonly (Uint8Array | string)[]): Promise<unknown>
   read(offset: number): Promise<LogRecord | undefined>
+  readSync(offset: number): LogRecord | undefined
   iterate(options?: O): AsyncIterableIterator<LogRecord>
   iterateBatches(options?: O): AsyncIterableIterator<LogRecord[]>
   createReadStream(options?: O): Readable
@@ -145,6 +146,10 @@ export function installCodec<O>(log: ByteMethods<O>, bytes: ByteMethods<O>, code
     },
     async read(offset: number): Promise<DecodedRecord<unknown> | undefined> {
       const r = await bytes.read.call(log, offset)
+      return r === undefined ? undefined : decode(r)
+    },
+    readSync(offset: number): DecodedRecord<unknown> | undefined {
+      const r = bytes.readSync.call(log, offset)
       return r === undefined ? undefined : decode(r)
     },
     iterate(options?: O): AsyncIterableIterator<DecodedRecord<unknown>> {

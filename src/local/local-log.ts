@@ -19,7 +19,7 @@ import { lockHolder, repairLog, verifyLog } from './log-tools.js'
 import type { AppendBatchResult, IterateOptions, LogAttachment, LogHooks, LogLimits } from './log-types.js'
 import { claimDirectory, recoverDirectory } from './open-log.js'
 import { resolveOptions, type LogOptions, type ResolvedOptions } from './options.js'
-import { readFollowing, readNow } from './point-read.js'
+import { readLocalNow, readWaiting } from './read-paths.js'
 import { batchesThroughBelow, flattenBatches, iterateStart } from './read-through.js'
 import type { RecoveryReport } from './recovery.js'
 import type { RepairOptions, RepairReport } from './repair.js'
@@ -261,39 +261,34 @@ export class LocalLog implements AsyncDisposable {
   /**
    * The record at `offset`, or `undefined` when there is none: at or past {@link nextOffset},
    * or below {@link firstOffset} (deleted by retention). The returned data is a copy.
+   * Waits for a running `truncate`/`deleteBefore` first. For a tiered log, records below the
+   * local first offset are fetched from the store.
    * Throws `ERR_CORRUPT` if the stored batch fails its checksum.
    */
   read(offset: number): Promise<LogRecord | undefined> {
-    const core = this.core
-    // While a truncate rewrites files, the state to read from is being replaced: wait for it.
-    if (core.gate.current) return core.gate.current.then(() => LocalLog.prototype.read.call(this, offset))
-    if (core.below && Number.isSafeInteger(offset) && offset >= 0 && (offset < core.firstOffset || offset < core.below.retainedFrom())) {
-      try {
-        core.state.checkReadable()
-      } catch (err) {
-        return Promise.reject(err)
-      }
-      // Below the whole log's retention point nothing is read, even a local copy not deleted yet.
-      if (offset < core.below.retainedFrom()) return Promise.resolve(undefined)
-      return core.below.read(offset)
-    }
-    if (core.options.readOnly) {
-      const below = core.below
-      if (below === undefined) return readFollowing(core.reads, offset)
-      // The writer may have deleted the local copy since this reader last looked: a tiered writer
-      // deletes only what the store holds, so the store has it.
-      return readFollowing(core.reads, offset).then(
-        (r) => (r === undefined && offset < core.firstOffset ? below.read(offset) : r),
-        (err: unknown) => {
-          if ((err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return below.read(offset)
-          throw err
-        })
-    }
-    try {
-      return Promise.resolve(readNow(core.reads, offset))
-    } catch (err) {
-      return Promise.reject(err)
-    }
+    return readWaiting(this.core, offset, (again) => LocalLog.prototype.read.call(this, again))
+  }
+
+  /**
+   * {@link read} without a promise: the record at `offset` now, or `undefined` when there is
+   * none. The data is a copy, as from `read()`, and the record is the one `read()` would give at
+   * this moment: after a `truncate` resolved, never a record from before it (also on a read-only
+   * handle after the writer's truncate). The fastest point read (no promise, no microtask).
+   *
+   * Because it cannot wait, it throws where `read()` would wait or fetch, and reads nothing:
+   * `ERR_BUSY` while a `truncate`, `deleteBefore` or tiered roll runs, or while a read-only handle
+   * reloads after the writer truncated (the reload is started: call again later, or await `read()`);
+   * `ERR_OFFSET_OUT_OF_RANGE` (with `details.localFirstOffset`) for a tiered log's record that
+   * lies in the object store only; `ERR_CLOSED` once `close()` was called. Otherwise it fails as
+   * `read()` does (`ERR_CORRUPT`, `ERR_OFFSET_LOST`, `ERR_INVALID_ARGUMENT`, the log's `ERR_IO`).
+   *
+   * @example
+   * ```ts
+   * const r = log.readSync(offset) // { offset, timestamp, data } | undefined
+   * ```
+   */
+  readSync(offset: number): LogRecord | undefined {
+    return readLocalNow(this.core, offset)
   }
 
   /**

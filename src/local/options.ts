@@ -84,16 +84,17 @@ export interface LogOptions {
   /** How often a read-only follower looks for new data when no file event arrives; default 100 ms. */
   followPollMs?: number
   /**
-   * Bytes of memory `read(offset)` may use to keep the batches it verified, so that reading again
-   * into a kept batch makes no system call. Eviction is CLOCK (roughly least recently used first);
-   * once full, a new batch is let in only after the cache served 16 hits since it last let one in,
-   * so uniform random reads over a log far larger than the budget do not copy a batch per miss.
-   * Shared by all segments of this log; a batch bigger than a quarter of it is never kept. Default 8 MiB
-   * (8,388,608 bytes); 0 keeps nothing (each read then costs one `pread` of about
-   * `indexIntervalBytes` into a batch verified before). Iteration does not use it. For random reads
-   * over a log that fits in memory, a budget of about the log's size on disk avoids nearly every
-   * read; it pays once batches are read many times each, since the first read of a batch copies
-   * all of it (see docs/benchmarks.md, W4).
+   * Bytes of memory point reads (`read`, `readSync`) may use to keep what they learned of the
+   * batches they verified. Each kept batch first holds its record positions (4 bytes per record),
+   * so a read into it is one `pread` of exactly its record; once it has served 128 such reads, its
+   * bytes are kept too and reads into it make no system call. Eviction is CLOCK (roughly least
+   * recently used first); once full, a new batch is let in only after the cache served 16 hits
+   * since it last let one in, and bytes displace others only after 128 reads were served from
+   * kept bytes, so uniform random reads over a log far larger than the budget do not churn it.
+   * Shared by all segments of this log; a batch bigger than a quarter of it is never kept. Default
+   * 8 MiB (8,388,608 bytes), which holds the positions of about 2 million records of 128 bytes;
+   * 0 keeps nothing (each read then costs one `pread` of about `indexIntervalBytes` into a batch
+   * verified before). Iteration does not use it.
    */
   readCacheBytes?: number
   /** The file-I/O seam; tests pass a fault-injecting one. Default: the real file system. */

@@ -56,34 +56,63 @@ export function readNow(host: PointReadHost, offset: number): LogRecord | undefi
   }
 }
 
+/** What one read-only attempt asks of its caller: read again. */
+const AGAIN: unique symbol = Symbol('again')
+
 /**
- * A read-only read: the truncate generation must be even and unchanged from before the read to
- * after it, or the result (or error) may come from files the writer was rewriting, and the read
- * is done again.
+ * One attempt of a read-only read: the truncate generation must be even and unchanged from before
+ * the read to after it, or the result (or error) may come from files the writer was rewriting, and
+ * the read is done again ({@link AGAIN}). The caller has settled any reload first.
  */
+function readOnce(host: PointReadHost, offset: number, attempt: number): LogRecord | undefined | typeof AGAIN {
+  const generation = host.readers.truncations.generation
+  let record: LogRecord | undefined
+  try {
+    record = readNow(host, offset)
+  } catch (err) {
+    if (attempt >= MAX_READ_RETRIES) throw err
+    if ((err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+      // The writer deleted the segment (retention, deleteBefore) after this handle last looked:
+      // look again, and the offset is then below the first offset (undefined) or elsewhere.
+      host.refresh()
+      return AGAIN
+    }
+    if (!host.readers.changedSince(generation)) throw err
+    return AGAIN
+  }
+  if (!host.readers.changedSince(generation)) return record
+  if (attempt >= MAX_READ_RETRIES) {
+    throw new SeglogError('ERR_IO', `the log in ${host.dir} was truncated ${MAX_READ_RETRIES} times while read(${offset}) ran; read again`,
+      { details: { offset } })
+  }
+  return AGAIN
+}
+
+/** A read-only read: see {@link readOnce}; waits for a reload the writer's truncate made necessary. */
 export async function readFollowing(host: PointReadHost, offset: number): Promise<LogRecord | undefined> {
   for (let attempt = 0; ; attempt++) {
     const pending = host.settle()
     if (pending) await pending
-    const generation = host.readers.truncations.generation
-    let record: LogRecord | undefined
-    try {
-      record = readNow(host, offset)
-    } catch (err) {
-      if (attempt >= MAX_READ_RETRIES) throw err
-      if ((err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
-        // The writer deleted the segment (retention, deleteBefore) after this handle last looked:
-        // look again, and the offset is then below the first offset (undefined) or elsewhere.
-        host.refresh()
-        continue
-      }
-      if (!host.readers.changedSince(generation)) throw err
-      continue
+    const record = readOnce(host, offset, attempt)
+    if (record !== AGAIN) return record
+  }
+}
+
+/**
+ * A read-only read that cannot wait: when the writer truncated since this handle last looked,
+ * the reload that follows is started and the read throws `ERR_BUSY` (a later read, or an awaited
+ * `read()`, sees the log after the truncate).
+ */
+export function readFollowingNow(host: PointReadHost, offset: number): LogRecord | undefined {
+  for (let attempt = 0; ; attempt++) {
+    const pending = host.settle()
+    if (pending) {
+      // Its failure reaches the next read that waits for it; nobody waits for this one.
+      pending.catch(() => undefined)
+      throw new SeglogError('ERR_BUSY', `readSync(${offset}) cannot wait while this read-only handle reloads the log in ${host.dir} after the writer truncated it; ` +
+        'nothing was read: call it again once the reload is done, or await read(), which waits for it', { details: { offset } })
     }
-    if (!host.readers.changedSince(generation)) return record
-    if (attempt >= MAX_READ_RETRIES) {
-      throw new SeglogError('ERR_IO', `the log in ${host.dir} was truncated ${MAX_READ_RETRIES} times while read(${offset}) ran; read again`,
-        { details: { offset } })
-    }
+    const record = readOnce(host, offset, attempt)
+    if (record !== AGAIN) return record
   }
 }

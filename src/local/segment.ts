@@ -6,8 +6,9 @@ import { BATCH_HEADER_BYTES, BatchHeader, RECORD_HEADER_BYTES } from '../format/
 import type { FileHandle, FileSystem } from '../io/file-system.js'
 import { invariantViolated } from '../invariant.js'
 import { corruptError, InconsistentIndexError, newerVersionError } from './batch-errors.js'
-import { BatchCache, type CachedBatch } from './batch-cache.js'
+import { BatchCache } from './batch-cache.js'
 import { BatchRead, BatchReader, batchReadError } from './batch-reader.js'
+import { cachedRecord, recordPositions } from './cached-read.js'
 import { indexPath, segmentPath } from './names.js'
 import { scanSegment } from './scan.js'
 import { SparseIndex } from './sparse-index.js'
@@ -53,33 +54,6 @@ function checkIndexAgainstBatch(index: SparseIndex, first: number, buf: Buffer, 
     }
   }
   return j
-}
-
-/**
- * Where each record of a verified batch starts, relative to the batch (for the cache). The batch's
- * structure was checked, so its record lengths add up to its length exactly.
- */
-function recordPositions(buf: Buffer, at: number, header: BatchHeader, positions: Uint32Array): void {
-  let p = BATCH_HEADER_BYTES
-  for (let k = 0; k < header.count; k++) {
-    if (!(p + RECORD_HEADER_BYTES <= header.length)) break
-    positions[k] = p
-    p += RECORD_HEADER_BYTES + ((buf[at + p] | buf[at + p + 1] << 8 | buf[at + p + 2] << 16 | buf[at + p + 3] << 24) >>> 0)
-  }
-  if (p !== header.length) throw invariantViolated('a verified batch\'s records fill it exactly', { count: header.count, length: header.length, walked: p })
-}
-
-/** A copy of the record at `offset`, which `cached` holds. */
-function cachedRecord(cached: CachedBatch, offset: number, file: string): LogRecord {
-  const bytes = cached.bytes
-  const p = cached.positions[offset - cached.baseOffset]
-  const len = (bytes[p] | bytes[p + 1] << 8 | bytes[p + 2] << 16 | bytes[p + 3] << 24) >>> 0
-  const dataAt = p + RECORD_HEADER_BYTES
-  // Our own copy of a verified batch cannot change; checked anyway, as every length read is (rule 20).
-  if (dataAt + len > bytes.length) throw corruptError(file, cached.position + p, `record length ${len} runs past its cached batch`)
-  const data = Buffer.allocUnsafe(len)
-  bytes.copy(data, 0, dataAt, dataAt + len)
-  return { offset, timestamp: cached.timestamp, data }
 }
 
 export class PointReadBuffers {
@@ -225,6 +199,10 @@ export class Segment {
     const handle = this.handle(fsys)
     const verified = this.verified
     verified.bind(index)
+    // A cached batch holding the offset answers without the index: it stays cached only while
+    // every entry naming it checks out against it (verified-batches.ts).
+    const holding = verified.cachedHolding(offset)
+    if (holding !== undefined) return cachedRecord(handle, buffers.cache, holding, offset, this.path, this.logTag)
     const scratch = buffers.scratch(readAheadBytes)
     const i = index.floor(offset)
     const batchPos = i < 0 ? 0 : index.batchPosAt(i)
@@ -241,17 +219,20 @@ export class Segment {
     let timestamp: number
     // A cached batch stays cached only while its slots are verified (verified-batches.ts), and every
     // entry naming it was checked against it then: so its table answers without the slot loads.
-    const cached = i >= 0 ? verified.cachedAt(batchPos) : undefined
+    // Offsets before the first entry are in the batch at 0, whose entry (if any) answers the same way.
+    const cached = verified.cachedAt(batchPos)
     if (cached !== undefined) {
+      if (i < 0 && cached.baseOffset !== this.base) {
+        throw new InconsistentIndexError(this.indexPath, `the segment's first batch starts at offset ${cached.baseOffset}, not at its base ${this.base}`)
+      }
       const rel = offset - cached.baseOffset
-      if (rel >= 0 && rel < cached.positions.length) return cachedRecord(cached, offset, this.path)
+      if (rel >= 0 && rel < cached.positions.length) return cachedRecord(handle, buffers.cache, cached, offset, this.path, this.logTag)
+      // The offset lies past this batch (in one no entry names): the walk goes on from its end.
       end = cached.end
       batchBase = cached.baseOffset
       timestamp = cached.timestamp
-      buf = cached.bytes
-      bufPos = batchPos
-      lo = batchPos
-      hi = end
+      x = end
+      current = batchBase + cached.positions.length
     } else if (i >= 0 && verified.endAt(i) !== 0) {
       end = verified.endAt(i)
       batchBase = verified.baseAt(i)
@@ -282,13 +263,14 @@ export class Segment {
         // A batch no index entry names has no slot, but may be cached: its entry exists only while it stays verified.
         const cached = verified.cachedAt(position)
         if (cached !== undefined) {
+          if (cached.baseOffset !== current) throw corruptError(this.path, position, `batch offset ${cached.baseOffset} where ${current} was expected`)
+          if (offset - current < cached.positions.length) return cachedRecord(handle, buffers.cache, cached, offset, this.path, this.logTag)
           end = cached.end
           batchBase = cached.baseOffset
           timestamp = cached.timestamp
-          buf = cached.bytes
-          bufPos = position
-          lo = position
-          hi = end
+          x = end
+          current = batchBase + cached.positions.length
+          continue
         } else if (j < index.count && index.batchPosAt(j) === position && verified.endAt(j) !== 0) {
           end = verified.endAt(j)
           batchBase = verified.baseAt(j)
@@ -304,7 +286,6 @@ export class Segment {
           hi = end
         }
         if (batchBase !== current) throw corruptError(this.path, position, `batch offset ${batchBase} where ${current} was expected`)
-        if (cached !== undefined && offset - batchBase < cached.positions.length) return cachedRecord(cached, offset, this.path)
         x = position + BATCH_HEADER_BYTES
         continue
       }
@@ -355,10 +336,11 @@ export class Segment {
     const first = index.firstAtOrAfterPos(position)
     const last = checkIndexAgainstBatch(index, first, reader.bytes, reader.at, position, header, this.indexPath)
     this.verified.mark(first, last, end, header.baseOffset, header.timestamp)
-    if (buffers.cache.accepts(header.length, header.count)) {
+    // Its positions only: copying its bytes into fresh memory costs more than the reads most batches get save (see PROMOTE_AFTER_HITS).
+    if (buffers.cache.acceptsPositions(header.count)) {
       const bytes = reader.bytes
       const at = reader.at
-      this.verified.keep(buffers.cache, position, bytes.subarray(at, at + header.length), header.baseOffset, header.timestamp, header.count,
+      this.verified.keep(buffers.cache, position, undefined, header.length, header.baseOffset, header.timestamp, header.count,
         (positions) => recordPositions(bytes, at, header, positions))
     }
     return reader

@@ -24,6 +24,12 @@ export class VerifiedBatches implements CachedBatchOwner {
   private index: SparseIndex | undefined
   /** Cached bytes of verified batches by file position, and the cache holding them. */
   private readonly cached = new Map<number, CachedBatch>()
+  /**
+   * The same entries by first offset (their offset ranges are disjoint): a read finds the batch
+   * holding its offset here without the index lookup, touching one small array instead of the
+   * index's entries and a hash table (random reads pay a cache and TLB miss for each).
+   */
+  private byOffset: CachedBatch[] = []
   private cache: BatchCache | undefined
 
   constructor(capacity = 0) {
@@ -62,6 +68,26 @@ export class VerifiedBatches implements CachedBatchOwner {
     return this.spans[j * WORDS + 2]
   }
 
+  /**
+   * The cached entry of the verified batch holding `offset`, marked as just used; undefined when
+   * none is cached.
+   */
+  cachedHolding(offset: number): CachedBatch | undefined {
+    const list = this.byOffset
+    let lo = 0
+    let hi = list.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (list[mid].baseOffset <= offset) lo = mid + 1
+      else hi = mid
+    }
+    if (lo === 0) return undefined
+    const entry = list[lo - 1]
+    if (offset - entry.baseOffset >= entry.positions.length) return undefined
+    ;(this.cache as BatchCache).hit(entry)
+    return entry
+  }
+
   /** The cached bytes of the verified batch at file `position`, marked as just used; undefined when not cached. */
   cachedAt(position: number): CachedBatch | undefined {
     const entry = this.cached.get(position)
@@ -70,27 +96,62 @@ export class VerifiedBatches implements CachedBatchOwner {
   }
 
   /**
-   * Keeps the bytes of the batch at `position`, just verified, in `cache` (when it takes them).
-   * `bytes` runs from the batch header to its end; `fillPositions` writes where its records start.
+   * Keeps what the read path needs of the batch at `position`, just verified, in `cache` (when it
+   * takes it): with `bytes` (from the batch header to its end) a copy of them, without, the record
+   * positions only. `fillPositions` writes where its records start.
    */
-  keep(cache: BatchCache, position: number, bytes: Buffer, baseOffset: number, timestamp: number, records: number, fillPositions: (positions: Uint32Array) => void): void {
+  keep(cache: BatchCache, position: number, bytes: Buffer | undefined, length: number, baseOffset: number, timestamp: number, records: number,
+    fillPositions: (positions: Uint32Array) => void): void {
     if (!cache.enabled) return
     if (this.cache !== cache) {
       this.dropCached()
       this.cache = cache
     }
     const old = this.cached.get(position)
-    if (old !== undefined) {
-      cache.remove(old)
-      this.cached.delete(position)
+    if (old !== undefined) this.drop(old)
+    const entry = bytes === undefined
+      ? cache.insertPositions(this, position, length, baseOffset, timestamp, records, fillPositions)
+      : cache.insert(this, position, bytes, baseOffset, timestamp, records, fillPositions)
+    if (entry === undefined) return
+    this.cached.set(position, entry)
+    const list = this.byOffset
+    let at = this.firstAbove(entry.baseOffset)
+    // Entries whose offsets overlap this batch's describe bytes no longer there: drop them.
+    while (at > 0 && list[at - 1].baseOffset + list[at - 1].positions.length > entry.baseOffset) this.drop(list[--at])
+    while (at < list.length && list[at].baseOffset < entry.baseOffset + entry.positions.length) this.drop(list[at])
+    list.splice(at, 0, entry)
+  }
+
+  /** Drops `entry` from this segment's entries and from the cache. */
+  private drop(entry: CachedBatch): void {
+    this.cached.delete(entry.position)
+    this.unlist(entry)
+    ;(this.cache as BatchCache).remove(entry)
+  }
+
+  /** Position in {@link byOffset} of the first entry whose first offset is above `offset`. */
+  private firstAbove(offset: number): number {
+    const list = this.byOffset
+    let lo = 0
+    let hi = list.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (list[mid].baseOffset <= offset) lo = mid + 1
+      else hi = mid
     }
-    const entry = cache.insert(this, position, bytes, baseOffset, timestamp, records, fillPositions)
-    if (entry !== undefined) this.cached.set(position, entry)
+    return lo
+  }
+
+  private unlist(entry: CachedBatch): void {
+    const at = this.firstAbove(entry.baseOffset) - 1
+    if (at >= 0 && this.byOffset[at] === entry) this.byOffset.splice(at, 1)
   }
 
   /** Called by the cache when it evicts one of this segment's entries. */
   evicted(entry: CachedBatch): void {
-    if (this.cached.get(entry.position) === entry) this.cached.delete(entry.position)
+    if (this.cached.get(entry.position) !== entry) return
+    this.cached.delete(entry.position)
+    this.unlist(entry)
   }
 
   /** Batches whose bytes are cached (for tests and tools). */
@@ -124,12 +185,7 @@ export class VerifiedBatches implements CachedBatchOwner {
   forgetFrom(position: number): void {
     const spans = this.spans
     for (let j = 0; j * WORDS < spans.length; j++) if (spans[j * WORDS] > position) spans[j * WORDS] = 0
-    for (const entry of this.cached.values()) {
-      if (entry.end > position) {
-        this.cached.delete(entry.position)
-        ;(this.cache as BatchCache).remove(entry)
-      }
-    }
+    for (const entry of this.cached.values()) if (entry.end > position) this.drop(entry)
   }
 
   /** Slots verified (for tests and tools). */
@@ -149,6 +205,7 @@ export class VerifiedBatches implements CachedBatchOwner {
     if (cache === undefined) return
     for (const entry of this.cached.values()) cache.remove(entry)
     this.cached.clear()
+    this.byOffset = []
   }
 
   private grow(slots: number): void {

@@ -11,7 +11,7 @@ import { test } from 'node:test'
 import { isSeglogError, Log } from '../../src/index.js'
 import { nodeFileSystem, type FileHandle, type FileSystem } from '../../src/io/file-system.js'
 import { countingFs } from '../helpers/counting-fs.js'
-import { BatchCache, ENTRY_OVERHEAD_BYTES, HITS_PER_ADMISSION, type CachedBatch, type CachedBatchOwner } from '../../src/local/batch-cache.js'
+import { BatchCache, ENTRY_OVERHEAD_BYTES, HITS_PER_ADMISSION, PROMOTE_AFTER_HITS, type CachedBatch, type CachedBatchOwner } from '../../src/local/batch-cache.js'
 import type { LogCore } from '../../src/local/log-core.js'
 import { PointReadBuffers, Segment } from '../../src/local/segment.js'
 import { SparseIndex } from '../../src/local/sparse-index.js'
@@ -106,7 +106,7 @@ test('a full cache takes a batch in only after serving hits; eviction is CLOCK: 
   source.fill(9)
   assert.equal(copied.bytes[0], 7, 'the caller changing its buffer does not change the cached copy')
   const odd = cache.insert(owner, 10_000, Buffer.alloc(900, 3), 10, 0, 0, () => {}) as CachedBatch
-  assert.equal(odd.bytes.buffer.byteLength, 900, 'another size gets memory of its own, not a slice of a larger buffer')
+  assert.equal(odd.bytes?.buffer.byteLength, 900, 'another size gets memory of its own, not a slice of a larger buffer')
   assert.equal(new BatchCache(0).insert(owner, 0, Buffer.alloc(1), 0, 0, 1, () => {}), undefined, 'a zero budget keeps nothing')
 })
 
@@ -117,9 +117,9 @@ test('verified slots drop their cached batches whenever they forget: past a cut,
   v.bind(new SparseIndex(0))
   for (const [pos, end] of [[0, 1000], [1000, 3000], [3000, 3500]]) {
     v.mark(0, 0, end, pos, 0)
-    v.keep(cache, pos, Buffer.alloc(end - pos), pos, 0, 1, () => {})
+    v.keep(cache, pos, Buffer.alloc(end - pos), end - pos, pos, 0, 1, () => {})
   }
-  w.keep(cache, 0, Buffer.alloc(500), 0, 0, 1, () => {})
+  w.keep(cache, 0, Buffer.alloc(500), 500, 0, 0, 1, () => {})
   assert.equal(cache.size, 4)
   assert.ok(v.cachedAt(1000))
   v.forgetFrom(2000)
@@ -128,7 +128,7 @@ test('verified slots drop their cached batches whenever they forget: past a cut,
   assert.equal(v.cachedAt(3000), undefined)
   assert.ok(v.cachedAt(0))
   assert.equal(cache.size, 2)
-  v.keep(cache, 0, Buffer.alloc(1000), 0, 0, 1, () => {})
+  v.keep(cache, 0, Buffer.alloc(1000), 1000, 0, 0, 1, () => {})
   assert.equal(cache.size, 2, 'keeping a batch again replaces its entry')
   v.bind(new SparseIndex(0))
   assert.equal(v.cachedCount(), 0, 'another index: nothing cached')
@@ -138,7 +138,7 @@ test('verified slots drop their cached batches whenever they forget: past a cut,
   assert.equal(cache.used, 0)
 })
 
-test('a warm read of a cached batch makes no read at all; without the cache, or for a batch bigger than a quarter of the budget, it makes one', async (t) => {
+test('a warm read makes one read of exactly its record; once its batch served PROMOTE_AFTER_HITS of those, none; without the cache, or for a batch bigger than a quarter of the budget, it keeps reading', async (t) => {
   const dir = tmpDir(t)
   {
     await using log = await Log.open(dir, { sync: 'never' })
@@ -146,23 +146,37 @@ test('a warm read of a cached batch makes no read at all; without the cache, or 
     await log.appendBatch(Array.from({ length: 4000 }, (_, j) => payload(3000 + j, 128)))
   }
   const batchBytes = 40 + 1000 * 132
-  for (const [budget, warmReads] of [[undefined, 0], [0, 1], [4 * (batchBytes + 4000 + ENTRY_OVERHEAD_BYTES), 0]] as const) {
+  for (const budget of [undefined, 0, 4 * (batchBytes + 4000 + ENTRY_OVERHEAD_BYTES)]) {
     const fsys = countingFs()
     await using log = await Log.open(dir, { sync: 'never', fileSystem: fsys, readCacheBytes: budget })
     for (const offset of [1500, 17, 2999]) {
       const before = fsys.reads
       assert.deepEqual((await log.read(offset))?.data, payload(offset, 128))
       assert.ok(fsys.reads - before <= 2, `cold read of ${offset}: ${fsys.reads - before} reads`)
-      for (const near of [offset, offset - 1, offset - 700].filter((o) => Math.floor(o / 1000) === Math.floor(offset / 1000) && o >= 0)) {
-        const reads = fsys.reads
+      const batch = Math.floor(offset / 1000) * 1000
+      // Reads of the batch until it has served PROMOTE_AFTER_HITS from its positions: one exact read each.
+      for (let k = 1; k < PROMOTE_AFTER_HITS; k++) {
+        const near = batch + (offset + k * 37) % 1000
+        const [reads, bytes] = [fsys.reads, fsys.bytes]
         assert.deepEqual((await log.read(near))?.data, payload(near, 128), `warm read of ${near}`)
-        assert.equal(fsys.reads - reads, warmReads, `warm read of ${near}, budget ${budget}`)
+        assert.equal(fsys.reads - reads, 1, `warm read ${k} of ${near}, budget ${budget}`)
+        if (budget !== 0) assert.equal(fsys.bytes - bytes, 128, `warm read ${k} of ${near} reads its payload only, budget ${budget}`)
+      }
+      // The read that reaches the count reads the batch once into the cache; later ones read nothing.
+      const reads = fsys.reads
+      assert.deepEqual((await log.read(batch + 500))?.data, payload(batch + 500, 128))
+      assert.equal(fsys.reads - reads, budget === 0 ? 1 : 2, `the read that keeps the bytes, budget ${budget}`)
+      for (const near of [batch + 100, batch + 998, batch + 999, offset]) {
+        const before = fsys.reads
+        assert.deepEqual((await log.read(near))?.data, payload(near, 128), `hot read of ${near}`)
+        assert.equal(fsys.reads - before, budget === 0 ? 1 : 0, `hot read of ${near}, budget ${budget}`)
       }
     }
     await log.read(5000)
+    for (let k = 0; k < PROMOTE_AFTER_HITS; k++) await log.read(5001)
     const reads = fsys.reads
     assert.deepEqual((await log.read(5001))?.data, payload(5001, 128))
-    // 528 KB: kept under the default 8 MiB, above a quarter of the small budget.
+    // 528 KB: kept under the default 8 MiB, above a quarter of the small budget (which keeps its positions only).
     assert.equal(fsys.reads - reads, budget === undefined ? 0 : 1, `the 4,000-record batch, budget ${budget}`)
     assert.ok(coreOf(log).segs.readBuffers.cache.used <= (budget ?? 8 << 20))
   }
@@ -178,8 +192,9 @@ test('reads walk cached batches an index entry does not name (one record per bat
     for (const offset of [0, 1, 29, 30, 31, 150, 298, 299, 150, 31]) assert.deepEqual((await log.read(offset))?.data, rec(offset, 0), `pass ${pass}, offset ${offset}`)
   }
   const reads = fsys.reads
-  for (const offset of [0, 1, 29, 30, 31, 150, 298, 299]) assert.deepEqual((await log.read(offset))?.data, rec(offset, 0))
-  assert.equal(fsys.reads, reads, 'every batch walked over is cached: no reads')
+  const offsets = [0, 1, 29, 30, 31, 150, 298, 299]
+  for (const offset of offsets) assert.deepEqual((await log.read(offset))?.data, rec(offset, 0))
+  assert.equal(fsys.reads - reads, offsets.length, 'every batch walked over is known: one exact read per record, none to walk')
 })
 
 test('after a truncate, cached batches of the cut are gone and reads return the new records at the reused offsets', async (t) => {
