@@ -19,6 +19,7 @@ import { GroupCommitter } from './group-commit.js'
 import type { LogIdentity } from './identity.js'
 import type { DirectoryLock } from './lock.js'
 import { LogState } from './log-state.js'
+import { TRUNCATIONS_FILE } from './names.js'
 import type { LogAttachment, ReadBelow } from './log-types.js'
 import type { ResolvedOptions } from './options.js'
 import type { PointReadHost } from './point-read.js'
@@ -51,6 +52,8 @@ export class LogCore {
   /** Set by a tiered log: where offsets below the local first offset are read from. */
   below: ReadBelow | undefined
   private readonly stopTimers: (() => void)[] = []
+  /** Whether recovery's listing (writable) names the truncations file; true when there was no listing. */
+  private readonly truncationsListed: boolean
   /** When the active segment got its first write (clock ms), for rollAfterMs; reset by open to now. */
   private activeSince = 0
   private flushScheduled = false
@@ -62,6 +65,7 @@ export class LogCore {
   constructor(readonly dir: string, readonly options: ResolvedOptions, recovered: RecoveredLog, readonly lock: DirectoryLock | undefined) {
     const fsys = this.fsys = options.fileSystem
     this.identity = recovered.identity
+    this.truncationsListed = recovered.names?.includes(TRUNCATIONS_FILE) ?? true
     const tag = this.tag = recovered.identity?.tag ?? 0
     this.state = new LogState(dir, options.readOnly)
     this.segs = new SegmentSet({ fsys, dir, tag, indexIntervalBytes: options.indexIntervalBytes, readOnly: options.readOnly,
@@ -120,7 +124,7 @@ export class LogCore {
       this.readers.startReadOnly()
       return
     }
-    await this.readers.startWritable()
+    await this.readers.startWritable(this.truncationsListed)
     this.startTimers()
     try {
       this.retention.apply()
