@@ -9,6 +9,7 @@ import { channels } from '../diagnostics.js'
 import { SeglogError } from '../errors.js'
 import type { FileSystem } from '../io/file-system.js'
 import { AppendBuffer } from './append-buffer.js'
+import { InconsistentIndexError } from './batch-errors.js'
 import { writeCheckpointAsync } from './checkpoint.js'
 import type { CursorSource, CursorWatch } from './cursor.js'
 import { CursorRegistry } from './cursor-registry.js'
@@ -27,6 +28,7 @@ import { ReaderSync } from './reader-sync.js'
 import type { RecoveredLog } from './recovery.js'
 import { Retention } from './retention.js'
 import { SegmentSet } from './segment-set.js'
+import type { SparseIndex } from './sparse-index.js'
 import type { TruncateHost } from './truncate.js'
 
 export class LogCore {
@@ -321,9 +323,20 @@ export class LogCore {
     const written = this.committer.written
     index.coveredBytes = segment.size
     index.nextOffset = written
-    this.fsys.writeFile(segment.indexPath, index.encode(), false)
+    // An index whose entries, read on first use, turned out damaged is not written: the next open rebuilds it.
+    const encoded = encodeOrUndefined(index)
+    if (encoded) this.fsys.writeFile(segment.indexPath, encoded, false)
     await writeCheckpointAsync(this.fsys, this.dir, { segmentBase: segment.base, position: segment.size, nextOffset: written, clean: true })
     await this.fsys.syncDir(this.dir)
+  }
+}
+
+function encodeOrUndefined(index: SparseIndex): Buffer | undefined {
+  try {
+    return index.encode()
+  } catch (err) {
+    if (err instanceof InconsistentIndexError) return undefined
+    throw err
   }
 }
 

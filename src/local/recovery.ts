@@ -215,8 +215,12 @@ async function recoverSegments(fsys: FileSystem, segments: Segment[], gaps: Gap[
   if (checkpoint && checkpoint.segmentBase === last.base && checkpoint.position <= fileSize && checkpoint.nextOffset >= last.base) {
     start = checkpoint.position
     expected = checkpoint.nextOffset
-    // Lazily: entries are checked when a lookup first lands among them (see SparseIndex.decode).
-    index = SparseIndex.decode(fsys.readFile(last.indexPath), last.base, start, last.indexPath)
+    // Lazily: entries are checked when a lookup first lands among them (see SparseIndex.decode). A
+    // writer holds the lock, so it also reads them only then (a read-only handle cannot: the writer
+    // may rewrite the file meanwhile).
+    index = writable
+      ? SparseIndex.decodeDeferred(fsys, last.indexPath, last.base, start)
+      : SparseIndex.decode(fsys.readFile(last.indexPath), last.base, start, last.indexPath)
     if (index && index.nextOffset !== expected) index = undefined
     if (!index && start > 0) {
       // The prefix is known good (it was fsynced before the checkpoint named it): index it without re-checking.
