@@ -52,7 +52,7 @@ export class LocalLog implements AsyncDisposable {
     if (typeof dir !== 'string' || dir.length === 0) throw invalidArgument('Log.open needs a directory path (string)')
     const resolved: ResolvedOptions = { ...resolveOptions(options), ...internal }
     const codec = codecFor(options.encoding)
-    const lock = claimDirectory(dir, resolved)
+    const lock = await claimDirectory(dir, resolved)
     let log: LocalLog | undefined
     try {
       const recovered = await recoverDirectory(dir, resolved)

@@ -9,6 +9,7 @@ import { channels } from '../diagnostics.js'
 import { SeglogError } from '../errors.js'
 import type { FileSystem } from '../io/file-system.js'
 import { AppendBuffer } from './append-buffer.js'
+import { InconsistentIndexError } from './batch-errors.js'
 import { writeCheckpointAsync } from './checkpoint.js'
 import type { CursorSource, CursorWatch } from './cursor.js'
 import { CursorRegistry } from './cursor-registry.js'
@@ -19,6 +20,7 @@ import { GroupCommitter } from './group-commit.js'
 import type { LogIdentity } from './identity.js'
 import type { DirectoryLock } from './lock.js'
 import { LogState } from './log-state.js'
+import { TRUNCATIONS_FILE } from './names.js'
 import type { LogAttachment, ReadBelow } from './log-types.js'
 import type { ResolvedOptions } from './options.js'
 import type { PointReadHost } from './point-read.js'
@@ -26,6 +28,7 @@ import { ReaderSync } from './reader-sync.js'
 import type { RecoveredLog } from './recovery.js'
 import { Retention } from './retention.js'
 import { SegmentSet } from './segment-set.js'
+import type { SparseIndex } from './sparse-index.js'
 import type { TruncateHost } from './truncate.js'
 
 export class LogCore {
@@ -51,6 +54,8 @@ export class LogCore {
   /** Set by a tiered log: where offsets below the local first offset are read from. */
   below: ReadBelow | undefined
   private readonly stopTimers: (() => void)[] = []
+  /** Whether recovery's listing (writable) names the truncations file; true when there was no listing. */
+  private readonly truncationsListed: boolean
   /** When the active segment got its first write (clock ms), for rollAfterMs; reset by open to now. */
   private activeSince = 0
   private flushScheduled = false
@@ -62,6 +67,7 @@ export class LogCore {
   constructor(readonly dir: string, readonly options: ResolvedOptions, recovered: RecoveredLog, readonly lock: DirectoryLock | undefined) {
     const fsys = this.fsys = options.fileSystem
     this.identity = recovered.identity
+    this.truncationsListed = recovered.names?.includes(TRUNCATIONS_FILE) ?? true
     const tag = this.tag = recovered.identity?.tag ?? 0
     this.state = new LogState(dir, options.readOnly)
     this.segs = new SegmentSet({ fsys, dir, tag, indexIntervalBytes: options.indexIntervalBytes, readOnly: options.readOnly,
@@ -120,7 +126,7 @@ export class LogCore {
       this.readers.startReadOnly()
       return
     }
-    await this.readers.startWritable()
+    await this.readers.startWritable(this.truncationsListed)
     this.startTimers()
     try {
       this.retention.apply()
@@ -317,9 +323,20 @@ export class LogCore {
     const written = this.committer.written
     index.coveredBytes = segment.size
     index.nextOffset = written
-    this.fsys.writeFile(segment.indexPath, index.encode(), false)
+    // An index whose entries, read on first use, turned out damaged is not written: the next open rebuilds it.
+    const encoded = encodeOrUndefined(index)
+    if (encoded) this.fsys.writeFile(segment.indexPath, encoded, false)
     await writeCheckpointAsync(this.fsys, this.dir, { segmentBase: segment.base, position: segment.size, nextOffset: written, clean: true })
     await this.fsys.syncDir(this.dir)
+  }
+}
+
+function encodeOrUndefined(index: SparseIndex): Buffer | undefined {
+  try {
+    return index.encode()
+  } catch (err) {
+    if (err instanceof InconsistentIndexError) return undefined
+    throw err
   }
 }
 

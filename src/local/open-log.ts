@@ -6,11 +6,16 @@ import { SeglogError } from '../errors.js'
 import type { FileStat, FileSystem } from '../io/file-system.js'
 import { DirectoryLock } from './lock.js'
 import type { ResolvedOptions } from './options.js'
-import { recover, type RecoveredLog } from './recovery.js'
+import { lookAhead, recover, type RecoveredLog } from './recovery.js'
 import { repairLocked } from './repair.js'
 
-/** Takes the directory (creating it and its lock when writable). The caller releases the lock if what follows fails. */
-export function claimDirectory(dir: string, options: ResolvedOptions): DirectoryLock | undefined {
+/**
+ * Takes the directory (creating it and its lock when writable). The caller releases the lock if
+ * what follows fails. While the lock's owner file is fdatasynced, recovery's first reads run once
+ * as a look ahead (see {@link lookAhead}): in a fresh process most of an open is code running for
+ * the first time, and this way that happens while the disk works rather than after it.
+ */
+export async function claimDirectory(dir: string, options: ResolvedOptions): Promise<DirectoryLock | undefined> {
   const fsys = options.fileSystem
   if (options.readOnly) {
     const stat = statLogDirectory(fsys, dir)
@@ -22,7 +27,7 @@ export function claimDirectory(dir: string, options: ResolvedOptions): Directory
     return undefined
   }
   makeLogDirectory(fsys, dir)
-  return DirectoryLock.acquire(dir, fsys)
+  return DirectoryLock.acquireOverlapped(dir, fsys, () => lookAhead(fsys, dir))
 }
 
 /** Repair first when asked (on the whole log: cut out damaged bytes anywhere, keep every intact batch), then recovery. */

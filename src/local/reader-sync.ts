@@ -34,10 +34,14 @@ export class ReaderSync {
     this.truncations = disk === 'damaged' ? { generation: -1, cuts: [] } : disk
   }
 
-  /** Writable open: the generation on disk, made even and readable (a crash mid-truncate leaves it odd; recovery finished the cut). */
-  async startWritable(): Promise<void> {
+  /**
+   * Writable open: the generation on disk, made even and readable (a crash mid-truncate leaves it
+   * odd; recovery finished the cut). `listed` false: the file is not in the directory.
+   */
+  async startWritable(listed = true): Promise<void> {
     const { fsys, dir } = this.host
-    const disk = readTruncations(fsys, dir)
+    // Not in the listing recovery took under the lock: nothing else creates it, so no read is needed.
+    const disk = listed ? readTruncations(fsys, dir) : NO_TRUNCATIONS
     if (disk === 'damaged') {
       // The remembered cuts are lost: a fresh generation no reader holds makes every reader reload,
       // and lowestCutSince() answers 0 (fail) for cursors that cannot be checked.

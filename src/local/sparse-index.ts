@@ -8,6 +8,7 @@
  * last record, u64 largest batch timestamp; then `count` entries of 3 × u32.
  */
 import { allocEnvelope, checkEnvelope, envelopeHeaderBytes, readU64, sealEnvelope, writeU64, type EnvelopeKind } from '../format/index.js'
+import type { FileHandle, FileSystem } from '../io/file-system.js'
 import { invariantViolated } from '../invariant.js'
 import { InconsistentIndexError } from './batch-errors.js'
 
@@ -50,6 +51,11 @@ export class SparseIndex {
   private decodedCovered = 0
   private decodedNext = 0
   private file = ''
+  /**
+   * Entries [0, from) not read yet (see {@link SparseIndex.decodeDeferred}): read from the file on
+   * first use, which must still start with `header` and end with the last block read at open.
+   */
+  private deferred: { load: () => Buffer | undefined; header: Buffer; from: number } | undefined
 
   constructor(readonly base: number, capacity = 64) {
     this.entries = new Uint32Array(capacity * ENTRY_WORDS)
@@ -99,6 +105,7 @@ export class SparseIndex {
    * steps, which was most of a warm point read's time outside the `pread`.
    */
   floor(offset: number): number {
+    if (this.deferred !== undefined) this.loadDeferred()
     const e = this.entries
     const rel = offset - this.base
     let hi = this.count - 1
@@ -126,6 +133,7 @@ export class SparseIndex {
 
   /** The first entry whose record position is at or after `position`, or `count` when none is. */
   firstAtOrAfterPos(position: number): number {
+    if (this.deferred !== undefined) this.loadDeferred()
     let lo = 0
     let hi = this.count
     while (lo < hi) {
@@ -151,6 +159,12 @@ export class SparseIndex {
    * entries without a lookup: truncate (it cuts the index by its entries) and verify.
    */
   checkAll(): boolean {
+    try {
+      if (this.deferred !== undefined) this.loadDeferred()
+    } catch (err) {
+      if (err instanceof InconsistentIndexError) return false
+      throw err
+    }
     const unchecked = this.unchecked
     if (unchecked === undefined) return true
     try {
@@ -194,7 +208,9 @@ export class SparseIndex {
     this.nextOffset = offset
   }
 
+  /** Throws {@link InconsistentIndexError} when a deferred body turns out damaged (see {@link SparseIndex.decodeDeferred}). */
   encode(): Buffer {
+    if (this.deferred !== undefined) this.loadDeferred()
     const body = this.count * ENTRY_WORDS * 4
     const buf = allocEnvelope(INDEX_ENVELOPE, INDEX_HEADER_BYTES - envelopeHeaderBytes(INDEX_ENVELOPE) + body)
     buf.writeUInt32LE(this.count, 12)
@@ -203,6 +219,84 @@ export class SparseIndex {
     writeU64(buf, 32, this.maxTimestamp)
     Buffer.from(this.entries.buffer, this.entries.byteOffset, body).copy(buf, INDEX_HEADER_BYTES)
     return sealEnvelope(buf)
+  }
+
+  /**
+   * Reads the entries left in the file at open. The whole file is checked as {@link decode} checks
+   * it, and must still hold what open read (header and last block): otherwise
+   * {@link InconsistentIndexError}, which readers answer by rebuilding the index.
+   */
+  private loadDeferred(): void {
+    const d = this.deferred as NonNullable<SparseIndex['deferred']>
+    const buf = d.load()
+    const bodyBytes = d.from * ENTRY_WORDS * 4
+    const tail = Buffer.from(this.entries.buffer, this.entries.byteOffset + bodyBytes, (this.decodedCount - d.from) * ENTRY_WORDS * 4)
+    if (!buf || buf.length !== INDEX_HEADER_BYTES + this.decodedCount * ENTRY_WORDS * 4 || !d.header.equals(buf.subarray(0, INDEX_HEADER_BYTES)) ||
+      !tail.equals(buf.subarray(INDEX_HEADER_BYTES + bodyBytes)) || checkEnvelope(buf, INDEX_ENVELOPE)) {
+      throw new InconsistentIndexError(this.file, 'the index file is damaged, or changed since the log was opened')
+    }
+    new Uint8Array(this.entries.buffer, this.entries.byteOffset, bodyBytes).set(buf.subarray(INDEX_HEADER_BYTES, INDEX_HEADER_BYTES + bodyBytes))
+    this.deferred = undefined
+    // The last block was checked at open without the entry before it: check that junction now.
+    if (firstBadEntry(this.entries, d.from, d.from + 1, this.base, this.decodedCovered, this.decodedNext) >= 0) {
+      this.deferred = d
+      throw new InconsistentIndexError(this.file, `index entry ${d.from} is out of order with the entry before it`)
+    }
+  }
+
+  /**
+   * As {@link decode} with `lazyFile`, reading only the header and the last block of entries now
+   * (two small reads instead of the whole file: about 370 KB for a full segment at the defaults);
+   * the other entries are read on first use (a lookup, a cut, {@link encode}). Only for a writer
+   * holding the lock: nothing else changes the file between the two reads (this process rewrites
+   * it only through {@link encode}, which reads the rest first).
+   */
+  static decodeDeferred(fsys: FileSystem, file: string, base: number, segmentSize: number): SparseIndex | undefined {
+    let handle: FileHandle
+    try {
+      handle = fsys.open(file, 'read')
+    } catch {
+      return undefined
+    }
+    try {
+      const size = handle.size()
+      const header = Buffer.allocUnsafe(INDEX_HEADER_BYTES)
+      if (size < INDEX_HEADER_BYTES || handle.read(header, 0, INDEX_HEADER_BYTES, 0) !== INDEX_HEADER_BYTES) return undefined
+      const count = header.readUInt32LE(12)
+      const blocks = (count + CHECK_BLOCK - 1) >>> CHECK_BLOCK_SHIFT
+      if (size !== INDEX_HEADER_BYTES + count * ENTRY_WORDS * 4 || header.readUInt32LE(0) !== INDEX_ENVELOPE.magic >>> 0 || header[8] !== INDEX_ENVELOPE.version) return undefined
+      const covered = readU64(header, 16)
+      const nextOffset = readU64(header, 24)
+      const maxTimestamp = readU64(header, 32)
+      if (covered !== segmentSize || nextOffset < base || maxTimestamp < 0) return undefined
+      if (blocks <= 1) {
+        const whole = Buffer.allocUnsafe(size)
+        whole.set(header)
+        if (handle.read(whole, INDEX_HEADER_BYTES, size - INDEX_HEADER_BYTES, INDEX_HEADER_BYTES) !== size - INDEX_HEADER_BYTES) return undefined
+        return SparseIndex.decode(whole, base, segmentSize)
+      }
+      const index = new SparseIndex(base, count + (count >>> 2))
+      const from = (blocks - 1) << CHECK_BLOCK_SHIFT
+      const e = index.entries
+      const tailBytes = (count - from) * ENTRY_WORDS * 4
+      if (handle.read(new Uint8Array(e.buffer, from * ENTRY_WORDS * 4, tailBytes), 0, tailBytes, INDEX_HEADER_BYTES + from * ENTRY_WORDS * 4) !== tailBytes) return undefined
+      if (firstBadEntry(e, from, count, base, covered, nextOffset) >= 0) return undefined
+      index.deferred = { load: () => fsys.readFile(file), header, from }
+      index.unchecked = new Uint8Array(blocks)
+      index.unchecked[blocks - 1] = 1
+      index.decodedCount = count
+      index.decodedCovered = covered
+      index.decodedNext = nextOffset
+      index.file = file
+      index.count = count
+      index.coveredBytes = covered
+      index.nextOffset = nextOffset
+      index.maxTimestamp = maxTimestamp
+      index.lastIndexedPos = e[(count - 1) * ENTRY_WORDS + 1]
+      return index
+    } finally {
+      handle.close()
+    }
   }
 
   /**

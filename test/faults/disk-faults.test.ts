@@ -14,6 +14,8 @@ import { scratchDir } from './lib/sim-log.js'
 
 const SOAK = Boolean(process.env.SOAK)
 const isLog = (name: string): boolean => name.endsWith('.log')
+// The lock's temp file is fdatasynced through a handle too (Log.open overlaps it with a look ahead): not the log's data.
+const notLock = (name: string): boolean => !/(^|\/)LOCK\./.test(name)
 const OPTS: LogOptions = { sync: 'always', segmentBytes: 4096, indexIntervalBytes: 256 }
 
 const rec = (offset: number): Buffer => makeRecord(offset + 1, offset, 0, 40 + ((offset * 37) % 300))
@@ -65,9 +67,9 @@ const rules: { name: string; rule: FaultRule }[] = [
   { name: 'EIO on a later segment write', rule: { kind: 'write', nth: 9, code: 'EIO', file: isLog } },
   { name: 'ENOSPC after a short write', rule: { kind: 'write', nth: 6, code: 'ENOSPC', partialBytes: 77, file: isLog } },
   { name: 'EIO after a short write of one byte', rule: { kind: 'write', nth: 4, code: 'EIO', partialBytes: 1, file: isLog } },
-  { name: 'EIO on the first fdatasync', rule: { kind: 'datasync', nth: 1, code: 'EIO' } },
-  { name: 'EIO on a later fdatasync', rule: { kind: 'datasync', nth: 7, code: 'EIO' } },
-  { name: 'ENOSPC on fdatasync', rule: { kind: 'datasync', nth: 3, code: 'ENOSPC' } },
+  { name: 'EIO on the first fdatasync', rule: { kind: 'datasync', nth: 1, code: 'EIO', file: notLock } },
+  { name: 'EIO on a later fdatasync', rule: { kind: 'datasync', nth: 7, code: 'EIO', file: notLock } },
+  { name: 'ENOSPC on fdatasync', rule: { kind: 'datasync', nth: 3, code: 'ENOSPC', file: notLock } },
   { name: 'EIO on the directory fsync of a roll', rule: { kind: 'syncDir', nth: 2, code: 'EIO' } },
   { name: 'EIO creating the next segment', rule: { kind: 'open', nth: 1, code: 'EIO', file: isLog, mode: 'create-new' } },
 ]

@@ -142,8 +142,14 @@ test('a lock file that cannot be read or written gives ERR_IO, never a raw errno
   const unreadable: FileSystem = { ...nodeFileSystem, readFile(file) { if (file.endsWith('LOCK')) throw eacces(file); return nodeFileSystem.readFile(file) } }
   await assert.rejects(Log.open(dir, { fileSystem: unreadable }), (err: unknown) => err instanceof SeglogError && err.code === 'ERR_IO' && /permissions/.test(err.message))
   fs.unlinkSync(path.join(dir, 'LOCK'))
-  const readOnlyDir: FileSystem = { ...nodeFileSystem, writeFile(file, data, sync) { if (path.basename(file).startsWith('LOCK')) throw eacces(file); nodeFileSystem.writeFile(file, data, sync) } }
+  // Log.open writes the lock's temp file through a handle (its fdatasync overlaps recovery's look ahead), Log.repair through writeFile.
+  const readOnlyDir: FileSystem = {
+    ...nodeFileSystem,
+    writeFile(file, data, sync) { if (path.basename(file).startsWith('LOCK')) throw eacces(file); nodeFileSystem.writeFile(file, data, sync) },
+    open(file, mode) { if (path.basename(file).startsWith('LOCK') && mode !== 'read') throw eacces(file); return nodeFileSystem.open(file, mode) },
+  }
   await assert.rejects(Log.open(dir, { fileSystem: readOnlyDir }), (err: unknown) => err instanceof SeglogError && err.code === 'ERR_IO')
+  await assert.rejects(Log.repair(dir, { fileSystem: readOnlyDir }), (err: unknown) => err instanceof SeglogError && err.code === 'ERR_IO')
   const failingLink: FileSystem = { ...nodeFileSystem, link(from, to) { throw Object.assign(new Error(`EIO: i/o error, link '${from}' -> '${to}'`), { code: 'EIO' }) } }
   await assert.rejects(Log.open(dir, { fileSystem: failingLink }), (err: unknown) => err instanceof SeglogError && err.code === 'ERR_IO')
   assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('LOCK')), [], 'no lock and no temp file is left behind')
