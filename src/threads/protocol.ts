@@ -171,6 +171,23 @@ export function writeFrame(i: Int32Array, u8: Uint8Array, w: number, producer: n
   u8.set(payload, (w << 2) + FRAME_HEADER_BYTES)
 }
 
+/**
+ * True while the producer still owns its reservation for writing (phase WRITING of generation
+ * `gen`): checked before each frame after the first of a chunk, where the first did
+ * {@link beginWrite}. False once the reaper revoked it: the producer drops the rest of the chunk.
+ */
+export function stillWriting(i: Int32Array, rec: number, gen: number): boolean {
+  return Atomics.load(i, rec + P_RESV) === ((gen << 3) | PHASE_WRITING)
+}
+
+/**
+ * Writes a padding frame of `bytes` at word `w` (the unused rest of a chunk, or the space up to
+ * the ring end), from 0 like a publish. False: the reaper padded (skipped) it first.
+ */
+export function padFrame(i: Int32Array, w: number, bytes: number): boolean {
+  return Atomics.compareExchange(i, w, 0, bytes | FLAG_PAD) === 0
+}
+
 /** Publishes the frame at word `w` by storing its length last. False: the reaper skipped it first. */
 export function publishFrame(i: Int32Array, w: number, len: number): boolean {
   return Atomics.compareExchange(i, w, 0, len) === 0

@@ -9,9 +9,9 @@ import { isUnreadable, recordInputError } from '../record-input.js'
 import { appendRejectedError, ringClosedError } from './codes.js'
 import { frameBytes, readGeometry, type WorkerHandle } from './layout.js'
 import {
-  beginWrite, claimProducerSlot, clearWaiting, closedReason, crossesRingEnd, durableCount, endReservation, hasRoom,
-  headOf, isFinished, isRevoked, maxRecordBytesOf, nextGeneration, padReservation, producerRecord,
-  publishFrame, readResult, releaseProducerSlot, reserve, ringView, spaceFree, startProducer, tailOf,
+  beginWrite, claimProducerSlot, clearWaiting, closedReason, durableCount, endReservation, hasRoom,
+  headOf, isFinished, isRevoked, maxRecordBytesOf, nextGeneration, padFrame, producerRecord,
+  publishFrame, readResult, releaseProducerSlot, reserve, ringView, spaceFree, startProducer, stillWriting, tailOf,
   waitForResults, waitForSpace, wakeDrainer, wordAt, writeFrame, type Ring,
 } from './protocol.js'
 
@@ -63,9 +63,16 @@ export class LogWriter {
   #seq: number
   #acked: number
   #gen: number
-  /** The current reservation (-1: none) and its length. */
-  #resvPos = -1
-  #resvLen = 0
+  /** The current chunk: a reservation this writer fills with frames, [#cPos, #cEnd) still unused. */
+  #inChunk = false
+  #cPos = 0
+  #cEnd = 0
+  /** True once the chunk's phase moved RESERVED → WRITING (its first frame, or its padding). */
+  #writing = false
+  /** True from the first reservation in a turn of the event loop until that turn ends. */
+  #turnStarted = false
+  /** Size of a chunk after the first reservation of a turn: a sixteenth of the ring, at most 16 KiB. */
+  readonly #chunkBytes: number
   /** Last head value read; stale is safe (it only ever understates the free space). */
   #head = 0
   #waitingSpace = false
@@ -88,6 +95,7 @@ export class LogWriter {
     this.#u8 = ring.u8
     this.#maxRecord = maxRecordBytesOf(ring)
     this.#window = g.window
+    this.#chunkBytes = Math.min(g.capacity >> 4, 16384)
     this.#resolves = new Array<Resolve | undefined>(g.window).fill(undefined)
     this.#rejects = new Array<Reject | undefined>(g.window).fill(undefined)
     if (closedReason(ring.i32) !== 0) throw ringClosedError(closedReason(ring.i32))
@@ -163,6 +171,13 @@ export class LogWriter {
   async close(): Promise<void> {
     this.#closed = true
     if (this.pending > 0) await new Promise<void>((resolve) => { this.#idleWaiters.push(resolve) })
+    // Pad the chunk's unused rest (if any), or later records of other writers would wait on it.
+    while (!this.#closeChunk() && !isFinished(this.#ring)) {
+      this.#keepAlive.ref()
+      const r = waitForSpace(this.#ring, this.#head)
+      if (r.async) await r.value
+      this.#keepAlive.unref()
+    }
     if (!this.#released) {
       this.#released = true
       releaseProducerSlot(this.#ring, this.#rec)
@@ -171,9 +186,15 @@ export class LogWriter {
   }
 
   /**
-   * Writes `e` into the ring. Returns false when it must wait (ring full, window full): a wake-up
-   * is then armed and {@link #pump} retries it. Returns true once `e` is published or failed.
-   * The steps are protocol.ts's: reserve, wait for the space, beginWrite, writeFrame, publishFrame.
+   * Writes the record into the ring. Returns false when it must wait (ring full, window full): a
+   * wake-up is then armed and {@link #pump} retries it. Returns true once it is published or failed.
+   *
+   * Records go into a chunk: one reservation (protocol.ts's reserve) that this writer fills with
+   * consecutive frames, each published by its own length word, and whose unused rest it pads when
+   * the current turn of the event loop ends ({@link #closeChunk}). A chunk costs the reservation's
+   * atomics once; a record costs a phase load, its copy and the publishing compare-exchange. The
+   * first reservation of a turn is the frame's exact size, so a writer that awaits every append
+   * never pads.
    */
   #write(data: Uint8Array | string, bytes: number, resolve: Resolve, reject: Reject): boolean {
     const ring = this.#ring
@@ -186,48 +207,49 @@ export class LogWriter {
     // half-way through a frame. Refuse it before reserving anything.
     if (src.byteLength !== bytes || (bytes === 0 && isUnreadable(src))) { reject(unreadableError()); return true }
     for (;;) {
-      let pos = this.#resvPos
-      if (pos < 0) {
+      if (!this.#inChunk) {
         const closed = closedReason(i)
         if (closed !== 0) { reject(ringClosedError(closed)); return true }
-        // Space check against a cached head (the head only moves forward); reload when short.
-        const tail = tailOf(i)
-        if (!hasRoom(ring, tail, this.#head, len)) {
-          this.#head = headOf(i)
-          if (!hasRoom(ring, tail, this.#head, len)) { this.#waitSpace(this.#head); return false }
-        }
-        const gen = nextGeneration(this.#gen)
-        pos = reserve(i, rec, gen, len)
-        this.#gen = gen
-        this.#resvPos = pos
-        this.#resvLen = len
+        const size = this.#reserveChunk(len)
+        if (size === 0) { this.#waitSpace(this.#head); return false }
       }
+      const pos = this.#cPos
+      const room = (this.#cEnd - pos) >>> 0
       const gen = this.#gen
-      const rlen = this.#resvLen
-      if (!spaceFree(ring, pos, rlen, this.#head)) {
+      if (len > room) {
+        // The rest of the chunk is too small: pad it and take a new one.
+        if (!this.#closeChunk()) { this.#waitSpace(this.#head); return false }
+        continue
+      }
+      const toEnd = ring.capacity - (pos & ring.mask)
+      // Frames never cross the ring end: pad up to it first (within the chunk) when this one would.
+      const step = toEnd < len ? toEnd : len
+      if (!spaceFree(ring, pos, step, this.#head)) {
         this.#head = headOf(i)
-        if (!spaceFree(ring, pos, rlen, this.#head)) {
+        if (!spaceFree(ring, pos, step, this.#head)) {
           // Not free yet: unless the drainer gave up on this reservation (then it is behind the head).
-          if (isRevoked(i, rec)) { this.#resvPos = -1; continue }
+          if (isRevoked(i, rec)) { this.#inChunk = false; continue }
           this.#waitSpace(this.#head)
           return false
         }
       }
       // The drainer revokes reservations that block the ring too long; this decides the race.
-      if (!beginWrite(i, rec, gen)) { this.#resvPos = -1; continue }
-      this.#resvPos = -1
+      if (!this.#writing) {
+        if (!beginWrite(i, rec, gen)) { this.#inChunk = false; continue }
+        this.#writing = true
+      } else if (!stillWriting(i, rec, gen)) { this.#inChunk = false; continue }
       const w = wordAt(ring, pos)
-      if (crossesRingEnd(ring, pos, rlen) || rlen !== len) {
-        // The frame would cross the end of the ring: pad the whole reservation and reserve again.
-        padReservation(i, rec, gen, w, rlen)
-        wakeDrainer(i)
+      if (step !== len) {
+        // A padding frame to the ring end; losing its exchange means the reaper skipped the chunk.
+        if (!padFrame(i, w, step)) this.#inChunk = false
+        else this.#cPos = (pos + step) >>> 0
         continue
       }
       const seq = this.#seq
       writeFrame(i, this.#u8, w, this.#id, seq, src, bytes)
       // Publish: the length word goes last. Losing this exchange means the drainer skipped us.
-      if (!publishFrame(i, w, rlen)) continue
-      endReservation(i, rec, gen)
+      if (!publishFrame(i, w, len)) { this.#inChunk = false; continue }
+      this.#cPos = (pos + len) >>> 0
       const slot = seq & (this.#window - 1)
       this.#resolves[slot] = resolve
       this.#rejects[slot] = reject
@@ -236,6 +258,77 @@ export class LogWriter {
       this.#armDurable()
       return true
     }
+  }
+
+  /**
+   * Reserves a chunk for a frame of `len` bytes: exactly `len` for the first of this turn, else
+   * {@link #chunkBytes} (or `len` when the ring has no room for a whole chunk). Returns its size,
+   * or 0 when the ring is full (the caller waits for space).
+   */
+  #reserveChunk(len: number): number {
+    const ring = this.#ring
+    const i = ring.i32
+    let size = this.#turnStarted && len < this.#chunkBytes ? this.#chunkBytes : len
+    // Space check against a cached head (the head only moves forward); reload when short.
+    const tail = tailOf(i)
+    if (!hasRoom(ring, tail, this.#head, size)) {
+      this.#head = headOf(i)
+      if (!hasRoom(ring, tail, this.#head, size)) {
+        size = len
+        if (!hasRoom(ring, tail, this.#head, size)) return 0
+      }
+    }
+    const gen = nextGeneration(this.#gen)
+    const pos = reserve(i, this.#rec, gen, size)
+    this.#gen = gen
+    this.#cPos = pos
+    this.#cEnd = (pos + size) >>> 0
+    this.#inChunk = true
+    this.#writing = false
+    if (!this.#turnStarted) {
+      this.#turnStarted = true
+      queueMicrotask(this.#endTurn)
+    }
+    return size
+  }
+
+  /**
+   * Ends the chunk: pads its unused rest (when that space is free) and returns the phase to IDLE.
+   * False when the rest is not free yet (the ring is full): the caller waits for space and retries.
+   */
+  #closeChunk(): boolean {
+    if (!this.#inChunk) return true
+    const ring = this.#ring
+    const i = ring.i32
+    const rec = this.#rec
+    const gen = this.#gen
+    const pos = this.#cPos
+    const room = (this.#cEnd - pos) >>> 0
+    if (room > 0) {
+      if (!spaceFree(ring, pos, room, this.#head)) {
+        this.#head = headOf(i)
+        if (!spaceFree(ring, pos, room, this.#head)) {
+          if (isRevoked(i, rec)) { this.#inChunk = false; return true }
+          return false
+        }
+      }
+      const owned = this.#writing ? stillWriting(i, rec, gen) : beginWrite(i, rec, gen)
+      if (!owned) { this.#inChunk = false; return true }
+      // Losing this exchange means the reaper skipped the rest already: nothing left to do.
+      padFrame(i, wordAt(ring, pos), room)
+    }
+    endReservation(i, rec, gen)
+    this.#inChunk = false
+    wakeDrainer(i)
+    return true
+  }
+
+  /** The turn of the event loop that reserved a chunk ended: pad the chunk so that others' records flow. */
+  readonly #endTurn = (): void => {
+    this.#turnStarted = false
+    // Queued appends still use the chunk; #pump closes it when the queue empties.
+    if (this.#qHead !== this.#queue.length) return
+    if (!this.#closeChunk()) this.#waitSpace(this.#head)
   }
 
   /**
@@ -302,7 +395,12 @@ export class LogWriter {
       if (e !== undefined && !this.#write(e.data, e.bytes, e.resolve, e.reject)) break
       this.#queue[this.#qHead++] = undefined
     }
-    if (this.#qHead === this.#queue.length) { this.#queue = []; this.#qHead = 0 } else if (this.#qHead > 1024) {
+    if (this.#qHead === this.#queue.length) {
+      this.#queue = []
+      this.#qHead = 0
+      // The queue is empty and the turn that reserved the chunk is over: pad its rest now.
+      if (this.#inChunk && !this.#turnStarted && !this.#closeChunk()) this.#waitSpace(this.#head)
+    } else if (this.#qHead > 1024) {
       this.#queue = this.#queue.slice(this.#qHead)
       this.#qHead = 0
     }
