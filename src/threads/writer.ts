@@ -24,6 +24,14 @@ interface PendingAppend {
   bytes: number
   resolve: Resolve
   reject: Reject
+  /** Set on a {@link LogWriter.flush} barrier queued behind appends (then the rest is unused). */
+  flush?: () => void
+}
+
+/** A flush waiting until `target` appends of this writer (by sequence) have settled. */
+interface FlushWaiter {
+  target: number
+  resolve: () => void
 }
 
 const noop = (): void => {}
@@ -81,6 +89,11 @@ export class LogWriter {
   #closed = false
   #released = false
   #idleWaiters: (() => void)[] = []
+  /** Flushes waiting for their target sequence, in target order. */
+  #flushWaiters: FlushWaiter[] = []
+  /** The first failure of an appendNoWait since the last flush. */
+  #noWaitError: SeglogError | undefined
+  readonly #noWaitFailed = (err: SeglogError): void => { this.#noWaitError ??= err }
   readonly #onSpace = (): void => { this.#waitingSpace = false; this.#pump() }
   readonly #onDurable = (): void => {
     this.#waitingDurable = false
@@ -141,27 +154,72 @@ export class LogWriter {
    * waits for space; nothing is dropped.
    */
   append(data: Uint8Array | string): Promise<number> {
-    let bytes: number
-    if (typeof data === 'string') {
-      // Same rule as Log.append: a lone surrogate would be stored as U+FFFD, changed without a word.
-      const bad = recordInputError(data, 'the record given to LogWriter.append')
-      if (bad) return Promise.reject(bad)
-      bytes = Buffer.byteLength(data, 'utf8')
-    } else if (data instanceof Uint8Array) bytes = data.byteLength
-    else return Promise.reject(invalidArgument(`LogWriter.append takes a Uint8Array or a string; got ${data === null ? 'null' : typeof data}`))
-    if (bytes === 0 && typeof data !== 'string' && isUnreadable(data)) return Promise.reject(unreadableError())
-    if (this.#closed) return Promise.reject(new SeglogError('ERR_CLOSED', 'this LogWriter is closed; connect a new one'))
-    const closed = closedReason(this.#ring.i32)
-    if (closed !== 0) return Promise.reject(ringClosedError(closed))
-    if (bytes > this.#maxRecord) {
-      return Promise.reject(new SeglogError('ERR_RECORD_TOO_LARGE', `record of ${bytes} bytes exceeds the worker ring's limit of ${this.#maxRecord} bytes; nothing was written (append it from the log's thread, or open the log with a larger worker ring)`))
-    }
+    const bytes = this.#check(data, 'append')
+    if (typeof bytes !== 'number') return Promise.reject(bytes)
     const promise = new Promise<number>(this.#executor)
     const resolve = this.#res
     const reject = this.#rej
     if (!this.#refed) { this.#refed = true; this.#keepAlive.ref() }
     if (this.#qHead !== this.#queue.length || this.#waitingSpace || !this.#write(data, bytes, resolve, reject)) this.#queue.push({ data, bytes, resolve, reject })
     return promise
+  }
+
+  /**
+   * Appends one record without a promise, for callers that pipeline (as `Log.appendNoWait`).
+   * Its record takes the same path as {@link append}'s. It is durable under the log's sync mode
+   * once a {@link flush} called after it resolves. Throws, with nothing written, what
+   * {@link append} rejects with before writing: `ERR_RECORD_TOO_LARGE`, `ERR_CLOSED`,
+   * `ERR_INVALID_ARGUMENT`. A failure after it returned (the log refused the batch holding the
+   * record, or closed before it was durable) rejects the next {@link flush}. When it has to wait
+   * for ring space or window room, it keeps a copy of `data` in this writer's queue (memory grows
+   * until the caller yields: await {@link flush} now and then).
+   */
+  appendNoWait(data: Uint8Array | string): void {
+    const bytes = this.#check(data, 'appendNoWait')
+    if (typeof bytes !== 'number') throw bytes
+    if (!this.#refed) { this.#refed = true; this.#keepAlive.ref() }
+    if (this.#qHead !== this.#queue.length || this.#waitingSpace || !this.#write(data, bytes, noop, this.#noWaitFailed)) {
+      // The caller may reuse its buffer as soon as this returns: queue a copy.
+      this.#queue.push({ data: typeof data === 'string' ? data : data.slice(), bytes, resolve: noop, reject: this.#noWaitFailed })
+    }
+  }
+
+  /**
+   * Resolves once every append made before the call has settled: with {@link append}, as its
+   * promise did; with {@link appendNoWait}, durable under the log's sync mode. Rejects with the
+   * first failure of an {@link appendNoWait} since the last flush (that record is not in the log;
+   * later ones may be), and with `ERR_CLOSED` when that failure was the log closing.
+   */
+  async flush(): Promise<void> {
+    if (this.#qHead !== this.#queue.length) {
+      // Queued appends have no sequence yet: the barrier takes one when it reaches the queue's head.
+      await new Promise<void>((resolve) => { this.#queue.push({ data: '', bytes: 0, resolve: noop, reject: noop, flush: resolve }) })
+    } else if (this.#acked !== this.#seq) {
+      await new Promise<void>((resolve) => { this.#flushWaiters.push({ target: this.#seq, resolve }) })
+    }
+    const err = this.#noWaitError
+    this.#noWaitError = undefined
+    if (err !== undefined) throw err
+  }
+
+  /** The record's byte length, or the error that refuses it (nothing written). */
+  #check(data: Uint8Array | string, method: string): number | SeglogError {
+    let bytes: number
+    if (typeof data === 'string') {
+      // Same rule as Log.append: a lone surrogate would be stored as U+FFFD, changed without a word.
+      const bad = recordInputError(data, `the record given to LogWriter.${method}`)
+      if (bad) return bad
+      bytes = Buffer.byteLength(data, 'utf8')
+    } else if (data instanceof Uint8Array) bytes = data.byteLength
+    else return invalidArgument(`LogWriter.${method} takes a Uint8Array or a string; got ${data === null ? 'null' : typeof data}`)
+    if (bytes === 0 && typeof data !== 'string' && isUnreadable(data)) return unreadableError()
+    if (this.#closed) return new SeglogError('ERR_CLOSED', 'this LogWriter is closed; connect a new one')
+    const closed = closedReason(this.#ring.i32)
+    if (closed !== 0) return ringClosedError(closed)
+    if (bytes > this.#maxRecord) {
+      return new SeglogError('ERR_RECORD_TOO_LARGE', `record of ${bytes} bytes exceeds the worker ring's limit of ${this.#maxRecord} bytes; nothing was written (append it from the log's thread, or open the log with a larger worker ring)`)
+    }
+    return bytes
   }
 
   /**
@@ -203,9 +261,6 @@ export class LogWriter {
     if (((this.#seq - this.#acked) | 0) >= this.#window) { this.#armDurable(); return false }
     const len = frameBytes(bytes)
     const src = this.#payload(data, bytes)
-    // A queued view whose buffer was transferred or shrunk since append(): copying it would throw
-    // half-way through a frame. Refuse it before reserving anything.
-    if (src.byteLength !== bytes || (bytes === 0 && isUnreadable(src))) { reject(unreadableError()); return true }
     for (;;) {
       if (!this.#inChunk) {
         const closed = closedReason(i)
@@ -383,6 +438,7 @@ export class LogWriter {
       else reject(appendRejectedError(-off))
     }
     this.#acked = acked
+    this.#settleFlushes()
     if (finished) { this.#failAll(closedReason(ring.i32)); return }
     this.#pump()
   }
@@ -392,7 +448,14 @@ export class LogWriter {
     if (isFinished(this.#ring)) { this.#collectResults(); return }
     while (this.#qHead < this.#queue.length && !this.#waitingSpace) {
       const e = this.#queue[this.#qHead]
-      if (e !== undefined && !this.#write(e.data, e.bytes, e.resolve, e.reject)) break
+      if (e?.flush !== undefined) {
+        this.#flushWaiters.push({ target: this.#seq, resolve: e.flush })
+        this.#settleFlushes()
+      } else if (e !== undefined && typeof e.data !== 'string' && (e.data.byteLength !== e.bytes || (e.bytes === 0 && isUnreadable(e.data)))) {
+        // A queued view whose buffer was transferred or shrunk since append(): copying it would
+        // throw half-way through a frame. Refuse it before reserving anything.
+        e.reject(unreadableError())
+      } else if (e !== undefined && !this.#write(e.data, e.bytes, e.resolve, e.reject)) break
       this.#queue[this.#qHead++] = undefined
     }
     if (this.#qHead === this.#queue.length) {
@@ -424,8 +487,21 @@ export class LogWriter {
     const from = this.#qHead
     this.#queue = []
     this.#qHead = 0
-    for (let k = from; k < queue.length; k++) queue[k]?.reject(err)
+    for (let k = from; k < queue.length; k++) {
+      const e = queue[k]
+      if (e?.flush !== undefined) e.flush()
+      else e?.reject(err)
+    }
+    this.#settleFlushes()
     this.#checkIdle()
+  }
+
+  /** Resolves every flush whose target sequence has settled (targets are in order). */
+  #settleFlushes(): void {
+    const waiters = this.#flushWaiters
+    let k = 0
+    while (k < waiters.length && ((this.#acked - waiters[k].target) | 0) >= 0) waiters[k++].resolve()
+    if (k > 0) this.#flushWaiters = waiters.slice(k)
   }
 
   #checkIdle(): void {
