@@ -6,17 +6,15 @@
 import { Buffer } from 'node:buffer'
 import { SeglogError, invalidArgument } from '../errors.js'
 import { isUnreadable, recordInputError } from '../record-input.js'
-import { appendRejectedError, ringClosedError } from './codes.js'
+import { ringClosedError } from './codes.js'
 import { frameBytes, readGeometry, type WorkerHandle } from './layout.js'
+import { Settlements, type Reject, type Resolve } from './settlements.js'
+import { Chunk } from './chunk.js'
 import {
-  beginWrite, claimProducerSlot, clearWaiting, closedReason, durableCount, endReservation, hasRoom,
-  headOf, isFinished, isRevoked, maxRecordBytesOf, nextGeneration, padFrame, producerRecord,
-  publishFrame, readResult, releaseProducerSlot, reserve, ringView, spaceFree, startProducer, stillWriting, tailOf,
-  waitForResults, waitForSpace, wakeDrainer, wordAt, writeFrame, type Ring,
+  claimProducerSlot, clearWaiting, closedReason, durableCount, isFinished, maxRecordBytesOf, producerRecord,
+  publishFrame, readResult, releaseProducerSlot, ringView, startProducer, waitForResults, waitForSpace, wakeDrainer,
+  wordAt, writeFrame, type Ring,
 } from './protocol.js'
-
-type Resolve = (offset: number) => void
-type Reject = (err: SeglogError) => void
 
 /** An append waiting for ring space or window room (appends written at once need no object). */
 interface PendingAppend {
@@ -26,12 +24,6 @@ interface PendingAppend {
   reject: Reject
   /** Set on a {@link LogWriter.flush} barrier queued behind appends (then the rest is unused). */
   flush?: () => void
-}
-
-/** A flush waiting until `target` appends of this writer (by sequence) have settled. */
-interface FlushWaiter {
-  target: number
-  resolve: () => void
 }
 
 const noop = (): void => {}
@@ -53,9 +45,8 @@ export class LogWriter {
   readonly #id: number
   readonly #maxRecord: number
   readonly #window: number
-  /** Per window slot (sequence & (window - 1)): how to settle the append in flight there. */
-  readonly #resolves: (Resolve | undefined)[]
-  readonly #rejects: (Reject | undefined)[]
+  /** How to settle each append in flight, flushes waiting, the first appendNoWait failure. */
+  readonly #settle: Settlements
   /**
    * The settle functions of the promise the last `new Promise(#executor)` made. One executor
    * for all appends: an executor closure and its context per append, plus an entry object, were
@@ -70,30 +61,14 @@ export class LogWriter {
   #qHead = 0
   #seq: number
   #acked: number
-  #gen: number
-  /** The current chunk: a reservation this writer fills with frames, [#cPos, #cEnd) still unused. */
-  #inChunk = false
-  #cPos = 0
-  #cEnd = 0
-  /** True once the chunk's phase moved RESERVED → WRITING (its first frame, or its padding). */
-  #writing = false
-  /** True from the first reservation in a turn of the event loop until that turn ends. */
-  #turnStarted = false
-  /** Size of a chunk after the first reservation of a turn: a sixteenth of the ring, at most 16 KiB. */
-  readonly #chunkBytes: number
-  /** Last head value read; stale is safe (it only ever understates the free space). */
-  #head = 0
+  /** The reservation this writer fills with frames (chunk.ts). */
+  readonly #chunk: Chunk
   #waitingSpace = false
   #waitingDurable = false
   #refed = false
   #closed = false
   #released = false
   #idleWaiters: (() => void)[] = []
-  /** Flushes waiting for their target sequence, in target order. */
-  #flushWaiters: FlushWaiter[] = []
-  /** The first failure of an appendNoWait since the last flush. */
-  #noWaitError: SeglogError | undefined
-  readonly #noWaitFailed = (err: SeglogError): void => { this.#noWaitError ??= err }
   readonly #onSpace = (): void => { this.#waitingSpace = false; this.#pump() }
   readonly #onDurable = (): void => {
     this.#waitingDurable = false
@@ -108,9 +83,7 @@ export class LogWriter {
     this.#u8 = ring.u8
     this.#maxRecord = maxRecordBytesOf(ring)
     this.#window = g.window
-    this.#chunkBytes = Math.min(g.capacity >> 4, 16384)
-    this.#resolves = new Array<Resolve | undefined>(g.window).fill(undefined)
-    this.#rejects = new Array<Reject | undefined>(g.window).fill(undefined)
+    this.#settle = new Settlements(g.window)
     if (closedReason(ring.i32) !== 0) throw ringClosedError(closedReason(ring.i32))
     const id = claimProducerSlot(ring)
     if (id < 0) {
@@ -120,8 +93,7 @@ export class LogWriter {
     this.#rec = producerRecord(ring, id)
     const start = startProducer(ring, this.#rec)
     this.#seq = this.#acked = start.seq
-    this.#gen = start.gen
-    this.#head = headOf(ring.i32)
+    this.#chunk = new Chunk(ring, this.#rec, start.gen, () => queueMicrotask(this.#endTurn))
     // A pending Atomics.waitAsync does not keep a thread alive; this timer does while appends are owed.
     this.#keepAlive = setInterval(noop, 1 << 30)
     this.#keepAlive.unref()
@@ -178,9 +150,10 @@ export class LogWriter {
     const bytes = this.#check(data, 'appendNoWait')
     if (typeof bytes !== 'number') throw bytes
     if (!this.#refed) { this.#refed = true; this.#keepAlive.ref() }
-    if (this.#qHead !== this.#queue.length || this.#waitingSpace || !this.#write(data, bytes, noop, this.#noWaitFailed)) {
+    const failed = this.#settle.noWaitFailed
+    if (this.#qHead !== this.#queue.length || this.#waitingSpace || !this.#write(data, bytes, noop, failed)) {
       // The caller may reuse its buffer as soon as this returns: queue a copy.
-      this.#queue.push({ data: typeof data === 'string' ? data : data.slice(), bytes, resolve: noop, reject: this.#noWaitFailed })
+      this.#queue.push({ data: typeof data === 'string' ? data : data.slice(), bytes, resolve: noop, reject: failed })
     }
   }
 
@@ -195,10 +168,9 @@ export class LogWriter {
       // Queued appends have no sequence yet: the barrier takes one when it reaches the queue's head.
       await new Promise<void>((resolve) => { this.#queue.push({ data: '', bytes: 0, resolve: noop, reject: noop, flush: resolve }) })
     } else if (this.#acked !== this.#seq) {
-      await new Promise<void>((resolve) => { this.#flushWaiters.push({ target: this.#seq, resolve }) })
+      await new Promise<void>((resolve) => { this.#settle.waitFor(this.#seq, resolve) })
     }
-    const err = this.#noWaitError
-    this.#noWaitError = undefined
+    const err = this.#settle.takeNoWaitError()
     if (err !== undefined) throw err
   }
 
@@ -230,9 +202,9 @@ export class LogWriter {
     this.#closed = true
     if (this.pending > 0) await new Promise<void>((resolve) => { this.#idleWaiters.push(resolve) })
     // Pad the chunk's unused rest (if any), or later records of other writers would wait on it.
-    while (!this.#closeChunk() && !isFinished(this.#ring)) {
+    while (!this.#chunk.close() && !isFinished(this.#ring)) {
       this.#keepAlive.ref()
-      const r = waitForSpace(this.#ring, this.#head)
+      const r = waitForSpace(this.#ring, this.#chunk.head)
       if (r.async) await r.value
       this.#keepAlive.unref()
     }
@@ -244,70 +216,49 @@ export class LogWriter {
   }
 
   /**
-   * Writes the record into the ring. Returns false when it must wait (ring full, window full): a
-   * wake-up is then armed and {@link #pump} retries it. Returns true once it is published or failed.
-   *
-   * Records go into a chunk: one reservation (protocol.ts's reserve) that this writer fills with
-   * consecutive frames, each published by its own length word, and whose unused rest it pads when
-   * the current turn of the event loop ends ({@link #closeChunk}). A chunk costs the reservation's
-   * atomics once; a record costs a phase load, its copy and the publishing compare-exchange. The
-   * first reservation of a turn is the frame's exact size, so a writer that awaits every append
-   * never pads.
+   * Writes the record into the ring, into this writer's chunk (chunk.ts). Returns false when it
+   * must wait (ring full, window full): a wake-up is then armed and {@link #pump} retries it.
+   * Returns true once it is published or failed.
    */
   #write(data: Uint8Array | string, bytes: number, resolve: Resolve, reject: Reject): boolean {
     const ring = this.#ring
     const i = ring.i32
-    const rec = this.#rec
+    const c = this.#chunk
     if (((this.#seq - this.#acked) | 0) >= this.#window) { this.#armDurable(); return false }
     const len = frameBytes(bytes)
     const src = this.#payload(data, bytes)
     for (;;) {
-      if (!this.#inChunk) {
+      if (!c.open) {
         const closed = closedReason(i)
         if (closed !== 0) { reject(ringClosedError(closed)); return true }
-        const size = this.#reserveChunk(len)
-        if (size === 0) { this.#waitSpace(this.#head); return false }
+        if (!c.reserve(len)) { this.#waitSpace(c.head); return false }
       }
-      const pos = this.#cPos
-      const room = (this.#cEnd - pos) >>> 0
-      const gen = this.#gen
-      if (len > room) {
+      const pos = c.pos
+      if (len > ((c.end - pos) >>> 0)) {
         // The rest of the chunk is too small: pad it and take a new one.
-        if (!this.#closeChunk()) { this.#waitSpace(this.#head); return false }
+        if (!c.close()) { this.#waitSpace(c.head); return false }
         continue
       }
       const toEnd = ring.capacity - (pos & ring.mask)
       // Frames never cross the ring end: pad up to it first (within the chunk) when this one would.
       const step = toEnd < len ? toEnd : len
-      if (!spaceFree(ring, pos, step, this.#head)) {
-        this.#head = headOf(i)
-        if (!spaceFree(ring, pos, step, this.#head)) {
-          // Not free yet: unless the drainer gave up on this reservation (then it is behind the head).
-          if (isRevoked(i, rec)) { this.#inChunk = false; continue }
-          this.#waitSpace(this.#head)
-          return false
-        }
-      }
-      // The drainer revokes reservations that block the ring too long; this decides the race.
-      if (!this.#writing) {
-        if (!beginWrite(i, rec, gen)) { this.#inChunk = false; continue }
-        this.#writing = true
-      } else if (!stillWriting(i, rec, gen)) { this.#inChunk = false; continue }
-      const w = wordAt(ring, pos)
-      if (step !== len) {
-        // A padding frame to the ring end; losing its exchange means the reaper skipped the chunk.
-        if (!padFrame(i, w, step)) this.#inChunk = false
-        else this.#cPos = (pos + step) >>> 0
+      if (!c.free(step)) {
+        // Not free yet: unless the drainer gave up on this reservation (then it is behind the head).
+        if (c.stillHeld()) { this.#waitSpace(c.head); return false }
         continue
       }
+      // The drainer revokes reservations that block the ring too long; this decides the race.
+      if (!c.own()) continue
+      if (step !== len) { c.pad(step); continue }
       const seq = this.#seq
+      const w = wordAt(ring, pos)
       writeFrame(i, this.#u8, w, this.#id, seq, src, bytes)
       // Publish: the length word goes last. Losing this exchange means the drainer skipped us.
-      if (!publishFrame(i, w, len)) { this.#inChunk = false; continue }
-      this.#cPos = (pos + len) >>> 0
+      if (!publishFrame(i, w, len)) { c.open = false; continue }
+      c.pos = (pos + len) >>> 0
       const slot = seq & (this.#window - 1)
-      this.#resolves[slot] = resolve
-      this.#rejects[slot] = reject
+      this.#settle.resolves[slot] = resolve
+      this.#settle.rejects[slot] = reject
       this.#seq = (seq + 1) | 0
       wakeDrainer(i)
       this.#armDurable()
@@ -315,75 +266,12 @@ export class LogWriter {
     }
   }
 
-  /**
-   * Reserves a chunk for a frame of `len` bytes: exactly `len` for the first of this turn, else
-   * {@link #chunkBytes} (or `len` when the ring has no room for a whole chunk). Returns its size,
-   * or 0 when the ring is full (the caller waits for space).
-   */
-  #reserveChunk(len: number): number {
-    const ring = this.#ring
-    const i = ring.i32
-    let size = this.#turnStarted && len < this.#chunkBytes ? this.#chunkBytes : len
-    // Space check against a cached head (the head only moves forward); reload when short.
-    const tail = tailOf(i)
-    if (!hasRoom(ring, tail, this.#head, size)) {
-      this.#head = headOf(i)
-      if (!hasRoom(ring, tail, this.#head, size)) {
-        size = len
-        if (!hasRoom(ring, tail, this.#head, size)) return 0
-      }
-    }
-    const gen = nextGeneration(this.#gen)
-    const pos = reserve(i, this.#rec, gen, size)
-    this.#gen = gen
-    this.#cPos = pos
-    this.#cEnd = (pos + size) >>> 0
-    this.#inChunk = true
-    this.#writing = false
-    if (!this.#turnStarted) {
-      this.#turnStarted = true
-      queueMicrotask(this.#endTurn)
-    }
-    return size
-  }
-
-  /**
-   * Ends the chunk: pads its unused rest (when that space is free) and returns the phase to IDLE.
-   * False when the rest is not free yet (the ring is full): the caller waits for space and retries.
-   */
-  #closeChunk(): boolean {
-    if (!this.#inChunk) return true
-    const ring = this.#ring
-    const i = ring.i32
-    const rec = this.#rec
-    const gen = this.#gen
-    const pos = this.#cPos
-    const room = (this.#cEnd - pos) >>> 0
-    if (room > 0) {
-      if (!spaceFree(ring, pos, room, this.#head)) {
-        this.#head = headOf(i)
-        if (!spaceFree(ring, pos, room, this.#head)) {
-          if (isRevoked(i, rec)) { this.#inChunk = false; return true }
-          return false
-        }
-      }
-      const owned = this.#writing ? stillWriting(i, rec, gen) : beginWrite(i, rec, gen)
-      if (!owned) { this.#inChunk = false; return true }
-      // Losing this exchange means the reaper skipped the rest already: nothing left to do.
-      padFrame(i, wordAt(ring, pos), room)
-    }
-    endReservation(i, rec, gen)
-    this.#inChunk = false
-    wakeDrainer(i)
-    return true
-  }
-
   /** The turn of the event loop that reserved a chunk ended: pad the chunk so that others' records flow. */
   readonly #endTurn = (): void => {
-    this.#turnStarted = false
+    this.#chunk.endTurn()
     // Queued appends still use the chunk; #pump closes it when the queue empties.
     if (this.#qHead !== this.#queue.length) return
-    if (!this.#closeChunk()) this.#waitSpace(this.#head)
+    if (!this.#chunk.close()) this.#waitSpace(this.#chunk.head)
   }
 
   /**
@@ -423,22 +311,14 @@ export class LogWriter {
     // once finished, this read of DURABLE is final and nothing durable is failed below.
     const finished = isFinished(ring)
     const durable = durableCount(ring, this.#rec)
-    const wmask = this.#window - 1
+    const settle = this.#settle
     let acked = this.#acked
     while (acked !== durable && acked !== this.#seq) {
-      const slot = acked & wmask
-      const resolve = this.#resolves[slot]
-      const reject = this.#rejects[slot]
-      this.#resolves[slot] = undefined
-      this.#rejects[slot] = undefined
-      const off = readResult(ring, this.#id, acked)
+      settle.settle(acked, readResult(ring, this.#id, acked))
       acked = (acked + 1) | 0
-      if (resolve === undefined || reject === undefined) continue
-      if (off >= 0) resolve(off)
-      else reject(appendRejectedError(-off))
     }
     this.#acked = acked
-    this.#settleFlushes()
+    settle.settleFlushes(acked)
     if (finished) { this.#failAll(closedReason(ring.i32)); return }
     this.#pump()
   }
@@ -449,8 +329,8 @@ export class LogWriter {
     while (this.#qHead < this.#queue.length && !this.#waitingSpace) {
       const e = this.#queue[this.#qHead]
       if (e?.flush !== undefined) {
-        this.#flushWaiters.push({ target: this.#seq, resolve: e.flush })
-        this.#settleFlushes()
+        this.#settle.waitFor(this.#seq, e.flush)
+        this.#settle.settleFlushes(this.#acked)
       } else if (e !== undefined && typeof e.data !== 'string' && (e.data.byteLength !== e.bytes || (e.bytes === 0 && isUnreadable(e.data)))) {
         // A queued view whose buffer was transferred or shrunk since append(): copying it would
         // throw half-way through a frame. Refuse it before reserving anything.
@@ -462,7 +342,8 @@ export class LogWriter {
       this.#queue = []
       this.#qHead = 0
       // The queue is empty and the turn that reserved the chunk is over: pad its rest now.
-      if (this.#inChunk && !this.#turnStarted && !this.#closeChunk()) this.#waitSpace(this.#head)
+      const c = this.#chunk
+      if (c.open && !c.turnStarted && !c.close()) this.#waitSpace(c.head)
     } else if (this.#qHead > 1024) {
       this.#queue = this.#queue.slice(this.#qHead)
       this.#qHead = 0
@@ -474,14 +355,9 @@ export class LogWriter {
   /** The drainer stopped: nothing outstanding can become durable any more. */
   #failAll(code: number): void {
     const err = ringClosedError(code === 0 ? 1 : code)
-    const wmask = this.#window - 1
     while (this.#acked !== this.#seq) {
-      const slot = this.#acked & wmask
-      const reject = this.#rejects[slot]
-      this.#resolves[slot] = undefined
-      this.#rejects[slot] = undefined
+      this.#settle.fail(this.#acked, err)
       this.#acked = (this.#acked + 1) | 0
-      reject?.(err)
     }
     const queue = this.#queue
     const from = this.#qHead
@@ -492,16 +368,8 @@ export class LogWriter {
       if (e?.flush !== undefined) e.flush()
       else e?.reject(err)
     }
-    this.#settleFlushes()
+    this.#settle.settleFlushes(this.#acked)
     this.#checkIdle()
-  }
-
-  /** Resolves every flush whose target sequence has settled (targets are in order). */
-  #settleFlushes(): void {
-    const waiters = this.#flushWaiters
-    let k = 0
-    while (k < waiters.length && ((this.#acked - waiters[k].target) | 0) >= 0) waiters[k++].resolve()
-    if (k > 0) this.#flushWaiters = waiters.slice(k)
   }
 
   #checkIdle(): void {
