@@ -2,6 +2,8 @@
 // elapsed time and the CPU of the main thread (the drainer) and of the whole process per 1 M records.
 // usage: node bench/experiments/t1-ab.mjs <dist dir> <records> <workers> <awaitEvery> [append|nowait]
 // nowait: appendNoWait() per record and `await flush()` every <awaitEvery>th (where the build has it).
+// main: no worker; the log's own thread runs W1s's loop (append(), awaiting every <awaitEvery>th),
+// so that T1 and W1s compare within one harness.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -44,12 +46,19 @@ const log = await Log.open(dir, { sync: 'never' })
 const handle = log.workerHandle()
 const per = Math.ceil(count / nThreads)
 const workers = []
-for (let k = 0; k < nThreads; k++) workers.push(new Worker(workerSrc, { eval: true, workerData: { handle, n: Math.min(per, count - k * per), entry: pathToFileURL(entry).href, every, mode } }))
+for (let k = 0; k < (mode === 'main' ? 0 : nThreads); k++) workers.push(new Worker(workerSrc, { eval: true, workerData: { handle, n: Math.min(per, count - k * per), entry: pathToFileURL(entry).href, every, mode } }))
 await Promise.all(workers.map((w) => new Promise((res) => w.once('message', res))))
 const c0 = threadCpuNs()
 const p0 = process.cpuUsage()
 const t0 = performance.now()
-const results = await Promise.all(workers.map((w) => { const d = new Promise((res) => w.once('message', res)); w.postMessage('go'); return d }))
+let results = []
+if (mode === 'main') {
+  const recs = []
+  for (let i = 0; i < 4096; i++) { const b = new Uint8Array(128); b.fill(i & 255); b[0] = i; recs.push(b) }
+  let p
+  for (let i = 0; i < count; i++) { p = log.append(recs[i & 4095]); if ((i + 1) % every === 0) await p }
+  await p
+} else results = await Promise.all(workers.map((w) => { const d = new Promise((res) => w.once('message', res)); w.postMessage('go'); return d }))
 await log.sync()
 const ms = performance.now() - t0
 const mainMs = (threadCpuNs() - c0) / 1e6
