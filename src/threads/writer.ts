@@ -33,8 +33,10 @@ const noop = (): void => {}
  * {@link LogWriter.connect} from the handle `log.workerHandle()` returned on the log's thread.
  *
  * Appends from one writer keep their call order in the log. Many writers (in many threads) can
- * append at once without locks; each append costs a few atomic operations and one copy into the
- * ring, and wake-ups are batched.
+ * append at once without locks; the appends of one turn of the worker's event loop share a
+ * reservation, so each costs a few atomic operations and one copy into the ring, and wake-ups
+ * are batched. {@link LogWriter.appendNoWait} and {@link LogWriter.flush} skip the promise per
+ * record for callers that pipeline.
  */
 export class LogWriter {
   readonly #ring: Ring
@@ -59,6 +61,8 @@ export class LogWriter {
   readonly #keepAlive: ReturnType<typeof setInterval>
   #queue: (PendingAppend | undefined)[] = []
   #qHead = 0
+  /** Flush barriers in the queue (not appends: {@link pending} leaves them out). */
+  #barriers = 0
   #seq: number
   #acked: number
   /** The reservation this writer fills with frames (chunk.ts). */
@@ -115,7 +119,7 @@ export class LogWriter {
   get maxRecordBytes(): number { return this.#maxRecord }
 
   /** Appends not yet settled (queued here or waiting to become durable). */
-  get pending(): number { return ((this.#seq - this.#acked) | 0) + this.#queue.length - this.#qHead }
+  get pending(): number { return ((this.#seq - this.#acked) | 0) + this.#queue.length - this.#qHead - this.#barriers }
 
   /**
    * Appends one record. Resolves with its offset once it is durable under the log's sync mode.
@@ -166,6 +170,7 @@ export class LogWriter {
   async flush(): Promise<void> {
     if (this.#qHead !== this.#queue.length) {
       // Queued appends have no sequence yet: the barrier takes one when it reaches the queue's head.
+      this.#barriers++
       await new Promise<void>((resolve) => { this.#queue.push({ data: '', bytes: 0, resolve: noop, reject: noop, flush: resolve }) })
     } else if (this.#acked !== this.#seq) {
       await new Promise<void>((resolve) => { this.#settle.waitFor(this.#seq, resolve) })
@@ -329,6 +334,7 @@ export class LogWriter {
     while (this.#qHead < this.#queue.length && !this.#waitingSpace) {
       const e = this.#queue[this.#qHead]
       if (e?.flush !== undefined) {
+        this.#barriers--
         this.#settle.waitFor(this.#seq, e.flush)
         this.#settle.settleFlushes(this.#acked)
       } else if (e !== undefined && typeof e.data !== 'string' && (e.data.byteLength !== e.bytes || (e.bytes === 0 && isUnreadable(e.data)))) {
@@ -365,8 +371,7 @@ export class LogWriter {
     this.#qHead = 0
     for (let k = from; k < queue.length; k++) {
       const e = queue[k]
-      if (e?.flush !== undefined) e.flush()
-      else e?.reject(err)
+      if (e?.flush !== undefined) { this.#barriers--; e.flush() } else e?.reject(err)
     }
     this.#settle.settleFlushes(this.#acked)
     this.#checkIdle()

@@ -132,12 +132,15 @@ describe('appendNoWait and flush', () => {
       w.appendNoWait(buf) // the same buffer each time, changed right after the call
     }
     let flushed = false
+    const queued = w.pending
     const f = w.flush().then(() => { flushed = true })
+    assert.equal(w.pending, queued, 'a flush waiting in the queue is not an append')
     await sink.nextBatch()
     assert.ok(w.pending > 20, `${w.pending} appends still queued or in flight`)
     assert.equal(flushed, false)
     sink.open()
     await f
+    assert.equal(w.pending, 0)
     assert.equal(sink.records.length, 100)
     sink.records.forEach((r, k) => assert.ok(r.length === 100 && r.every((x) => x === k), `record ${k}`))
     await drainer.close()
