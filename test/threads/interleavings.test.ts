@@ -136,6 +136,11 @@ test('chunked producers (many frames per reservation, the rest padded when the t
 
 test('regression seeds of the interleaving property', async () => {
   // Each entry: a scenario fast-check once reported, kept verbatim.
-  const seeds: Scenario[] = []
+  const seeds: Scenario[] = [
+    // A writer spent the whole timeout in RESERVED, began writing, and the reaper revoked it in
+    // the same instant as a stalled writer; its publish then landed in freed space and the ring
+    // wedged (the reaper now restarts the timeout when the owner's phase moves).
+    {"sizes":[[8],[8],[8]],"actions":[{"kind":"producer","k":2},{"kind":"producer","k":2},{"kind":"drain"},{"kind":"tick","ms":2000},{"kind":"producer","k":2},{"kind":"drain"},{"kind":"drain"}],"maxBatchRecords":1},
+  ]
   for (const s of seeds) await run(s)
 })
