@@ -50,7 +50,7 @@ export async function threads(spec, r, timer) {
   }
   await Promise.all(workers.map((w) => new Promise((resolve, reject) => {
     w.once('error', reject)
-    w.once('message', (m) => (m.ready ? resolve() : reject(new Error(m.error ?? 'worker failed'))))
+    w.once('message', (m) => { if (m.ready) { r.api = m.api; resolve() } else reject(new Error(m.error ?? 'worker failed')) })
   })))
   timer.start()
   const done = Promise.all(workers.map((w) => new Promise((resolve, reject) => {

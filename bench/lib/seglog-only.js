@@ -44,6 +44,7 @@ export async function seglogOnly({ rep, workloads, sizes, exportsSeglog, runPhas
       for (const threads of [1, 2, 4]) {
         const r = await runPhase({ peer: 'seglog', phase: 'threads', workload: 'T1', dir: dir('t1', threads, rep), count: sizes.t1, threads }, T)
         record(rep, 'seglog', `T1-${threads}`, r)
+        if (rep === 0 && threads === 1 && r.api) notes.push(`T1 workers append with LogWriter.${r.api}()${r.api === 'appendNoWait' ? ' and await flush() every 1,000th record (what a caller that pipelines uses, as lmdb-js and Log.appendNoWait offer)' : ', awaiting every 1,000th promise'}; W1s is the main thread's append() awaiting every 1,000th promise`)
       }
     }
   }

@@ -30,6 +30,8 @@ export class Reaper {
   /** Ring position the drainer is stuck at (-1: not stuck), and since when. */
   #stuckAt = -1
   #stuckSince = 0
+  /** The reservation word (generation and phase) of the owner of `#stuckAt` when last seen; -1: none. */
+  #ownerState = -1
   /** INTENT words seen per producer while looking for the owner of an unannounced reservation. */
   readonly #intentSeen: Int32Array
   readonly #intentNow: Int32Array
@@ -52,7 +54,17 @@ export class Reaper {
    */
   check(scan: number, limit: number): number {
     const now = this.#clock()
-    if (this.#stuckAt !== scan) { this.#stuckAt = scan; this.#stuckSince = now; this.#intentSince = -1 }
+    const owner = findReservation(this.#ring, scan)
+    const state = owner === undefined ? -1 : owner.state
+    if (this.#stuckAt !== scan) { this.#stuckAt = scan; this.#stuckSince = now; this.#intentSince = -1; this.#ownerState = state }
+    else if (state !== this.#ownerState) {
+      // The owner moved (announced its position, or started writing): it is alive, and its
+      // timeout starts again. Without this, a writer that spent the timeout in RESERVED and then
+      // began writing could be revoked at once as a stalled writer, and its late publish land
+      // in space already freed (found by the interleaving property; kept as a regression seed).
+      this.#ownerState = state
+      this.#stuckSince = now
+    }
     const waited = now - this.#stuckSince
     if (waited >= this.#deadMs && this.#trySkip(scan, limit, waited, now)) return 0
     return waited < this.#deadMs ? this.#deadMs - waited : this.#deadMs
