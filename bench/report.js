@@ -172,7 +172,7 @@ function seglogOnlySection(res) {
   const L = []
   const t1 = ['T1-1', 'T1-2', 'T1-4'].filter(g)
   if (t1.length) {
-    L.push(`**T1** worker threads appending 128 B records through shared memory (\`log.workerHandle()\` + \`LogWriter.connect()\`), ${n(res.sizes?.t1)} records in all, then one sync:`)
+    L.push(`**T1** worker threads appending 128 B records through shared memory (\`log.workerHandle()\` + \`LogWriter.connect()\`; each worker calls \`appendNoWait()\` per record and awaits \`flush()\` every 1,000th, where the build has them), ${n(res.sizes?.t1)} records in all, then one sync:`)
     L.push('')
     L.push('| threads | records/s | × 1 thread | CPU ms | checked |')
     L.push('|---:|---:|---:|---:|---|')
