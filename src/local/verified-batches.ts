@@ -73,16 +73,9 @@ export class VerifiedBatches implements CachedBatchOwner {
    * none is cached.
    */
   cachedHolding(offset: number): CachedBatch | undefined {
-    const list = this.byOffset
-    let lo = 0
-    let hi = list.length
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (list[mid].baseOffset <= offset) lo = mid + 1
-      else hi = mid
-    }
+    const lo = this.firstAbove(offset)
     if (lo === 0) return undefined
-    const entry = list[lo - 1]
+    const entry = this.byOffset[lo - 1]
     if (offset - entry.baseOffset >= entry.positions.length) return undefined
     ;(this.cache as BatchCache).hit(entry)
     return entry

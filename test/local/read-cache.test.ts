@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import { isSeglogError, Log } from '../../src/index.js'
-import { nodeFileSystem, type FileHandle, type FileSystem } from '../../src/io/file-system.js'
+import { nodeFileSystem } from '../../src/io/file-system.js'
 import { countingFs } from '../helpers/counting-fs.js'
 import { BatchCache, ENTRY_OVERHEAD_BYTES, HITS_PER_ADMISSION, PROMOTE_AFTER_HITS, type CachedBatch, type CachedBatchOwner } from '../../src/local/batch-cache.js'
 import type { LogCore } from '../../src/local/log-core.js'
@@ -17,6 +17,7 @@ import { PointReadBuffers, Segment } from '../../src/local/segment.js'
 import { SparseIndex } from '../../src/local/sparse-index.js'
 import { VerifiedBatches } from '../../src/local/verified-batches.js'
 import { payload, tmpDir } from '../helpers/tmp.js'
+import { scheduledFileSystem } from '../helpers/scheduled-fs.js'
 
 /** The log's internals this suite checks: its segments and its cache. */
 function coreOf(log: Log): LogCore {
@@ -284,21 +285,6 @@ test('readCacheBytes: a wrong type, a negative or a fractional value is ERR_INVA
   }
 })
 
-/** The real file system, except that every fdatasync and directory fsync completes when the scheduler says. */
-function scheduledFileSystem(s: fc.Scheduler): FileSystem {
-  const step = (label: string): Promise<void> => s.schedule(Promise.resolve(), label)
-  const wrap = (inner: FileHandle): FileHandle => ({
-    path: inner.path,
-    write: (b, o, l, p) => inner.write(b, o, l, p),
-    read: (b, o, l, p) => inner.read(b, o, l, p),
-    datasync: () => step(`fdatasync ${path.basename(inner.path)}`),
-    size: () => inner.size(),
-    truncate: (n) => inner.truncate(n),
-    close: () => inner.close(),
-  })
-  return { ...nodeFileSystem, open: (p, mode) => wrap(nodeFileSystem.open(p, mode)), writeFile: (p, data) => nodeFileSystem.writeFile(p, data, false), syncDir: () => step('syncDir') }
-}
-
 const SCHEDULER_SEED = 20261213
 /** Seeds and paths that once failed, replayed forever (none yet). */
 const SCHEDULER_REGRESSIONS: { seed: number; path: string }[] = []
@@ -313,7 +299,7 @@ function readerRace(base: string): fc.IAsyncPropertyWithHooks<[fc.Scheduler, num
         await using seed = await Log.open(dir, { sync: 'never', segmentBytes: 8 * 1024 })
         for (let b = 0; b < 20; b++) await seed.appendBatch(Array.from({ length: 10 }, (_, j) => rec(b * 10 + j, 0)))
       }
-      const writer = await s.waitFor(Log.open(dir, { sync: 'never', segmentBytes: 8 * 1024, fileSystem: scheduledFileSystem(s) }))
+      const writer = await s.waitFor(Log.open(dir, { sync: 'never', segmentBytes: 8 * 1024, fileSystem: scheduledFileSystem((label) => s.schedule(Promise.resolve(), label)) }))
       const reader = await Log.open(dir, { readOnly: true, followPollMs: 1 })
       try {
         // Every batch of the old content verified and cached by the reader before the race.

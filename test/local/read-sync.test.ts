@@ -12,6 +12,7 @@ import { test } from 'node:test'
 import { isSeglogError, Log, MemoryStore } from '../../src/index.js'
 import { nodeFileSystem, type FileHandle, type FileSystem } from '../../src/io/file-system.js'
 import { payload, tmpDir } from '../helpers/tmp.js'
+import { scheduledFileSystem } from '../helpers/scheduled-fs.js'
 
 const rec = (i: number, generation: number): Buffer => payload(i * 7 + generation * 1_000_003, 60 + ((i * 31 + generation * 17) % 150))
 
@@ -137,21 +138,6 @@ test('a read-only handle: after the writer truncated and wrote other bytes, read
   assertAll(reader, 200, 'reader after its reload', fresh)
 })
 
-/** The real file system, except that every fdatasync and directory fsync completes when the scheduler says. */
-function scheduledFileSystem(s: fc.Scheduler): FileSystem {
-  const step = (label: string): Promise<void> => s.schedule(Promise.resolve(), label)
-  const wrap = (inner: FileHandle): FileHandle => ({
-    path: inner.path,
-    write: (b, o, l, p) => inner.write(b, o, l, p),
-    read: (b, o, l, p) => inner.read(b, o, l, p),
-    datasync: () => step(`fdatasync ${path.basename(inner.path)}`),
-    size: () => inner.size(),
-    truncate: (n) => inner.truncate(n),
-    close: () => inner.close(),
-  })
-  return { ...nodeFileSystem, open: (p, mode) => wrap(nodeFileSystem.open(p, mode)), writeFile: (p, data) => nodeFileSystem.writeFile(p, data, false), syncDir: () => step('syncDir') }
-}
-
 const SCHEDULER_SEED = 20261202
 /** Seeds and paths that once failed, replayed forever (none yet). */
 const SCHEDULER_REGRESSIONS: { seed: number; path: string }[] = []
@@ -163,7 +149,7 @@ function syncReaderRace(base: string): fc.IAsyncPropertyWithHooks<[fc.Scheduler,
       const dir = path.join(base, String(run++))
       fs.mkdirSync(dir, { recursive: true })
       await (await filled(dir, 200, { segmentBytes: 8 * 1024 })).close()
-      const writer = await s.waitFor(Log.open(dir, { sync: 'never', segmentBytes: 8 * 1024, fileSystem: scheduledFileSystem(s) }))
+      const writer = await s.waitFor(Log.open(dir, { sync: 'never', segmentBytes: 8 * 1024, fileSystem: scheduledFileSystem((label) => s.schedule(Promise.resolve(), label)) }))
       const reader = await Log.open(dir, { readOnly: true, followPollMs: 1 })
       try {
         assertAll(reader, 200, 'reader before the race')

@@ -5,11 +5,10 @@
 // then checks it against a model: the acknowledged records, and the truncates that may cut them.
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
-import path from 'node:path'
 import fc from 'fast-check'
-import { isSeglogError, Log, SeglogError, type FileHandle, type FileSystem, type SyncMode } from '../../../src/index.js'
-import { nodeFileSystem } from '../../../src/testing/index.js'
+import { isSeglogError, Log, SeglogError, type SyncMode } from '../../../src/index.js'
 import { manualClock } from '../../helpers/manual-clock.js'
+import { scheduledFileSystem } from '../../helpers/scheduled-fs.js'
 
 export type Command =
   | { kind: 'append'; size: number; asString: boolean }
@@ -82,26 +81,6 @@ function stepper(s: fc.Scheduler): (label: string) => Promise<void> {
   return (label) => {
     if (++steps > STEP_BUDGET) return Promise.reject(new Error(`livelock: more than ${STEP_BUDGET} scheduled steps (at ${label})`))
     return s.schedule(Promise.resolve(), label)
-  }
-}
-
-/** The real file system, except that every fdatasync and directory fsync completes when the scheduler says. */
-function scheduledFileSystem(step: (label: string) => Promise<void>): FileSystem {
-  // No real fsync: this suite explores orderings, not power loss (the power-loss suite does that).
-  const wrap = (inner: FileHandle): FileHandle => ({
-    path: inner.path,
-    write: (b, o, l, p) => inner.write(b, o, l, p),
-    read: (b, o, l, p) => inner.read(b, o, l, p),
-    datasync: () => step(`fdatasync ${path.basename(inner.path)}`),
-    size: () => inner.size(),
-    truncate: (n) => inner.truncate(n),
-    close: () => inner.close(),
-  })
-  return {
-    ...nodeFileSystem,
-    open: (p, mode) => wrap(nodeFileSystem.open(p, mode)),
-    writeFile: (p, data) => nodeFileSystem.writeFile(p, data, false),
-    syncDir: () => step('syncDir'),
   }
 }
 
