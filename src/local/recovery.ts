@@ -170,10 +170,14 @@ export async function recover(fsys: FileSystem, dir: string, options: RecoveryOp
     return { segments: writable ? [segment] : [], identity, gaps: [], nextOffset: base, activeIndex: segment.index, report, names: writable ? names : undefined }
   }
 
-  const segments = bases.map((base) => {
-    // The segment's own path: a second path.join per segment was a third of this loop at 20 segments.
+  const last = bases.length - 1
+  const segments = bases.map((base, i) => {
     const segment = new Segment(dir, base, 0, identity?.tag ?? 0)
-    segment.size = fsys.stat(segment.path)?.size ?? 0
+    // A writer reads a sealed segment's size when something first needs it (a read, retention,
+    // stats): open stays flat in the number of segments. A reader's view is taken now, as a
+    // writer elsewhere may truncate the files under it.
+    if (writable && i < last) segment.sizeFromFile(fsys)
+    else segment.size = fsys.stat(segment.path)?.size ?? 0
     return segment
   })
   // A recorded gap ends where a segment begins (repair moved the data after it there); one that

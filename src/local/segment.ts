@@ -91,8 +91,9 @@ export class PointReadBuffers {
 export class Segment {
   readonly path: string
   readonly indexPath: string
-  /** Valid bytes (for the active segment: bytes written so far). */
-  size: number
+  private knownSize: number
+  /** Set while the size is still to be read from the file (see {@link sizeFromFile}). */
+  private sizeFrom: FileSystem | undefined
   /** In memory for the active segment; loaded on first read for sealed ones. */
   index: SparseIndex | undefined
   private readHandle: FileHandle | undefined
@@ -103,7 +104,31 @@ export class Segment {
   constructor(readonly dir: string, readonly base: number, size: number, readonly logTag = 0) {
     this.path = segmentPath(dir, base)
     this.indexPath = indexPath(dir, base)
-    this.size = size
+    this.knownSize = size
+  }
+
+  /** Valid bytes (for the active segment: bytes written so far). */
+  get size(): number {
+    return this.sizeFrom === undefined ? this.knownSize : this.statSize(this.sizeFrom)
+  }
+
+  set size(bytes: number) {
+    this.sizeFrom = undefined
+    this.knownSize = bytes
+  }
+
+  /**
+   * The size is the file's, read when first asked for. A writer's open uses this for its sealed
+   * segments: only recovery's own files change them (it holds the lock), so the file says later
+   * what it says now, and an open of a log of many segments does not stat every one.
+   */
+  sizeFromFile(fsys: FileSystem): void {
+    this.sizeFrom = fsys
+  }
+
+  private statSize(fsys: FileSystem): number {
+    this.size = fsys.stat(this.path)?.size ?? 0
+    return this.knownSize
   }
 
   handle(fsys: FileSystem): FileHandle {
