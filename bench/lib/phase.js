@@ -23,6 +23,21 @@ function schedMs() {
   }
 }
 
+// The kernel's side of a phase: page faults and context switches of this process, and the
+// machine's steal time (a virtual CPU the hypervisor ran something else on). Issue 13's W1
+// spread was system time, not ours; these say which kernel work it was.
+function kernelCounters() {
+  const u = process.resourceUsage()
+  let stealMs = null
+  try {
+    const cpu = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number)
+    stealMs = (cpu[7] ?? 0) * 10 // USER_HZ = 100 on Linux
+  } catch {
+    // not Linux
+  }
+  return { minor: u.minorPageFault, major: u.majorPageFault, vol: u.voluntaryContextSwitches, invol: u.involuntaryContextSwitches, fsOut: u.fsWrite, stealMs }
+}
+
 function usage() {
   const c = process.cpuUsage()
   return { user: c.user / 1000, system: c.system / 1000 }
@@ -44,10 +59,11 @@ async function main() {
   const { count, recordBytes = 128, seed = 1 } = spec
   const payloads = new Payloads(count, recordBytes, seed)
   const r = { peer: spec.peer, workload: spec.workload, phase: spec.phase, count }
-  let t0, t1, cpu0, rss0, sched0
+  let t0, t1, cpu0, rss0, sched0, k0
 
   const startTimer = () => {
     rss0 = process.memoryUsage().rss
+    k0 = kernelCounters()
     cpu0 = usage()
     sched0 = schedMs()
     t0 = now()
@@ -63,6 +79,12 @@ async function main() {
     r.baseRssMB = rss0 / 2 ** 20
     const sched1 = schedMs()
     if (sched0 && sched1) r.runQueueMs = sched1.waiting - sched0.waiting
+    const k1 = kernelCounters()
+    r.minorFaults = k1.minor - k0.minor
+    r.majorFaults = k1.major - k0.major
+    r.voluntarySwitches = k1.vol - k0.vol
+    r.involuntarySwitches = k1.invol - k0.invol
+    if (k0.stealMs !== null && k1.stealMs !== null) r.machineStealMs = k1.stealMs - k0.stealMs
   }
 
   // read back everything (untimed) and compare with what was written
