@@ -64,4 +64,12 @@ export default tseslint.config(
     },
   },
   ...layerRules,
+  // One job per module: a source file that passes 400 lines (blank lines and comments count too)
+  // holds more than one, so split it by what it holds rather than raise this.
+  {
+    files: ['src/**/*.ts'],
+    rules: {
+      'max-lines': ['error', { max: 400, skipBlankLines: false, skipComments: false }],
+    },
+  },
 )

@@ -4,23 +4,22 @@
  * others. It checks arguments and calls the log's modules (wired in log-core.ts; see
  * docs/ARCHITECTURE.md, "local/ — writing"). The public `Log` (src/log.ts) extends it.
  */
-// The default import: the bundle loads `stream` only when a read stream is made (scripts/bundle.mjs).
-import stream, { type Readable } from 'node:stream'
+import type { Readable } from 'node:stream'
 import { channels } from '../diagnostics.js'
 import { invalidArgument, SeglogError } from '../errors.js'
 import { checkOffset, recordInputError } from '../record-input.js'
 import { addRecord, appendBatchBytes, appendRun } from './append-paths.js'
-import { RecordCursor } from './cursor.js'
 import { codecFor, installCodec, type LogEncoding } from './encoding.js'
 import type { Gap } from './gaps.js'
 import type { DirectoryLock, LockHolderReport } from './lock.js'
 import { LogCore } from './log-core.js'
+import { logHooks } from './log-hooks.js'
+import { iterateRecordBatches, iterateRecords, readStreamOf } from './log-iteration.js'
 import { lockHolder, repairLog, verifyLog } from './log-tools.js'
 import type { AppendBatchResult, IterateOptions, LogAttachment, LogHooks, LogLimits } from './log-types.js'
 import { claimDirectory, recoverDirectory } from './open-log.js'
 import { resolveOptions, type LogOptions, type ResolvedOptions } from './options.js'
 import { readLocalNow, readWaiting } from './read-paths.js'
-import { batchesThroughBelow, flattenBatches, iterateStart } from './read-through.js'
 import type { RecoveryReport } from './recovery.js'
 import type { RepairOptions, RepairReport } from './repair.js'
 import { deleteSegmentsBefore } from './retention.js'
@@ -297,10 +296,7 @@ export class LocalLog implements AsyncDisposable {
    * process too, for a read-only log) until `signal` aborts or the log closes.
    */
   iterate(options: IterateOptions = {}): AsyncIterableIterator<LogRecord> {
-    const from = iterateStart(options, this.firstOffset)
-    const below = this.core.below
-    if (below) return flattenBatches(batchesThroughBelow(this.core, below, from, options))
-    return new RecordCursor(this.core.cursorSource, from, options.to ?? Number.POSITIVE_INFINITY, options.follow ?? false, options.signal, options.gaps ?? 'stop')
+    return iterateRecords(this.core, this.firstOffset, options)
   }
 
   /**
@@ -309,23 +305,12 @@ export class LocalLog implements AsyncDisposable {
    * records are the same zero-copy views.
    */
   iterateBatches(options: IterateOptions = {}): AsyncIterableIterator<LogRecord[]> {
-    if (this.core.below) return batchesThroughBelow(this.core, this.core.below, iterateStart(options, this.firstOffset), options)
-    const cursor = LocalLog.prototype.iterate.call(this, options) as RecordCursor
-    return {
-      next: () => cursor.nextMany(),
-      return: async () => {
-        await cursor.return()
-        return { value: undefined, done: true }
-      },
-      [Symbol.asyncIterator]() {
-        return this
-      },
-    }
+    return iterateRecordBatches(this.core, this.firstOffset, options)
   }
 
   /** A Readable (objectMode) over {@link iterate}. */
   createReadStream(options: IterateOptions = {}): Readable {
-    return stream.Readable.from(this.iterate(options), { objectMode: true })
+    return readStreamOf(this.iterate(options))
   }
 
   /**
@@ -365,33 +350,7 @@ export class LocalLog implements AsyncDisposable {
 
   /** What a layer above (tiered storage) may do with this open log; see {@link LogHooks}. */
   protected get hooks(): LogHooks {
-    const core = this.core
-    return {
-      sealedSegments: () => {
-        const segs = core.segs.segments
-        const out: ReturnType<LogHooks['sealedSegments']> = []
-        for (let i = 0; i + 1 < segs.length; i++) out.push({ base: segs[i].base, end: core.segs.expectedEnd(i) ?? segs[i + 1].base, path: segs[i].path, bytes: segs[i].size })
-        return out
-      },
-      rollActive: () => core.gate.run(async () => {
-        if (!core.state.open || !core.segs.writer) throw core.state.unusable()
-        return core.rollNow()
-      }),
-      waitDurable: (offset) => core.committer.waitDurable(offset),
-      scheduleRetention: () => core.retention.schedule(),
-      retainFrom: (offset) => {
-        core.retention.raiseFloor(offset)
-        core.retention.schedule()
-      },
-      activeBytes: () => core.segs.active.size + core.buffer.used,
-      fail: (error) => core.fail(error),
-      setReadBelow: (below) => {
-        core.below = below
-      },
-      localFirstOffset: () => core.firstOffset,
-      clock: core.options.clock,
-      fileSystem: core.fsys,
-    }
+    return logHooks(this.core)
   }
 
   /**

@@ -7,7 +7,7 @@ import { type BatchHeader, encodeBatch, forEachRecord } from '../format/index.js
 import { findBatchHolding, type LocatedBatch } from './batch-reader.js'
 import { SeglogError } from '../errors.js'
 import type { FileSystem } from '../io/file-system.js'
-import type { CursorWatch } from './cursor.js'
+import type { CursorWatch } from './cursor-source.js'
 import { mergeGaps, writeGaps, type Gap } from './gaps.js'
 import type { GroupCommitter } from './group-commit.js'
 import type { ReaderSync } from './reader-sync.js'

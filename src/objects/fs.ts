@@ -6,7 +6,8 @@ import * as path from 'node:path'
 import { SeglogError } from '../errors.js'
 import { validateListOptions, validatePut } from './arguments.js'
 import { conflictError, storeError, throwIfAborted } from './errors.js'
-import { sweepTempDir, tempName } from './fs-temp.js'
+import { errno, FsPublisher } from './fs-publish.js'
+import { sweepTempDir } from './fs-temp.js'
 import { keysUnder } from './fs-walk.js'
 import { compareKeys, validateKey, validateListPrefix } from './keys.js'
 import { clampRange, validateRange } from './ranges.js'
@@ -41,10 +42,6 @@ export interface FsStoreOptions {
 
 type Meta = { version: string; size: number; mtime: Date }
 
-function errno(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code
-}
-
 /**
  * An {@link ObjectStore} on a local folder: key `a/b/c` is the file `<root>/a/b/c`.
  *
@@ -77,8 +74,8 @@ export class FsStore implements ObjectStore {
   readonly name: string
   readonly enforcesCreateOnly = true
   readonly root: string
-  readonly #fsync: boolean
   readonly #tmp: string
+  readonly #publisher: FsPublisher
   readonly #staleTempMs: number
   readonly #now: () => number
   readonly #locks = new Map<string, Promise<void>>()
@@ -90,8 +87,8 @@ export class FsStore implements ObjectStore {
     if (!(Number.isSafeInteger(stale) && stale >= 0)) throw new SeglogError('ERR_INVALID_ARGUMENT', `FsStore staleTempMs ${String(stale)}: use a whole number of milliseconds ≥ 0`)
     this.root = path.resolve(options.root)
     this.name = `file://${this.root}`
-    this.#fsync = options.fsync ?? true
     this.#tmp = path.join(this.root, FS_TMP_DIR)
+    this.#publisher = new FsPublisher(this.name, this.#tmp, options.fsync ?? true)
     this.#staleTempMs = stale
     this.#now = options.now ?? Date.now
   }
@@ -137,51 +134,6 @@ export class FsStore implements ObjectStore {
     }
   }
 
-  async #syncDir(dir: string): Promise<void> {
-    if (!this.#fsync) return
-    let h
-    try {
-      h = await fsp.open(dir, 'r')
-    } catch (err) {
-      // A concurrent delete of the object just published emptied and removed its folder.
-      if (errno(err) === 'ENOENT') return
-      throw err
-    }
-    try { await h.sync() } finally { await h.close() }
-  }
-
-  async #writeTemp(data: Uint8Array): Promise<string> {
-    await fsp.mkdir(this.#tmp, { recursive: true })
-    const tmp = path.join(this.#tmp, tempName())
-    const h = await fsp.open(tmp, 'wx')
-    try {
-      await h.writeFile(data)
-      if (this.#fsync) await h.sync()
-    } finally {
-      await h.close()
-    }
-    return tmp
-  }
-
-  /** Creates the folders of `file` and, with fsync on, makes the new entries durable. */
-  async #makeParents(key: string, file: string): Promise<void> {
-    let first: string | undefined
-    try {
-      first = await fsp.mkdir(path.dirname(file), { recursive: true })
-    } catch (err) {
-      const code = errno(err)
-      if (code === 'ENOTDIR' || code === 'EEXIST') {
-        throw storeError(this.name, 'put', key, new Error('a part of its path is an object, and FsStore cannot hold an object and a folder of the same name; use another key'), false)
-      }
-      throw err
-    }
-    if (first === undefined || !this.#fsync) return
-    // Each new folder's entry lives in its parent; the file's own folder is synced after publishing.
-    const parents = [path.dirname(first)]
-    for (let d = path.dirname(file); d !== first && d.length > first.length; d = path.dirname(d)) parents.push(path.dirname(d))
-    for (const dir of parents) await this.#syncDir(dir)
-  }
-
   async #meta(file: string, op: string, key: string): Promise<Meta | undefined> {
     let st
     try {
@@ -196,12 +148,6 @@ export class FsStore implements ObjectStore {
     return { version: `${st.ino.toString(16)}-${st.mtimeNs.toString(16)}`, size: Number(st.size), mtime: st.mtime }
   }
 
-  async #folderError(file: string, key: string): Promise<SeglogError | undefined> {
-    const st = await fsp.lstat(file).catch(() => undefined)
-    if (st?.isDirectory() !== true) return undefined
-    return storeError(this.name, 'put', key, new Error(`there is a folder of other keys named ${JSON.stringify(key)}, and FsStore cannot hold an object and a folder of the same name; use another key`), false)
-  }
-
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
     const file = this.#path(key)
     validatePut(data, options)
@@ -211,16 +157,16 @@ export class FsStore implements ObjectStore {
     let tmp: string | undefined
     try {
       await this.#noLinks('put', key)
-      const written = await this.#writeTemp(data)
+      const written = await this.#publisher.writeTemp(data)
       tmp = written
       // The last point where an abort leaves nothing behind: the object is not published yet.
       // Once it is (link or rename), the put has happened and resolves whatever the signal says.
       throwIfAborted(options.signal, this.name, 'put', key)
       for (let attempt = 1; ; attempt++) {
         try {
-          await this.#makeParents(key, file)
+          await this.#publisher.makeParents(key, file)
           if (mode === 'create') {
-            await this.#publishCreate(written, file, key)
+            await this.#publisher.create(written, file, key)
           } else if (mode === 'overwrite') {
             await fsp.rename(written, file)
             tmp = undefined
@@ -235,26 +181,16 @@ export class FsStore implements ObjectStore {
           break
         } catch (err) {
           if (errno(err) === 'ENOENT' && attempt < PUBLISH_ATTEMPTS) continue
-          throw (await this.#folderError(file, key)) ?? err
+          throw (await this.#publisher.folderError(file, key)) ?? err
         }
       }
-      await this.#syncDir(path.dirname(file))
+      await this.#publisher.syncDir(path.dirname(file))
       const v = await this.#meta(file, 'put', key).catch(() => undefined)
       return { version: v?.version }
     } catch (err) {
       throw this.#fail('put', key, err)
     } finally {
       if (tmp !== undefined) await fsp.unlink(tmp).catch(() => undefined)
-    }
-  }
-
-  async #publishCreate(tmp: string, file: string, key: string): Promise<void> {
-    try {
-      await fsp.link(tmp, file)
-    } catch (err) {
-      if (errno(err) !== 'EEXIST') throw err
-      // Only an object there is a conflict: a folder of that name cannot be read back as one.
-      throw (await this.#folderError(file, key)) ?? conflictError(this.name, key)
     }
   }
 
