@@ -22,7 +22,7 @@ export async function seglogAdapter(entry, name) {
     durable: "sync: 'always' — append resolves after the fdatasync that covers it (group commit)",
     powerLossDurable: true,
     plainScan: true,
-    notes: "W1/W1s/W3/W4/W5 open with sync: 'never' and call log.sync() once at the end of a write phase. W3 reads with iterateBatches() when the build has it. " +
+    notes: "W1/W1s/W3/W4/W5 open with sync: 'never' and call log.sync() once at the end of a write phase. W3 reads with iterateBatches({ reuseBuffer: true }) when the build has it (one read buffer for the scan, each array valid until the next; older builds ignore the option and read fresh blocks). W3i is the plain for await over iterate() with no options. " +
       'W4 reopens the log with readCacheBytes sized to hold its segment files (1.25 × their bytes + 1 MiB), as lmdb\'s map holds its file; W3 and W5 open with the defaults; ' +
       'SEGLOG_BENCH_READ_CACHE=default keeps the default budget (8 MiB), a number sets one. Builds without the option open without it. ' +
       'W4 reads with readSync() (synchronous, no promise) when the build has it, else await read(), as W3 uses iterateBatches.',
@@ -69,10 +69,11 @@ export async function seglogAdapter(entry, name) {
       sync: () => log.sync(),
       close: () => log.close(),
       // the fastest sequential read the build offers: iterateBatches (arrays of zero-copy
-      // records, one read block each) when present, else iterate()
+      // records, one read block each) reading into one reused buffer (the callback consumes each
+      // record at once, as raw's W3 does with its one buffer) when present, else iterate()
       async scan(cb) {
         if (typeof log.iterateBatches === 'function') {
-          for await (const recs of log.iterateBatches({ from: first })) {
+          for await (const recs of log.iterateBatches({ from: first, reuseBuffer: true })) {
             for (let i = 0; i < recs.length; i++) cb(recs[i].data)
           }
         } else {

@@ -3,7 +3,8 @@
  * async generator: records inside an already-read block are handed out from a fast path that
  * only allocates the record and its view, which is what lets a scan run at millions of records
  * per second. Batches come from the one {@link BatchReader} (checksum, structure, contiguity, log
- * tag), reading fresh 256 KiB blocks, so a record view stays valid while referenced.
+ * tag), reading fresh 256 KiB blocks, so a record view stays valid while referenced; with
+ * `reuseBuffer` one buffer takes every read, and a view is valid until the next step.
  *
  * Record lengths are decoded with four element loads rather than `readUInt32LE`: the same speed
  * once optimized, and several times faster while the JIT has not optimized the loop yet, which is
@@ -19,7 +20,6 @@ import type { CursorSource } from './cursor-source.js'
 import type { LogRecord, Segment } from './segment.js'
 
 // The cursor's view of the log is declared in cursor-source.ts; log-core.ts imports it from here.
-export type { CursorSource, CursorWatch } from './cursor-source.js'
 
 /**
  * Fresh blocks of 256 KiB, not 1 MiB: a block is garbage once the records it holds are dropped,
@@ -53,8 +53,9 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
   private rebuiltIndexOf: Segment | undefined
   /**
    * Reads the current segment's batches, expecting each to continue the offsets (or, right after
-   * a seek through the index, to hold the offset the index named). Fresh blocks: records handed
-   * out are views into them.
+   * a seek through the index, to hold the offset the index named). Records handed out are views
+   * into its block: a fresh one per read, or (reuseBuffer) one refilled in place. The reader never
+   * refills while a batch of records is handed out (`nextMany` stops where the block does).
    */
   private readonly reader: BatchReader
   // The batch being handed out: its block, next record, records left, offset and timestamp.
@@ -65,12 +66,12 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
   private timestamp = 0
 
   constructor(private readonly source: CursorSource, private readonly from: number, private readonly to: number, private readonly follow: boolean, private readonly signal: AbortSignal | undefined,
-    private readonly gaps: 'stop' | 'skip' = 'stop') {
+    private readonly gaps: 'stop' | 'skip' = 'stop', reuseBuffer = false) {
     this.next_ = from
     this.gen = source.generation()
     this.stamp = source.watch.stamp
     this.reader = new BatchReader({ read: (buf, offset, length, position) => this.readAt(buf, offset, length, position) },
-      { tag: source.logTag, blockBytes: READ_BLOCK_BYTES, freshBlocks: true })
+      { tag: source.logTag, blockBytes: READ_BLOCK_BYTES, freshBlocks: !reuseBuffer })
     source.registry.add(this, this.file)
   }
 

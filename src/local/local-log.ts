@@ -310,7 +310,7 @@ export class LocalLog implements AsyncDisposable {
 
   /** A Readable (objectMode) over {@link iterate}. */
   createReadStream(options: IterateOptions = {}): Readable {
-    return readStreamOf(this.iterate(options))
+    return readStreamOf(options, (o) => this.iterate(o))
   }
 
   /**

@@ -5,6 +5,7 @@
  */
 // The default import: the bundle loads `stream` only when a read stream is made (scripts/bundle.mjs).
 import stream, { type Readable } from 'node:stream'
+import { invalidArgument } from '../errors.js'
 import { RecordCursor } from './cursor.js'
 import type { LogCore } from './log-core.js'
 import type { IterateOptions } from './log-types.js'
@@ -16,7 +17,7 @@ export function iterateRecords(core: LogCore, firstOffset: number, options: Iter
   const from = iterateStart(options, firstOffset)
   const below = core.below
   if (below) return flattenBatches(batchesThroughBelow(core, below, from, options))
-  return new RecordCursor(core.cursorSource, from, options.to ?? Number.POSITIVE_INFINITY, options.follow ?? false, options.signal, options.gaps ?? 'stop')
+  return new RecordCursor(core.cursorSource, from, options.to ?? Number.POSITIVE_INFINITY, options.follow ?? false, options.signal, options.gaps ?? 'stop', options.reuseBuffer === true)
 }
 
 /** `iterateBatches`: the same records as {@link iterateRecords}, a read block's worth at a time. */
@@ -35,7 +36,14 @@ export function iterateRecordBatches(core: LogCore, firstOffset: number, options
   }
 }
 
-/** `createReadStream`: a Readable (objectMode) over `records`. */
-export function readStreamOf<T>(records: AsyncIterable<T>): Readable {
-  return stream.Readable.from(records, { objectMode: true })
+/**
+ * `createReadStream`: a Readable (objectMode) over the records `iterate(options)` yields. Refuses
+ * `reuseBuffer`: the stream reads ahead into its buffer, so records would be overwritten before
+ * the consumer sees them.
+ */
+export function readStreamOf<T>(options: IterateOptions, iterate: (options: IterateOptions) => AsyncIterable<T>): Readable {
+  if (options.reuseBuffer !== undefined && options.reuseBuffer !== false) {
+    throw invalidArgument('createReadStream cannot reuse one buffer (a stream reads ahead of its consumer): drop reuseBuffer, or use iterate({ reuseBuffer: true })')
+  }
+  return stream.Readable.from(iterate(options), { objectMode: true })
 }

@@ -15,6 +15,7 @@ export function iterateStart(options: IterateOptions, firstOffset: number): numb
   checkOffset(from, 'iterate from')
   if (options.to !== undefined) checkOffset(options.to, 'iterate to')
   if (options.gaps !== undefined && options.gaps !== 'stop' && options.gaps !== 'skip') throw invalidArgument(`iterate gaps must be 'stop' or 'skip'; got ${describeType(options.gaps)}`)
+  if (options.reuseBuffer !== undefined && typeof options.reuseBuffer !== 'boolean') throw invalidArgument(`iterate reuseBuffer must be a boolean; got ${describeType(options.reuseBuffer)}`)
   return from
 }
 
@@ -46,7 +47,7 @@ export async function* batchesThroughBelow(core: LogCore, below: ReadBelow, from
       if (p < localFirst) p = localFirst
       continue
     }
-    const cursor = new RecordCursor(core.cursorSource, p, to, options.follow ?? false, options.signal, options.gaps ?? 'stop')
+    const cursor = new RecordCursor(core.cursorSource, p, to, options.follow ?? false, options.signal, options.gaps ?? 'stop', options.reuseBuffer === true)
     let restart = false
     try {
       for (;;) {
