@@ -119,8 +119,9 @@ export class Segment {
 
   /**
    * The size is the file's, read when first asked for. A writer's open uses this for its sealed
-   * segments: only recovery's own files change them (it holds the lock), so the file says later
-   * what it says now, and an open of a log of many segments does not stat every one.
+   * segments: only this process changes them (it holds the lock) and it sets the size whenever it
+   * does, so the file says later what it says now, and an open of a log of many segments does
+   * not stat every one.
    */
   sizeFromFile(fsys: FileSystem): void {
     this.sizeFrom = fsys
