@@ -35,7 +35,7 @@ function kernelCounters() {
   } catch {
     // not Linux
   }
-  return { minor: u.minorPageFault, major: u.majorPageFault, vol: u.voluntaryContextSwitches, invol: u.involuntaryContextSwitches, fsOut: u.fsWrite, stealMs }
+  return { minor: u.minorPageFault, major: u.majorPageFault, vol: u.voluntaryContextSwitches, invol: u.involuntaryContextSwitches, stealMs }
 }
 
 function usage() {
