@@ -59,6 +59,8 @@ export class LogCore {
   /** When the active segment got its first write (clock ms), for rollAfterMs; reset by open to now. */
   private activeSince = 0
   private flushScheduled = false
+  /** What a clean open found on disk, while nothing has changed it (see {@link unchangedSinceOpen}). */
+  private readonly asOpened: { index: SparseIndex; written: number; size: number; stamp: number } | undefined
   private readonly flushTick = (): void => {
     this.flushScheduled = false
     if (this.state.name === 'open' || this.state.name === 'closing') this.writeOutSafe()
@@ -113,6 +115,10 @@ export class LogCore {
     if (!options.readOnly) {
       this.segs.openWriter()
       this.committer.checkpointAt(this.segs.active.base, this.segs.active.size)
+      const report = recovered.report
+      if (recovered.indexOnDisk === true && !report.replayedTruncate && report.removedFiles.length === 0 && !report.repaired) {
+        this.asOpened = { index: this.segs.activeIndex, written: recovered.nextOffset, size: this.segs.active.size, stamp: this.watch.stamp }
+      }
     }
   }
 
@@ -316,6 +322,10 @@ export class LogCore {
   /** The clean-close writes: everything appended made durable, index, clean checkpoint (fsynced off the event loop). */
   private async flushForClose(): Promise<void> {
     this.writeOut()
+    if (this.unchangedSinceOpen()) {
+      await this.committer.closeUnchanged()
+      return
+    }
     await this.committer.flushForClose()
     if (this.state.name !== 'closing') return
     const segment = this.segs.active
@@ -328,6 +338,20 @@ export class LogCore {
     if (encoded) this.fsys.writeFile(segment.indexPath, encoded, false)
     await writeCheckpointAsync(this.fsys, this.dir, { segmentBase: segment.base, position: segment.size, nextOffset: written, clean: true })
     await this.fsys.syncDir(this.dir)
+  }
+
+  /**
+   * Nothing was appended, truncated or rolled since an open that found a clean close: the segment,
+   * its index file and the clean checkpoint on disk already hold what a clean close writes, so a
+   * close after only reads writes nothing (it used to read and rewrite the whole active index and
+   * fsync three files). Any change moves one of these: an append the written offset and size, a
+   * truncate the watch stamp (even one re-appended to the same length), a roll or an index rebuilt
+   * at runtime the index object.
+   */
+  private unchangedSinceOpen(): boolean {
+    const at = this.asOpened
+    return at !== undefined && this.state.name === 'closing' && at.index === this.segs.activeIndex && at.written === this.committer.written &&
+      at.written === this.buffer.next && at.size === this.segs.active.size && at.stamp === this.watch.stamp
   }
 }
 

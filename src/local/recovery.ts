@@ -61,6 +61,11 @@ export interface RecoveredLog {
    * changes: files it does not name need not be opened to find them missing. Undefined read-only.
    */
   names?: readonly string[]
+  /**
+   * The active segment's index is its file's, unchanged, and the clean checkpoint names that
+   * segment's end: a close with nothing written since has nothing to rewrite (log-core.ts).
+   */
+  indexOnDisk?: boolean
 }
 
 export interface RecoveryOptions {
@@ -218,6 +223,7 @@ async function recoverSegments(fsys: FileSystem, segments: Segment[], gaps: Gap[
   let start = 0
   let expected = last.base
   let index: SparseIndex | undefined
+  let fromFile: SparseIndex | undefined
   if (checkpoint && checkpoint.segmentBase === last.base && checkpoint.position <= fileSize && checkpoint.nextOffset >= last.base) {
     start = checkpoint.position
     expected = checkpoint.nextOffset
@@ -228,6 +234,7 @@ async function recoverSegments(fsys: FileSystem, segments: Segment[], gaps: Gap[
       ? SparseIndex.decodeDeferred(fsys, last.indexPath, last.base, start)
       : SparseIndex.decode(fsys.readFile(last.indexPath), last.base, start, last.indexPath)
     if (index && index.nextOffset !== expected) index = undefined
+    fromFile = index
     if (!index && start > 0) {
       // The prefix is known good (it was fsynced before the checkpoint named it): index it without re-checking.
       index = new SparseIndex(last.base)
@@ -236,6 +243,10 @@ async function recoverSegments(fsys: FileSystem, segments: Segment[], gaps: Gap[
         index = undefined
         start = 0
         expected = last.base
+      } else {
+        // The index file held the newest timestamp; without it age retention would judge the
+        // segment, once sealed, by the records appended after this open alone (or as empty).
+        index.maxTimestamp = pre.maxTimestamp
       }
     }
   }
@@ -286,7 +297,8 @@ async function recoverSegments(fsys: FileSystem, segments: Segment[], gaps: Gap[
   last.index = index
   report.clean = start === fileSize && checkpoint?.clean === true
   report.durationMs = monotonicMs() - started
-  return { segments, identity: undefined, gaps, nextOffset: scan.nextOffset, activeIndex: index, report }
+  const indexOnDisk = report.clean && index === fromFile
+  return { segments, identity: undefined, gaps, nextOffset: scan.nextOffset, activeIndex: index, report, indexOnDisk }
 }
 
 /**
