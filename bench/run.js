@@ -242,7 +242,7 @@ async function main() {
   const needW1Log = (info) => ['W1', 'W3', 'W3i', 'W4', 'W5'].some((w) => workloads.includes(w) && applies(info, w))
   const log = (rep, peer, w, r, extra = '') => {
     const what = w === 'W5' || w === 'W5L' || w === 'W5F' || w === 'IMP' ? `${r.openMs?.toFixed(2) ?? '—'} ms${w === 'IMP' ? '' : ' open'}` : fmtRateShort(r.opsPerSec)
-    const cost = r.ok && r.cpuMs != null && r.count ? ` ${((r.cpuMs * 1000) / r.count).toFixed(3)} µs CPU/op${r.runQueueMs != null ? `, ${r.runQueueMs.toFixed(0)} ms waiting for a CPU` : ''}${r.cpuSysMs != null ? ` (${r.cpuUserMs.toFixed(0)} user + ${r.cpuSysMs.toFixed(0)} sys ms, ${r.minorFaults ?? '—'} faults${r.machineStealMs ? `, ${r.machineStealMs} ms stolen` : ''})` : ''}, peak RSS ${r.peakRssMB?.toFixed(0)} MB` : ''
+    const cost = r.ok && r.cpuMs != null && r.count ? ` ${((r.cpuMs * 1000) / r.count).toFixed(3)} µs CPU/op${r.runQueueMs != null ? `, ${r.runQueueMs.toFixed(0)} ms waiting for a CPU` : ''}${r.cpuSysMs != null ? ` (${r.cpuUserMs.toFixed(0)} user + ${r.cpuSysMs.toFixed(0)} sys ms${r.mainSysMs != null ? `, main thread ${r.mainUserMs} + ${r.mainSysMs}` : ''}, ${r.minorFaults ?? '—'} faults${r.machineStealMs ? `, ${r.machineStealMs} ms stolen` : ''})` : ''}, peak RSS ${r.peakRssMB?.toFixed(0)} MB` : ''
     console.log(`  [${rep + 1}/${args.reps}] ${peer.padEnd(14)} ${w.padEnd(11)} ${what.padStart(12)}${cost} ${r.ok ? 'ok' : `FAILED: ${(r.error ?? JSON.stringify({ got: r.readBack, want: r.expected })).split('\n')[0].slice(0, 200)}`}${extra}`)
   }
   const record = (rep, peer, w, r, extra) => {

@@ -38,6 +38,18 @@ function kernelCounters() {
   return { minor: u.minorPageFault, major: u.majorPageFault, vol: u.voluntaryContextSwitches, invol: u.involuntaryContextSwitches, stealMs }
 }
 
+// The main thread's own user and system time, in ms (Linux, 10 ms ticks; null elsewhere): what the
+// process spent beyond it ran on other threads (libuv's pool: fdatasync, the file system's async work).
+function mainThreadMs() {
+  try {
+    const stat = fs.readFileSync('/proc/thread-self/stat', 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 }
+  } catch {
+    return null
+  }
+}
+
 function usage() {
   const c = process.cpuUsage()
   return { user: c.user / 1000, system: c.system / 1000 }
@@ -59,13 +71,14 @@ async function main() {
   const { count, recordBytes = 128, seed = 1 } = spec
   const payloads = new Payloads(count, recordBytes, seed)
   const r = { peer: spec.peer, workload: spec.workload, phase: spec.phase, count }
-  let t0, t1, cpu0, rss0, sched0, k0
+  let t0, t1, cpu0, rss0, sched0, k0, main0
 
   const startTimer = () => {
     rss0 = process.memoryUsage().rss
     k0 = kernelCounters()
     cpu0 = usage()
     sched0 = schedMs()
+    main0 = mainThreadMs()
     t0 = now()
   }
   const stopTimer = () => {
@@ -78,6 +91,11 @@ async function main() {
     r.peakRssMB = process.resourceUsage().maxRSS / 1024
     r.baseRssMB = rss0 / 2 ** 20
     const sched1 = schedMs()
+    const main1 = mainThreadMs()
+    if (main0 && main1) {
+      r.mainUserMs = main1.user - main0.user
+      r.mainSysMs = main1.system - main0.system
+    }
     if (sched0 && sched1) r.runQueueMs = sched1.waiting - sched0.waiting
     const k1 = kernelCounters()
     r.minorFaults = k1.minor - k0.minor
