@@ -1,6 +1,11 @@
 // Floor of a plain `for await` scan (issue 13, W3i): raw's W3 loop, bare async iterators, and
 // seglog's iterate()/iterateBatches(), each in fresh processes, alternating.
-// Usage: node bench/experiments/scan-floor.mjs [--records N] [--rounds R] [--entry path] [--only a,b]
+// Usage: node bench/experiments/scan-floor.mjs [--records N] [--rounds R] [--entry path] [--only a,b] [--consumer sum|check]
+// --consumer check hands each record to the bench's own per-record check (bench/lib/payload.js,
+// what W3 and W3i run) instead of a two-field sum: the ratios the bench reports.
+// Variants: raw (raw's W3 loop), bare-pre / bare-view / bare-chunk (an async iterator over records
+// already in memory: prebuilt; a fresh object and view each; made 1,024 at a time), sync-view (the
+// same records in a plain loop), iterate, reuse (iterate({ reuseBuffer: true })), batches.
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -14,13 +19,15 @@ const ROUNDS = Number(opt('--rounds', '4'))
 const DIR = opt('--dir', '/tmp/scanh')
 const ENTRY = path.resolve(opt('--entry', path.join(here, '../../dist/pkg/index.js')))
 const SCANS = Number(opt('--scans', '3'))
-const variants = opt('--only', 'raw,bare-pre,bare-view,bare-chunk,sync-view,iterate,batches').split(',')
+const variants = opt('--only', 'raw,bare-pre,bare-view,bare-chunk,sync-view,iterate,reuse,batches').split(',')
+const CONSUMER = opt('--consumer', 'sum')
 
 async function child(variant) {
   const cpu0 = process.cpuUsage()
   const times = []
   let sink = 0
-  const cb = (d) => { sink = (sink + d.length + d[0]) | 0 }
+  const check = CONSUMER === 'check' ? new (await import(pathToFileURL(path.join(here, '../lib/payload.js')).href)).Check() : null
+  const cb = check ? (d) => check.add(d) : (d) => { sink = (sink + d.length + d[0]) | 0 }
   if (variant === 'raw') {
     const { open } = await import(pathToFileURL(path.join(here, '../adapters/raw.js')).href)
     const h = await open(path.join(DIR, 'raw'), { existing: true })
@@ -94,6 +101,7 @@ async function child(variant) {
     for (let s = 0; s < SCANS; s++) {
       const t = process.hrtime.bigint()
       if (variant === 'iterate') { for await (const r of log.iterate()) cb(r.data) }
+      else if (variant === 'reuse') { for await (const r of log.iterate({ reuseBuffer: true })) cb(r.data) }
       else { for await (const rs of log.iterateBatches()) for (let k = 0; k < rs.length; k++) cb(rs[k].data) }
       times.push(Number(process.hrtime.bigint() - t))
     }

@@ -16,6 +16,7 @@ import type { FileHandle } from '../io/file-system.js'
 import { corruptError, InconsistentIndexError } from './batch-errors.js'
 import { BatchRead, BatchReader, batchReadError } from './batch-reader.js'
 import { CursorFile } from './cursor-registry.js'
+import { RecordView } from './record-view.js'
 import type { CursorSource } from './cursor-source.js'
 import type { LogRecord, Segment } from './segment.js'
 
@@ -90,8 +91,7 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
       const rp = this.rp
       const len = (block[rp] | block[rp + 1] << 8 | block[rp + 2] << 16 | block[rp + 3] << 24) >>> 0
       const start = rp + RECORD_HEADER_BYTES
-      // Buffer.from over the block's memory: the same view as subarray, without its species lookup.
-      const record: LogRecord = { offset: this.offset, timestamp: this.timestamp, data: Buffer.from(block.buffer, block.byteOffset + start, len) }
+      const record: LogRecord = { offset: this.offset, timestamp: this.timestamp, data: new RecordView(block.buffer, block.byteOffset + start, len) }
       this.rp = start + len
       this.left--
       this.next_ = ++this.offset
@@ -134,7 +134,7 @@ export class RecordCursor implements AsyncIterableIterator<LogRecord> {
       const base = block.byteOffset + RECORD_HEADER_BYTES
       while (left > 0 && offset < to) {
         const len = (block[rp] | block[rp + 1] << 8 | block[rp + 2] << 16 | block[rp + 3] << 24) >>> 0
-        out.push({ offset, timestamp, data: Buffer.from(memory, base + rp, len) })
+        out.push({ offset, timestamp, data: new RecordView(memory, base + rp, len) })
         const start = rp + RECORD_HEADER_BYTES
         rp = start + len
         left--
