@@ -211,6 +211,12 @@ async function main() {
     const l = os.loadavg()[0]
     return l > machine.cores * 0.75 ? l : null
   }
+  if (seglogBuild.staleBundle) {
+    // It happened: a run after `tsc` alone measured IMP and W5F at 89 and 84 ms (the ~90 module files) instead of 27 and 26.
+    const m = 'dist/pkg (the bundle users import) is older than dist/src (tsc ran after it), so seglog ran from dist/src\'s module files: IMP and W5F measure the unbundled load. Run `npm run build` first.'
+    notes.push(m)
+    console.log(`bench: warning: ${m}`)
+  }
   if (busy()) {
     const m = `The machine was busy when the run started (load average ${machine.loadavgAtStart.join(' / ')} on ${machine.cores} cores): other processes share the CPU and the disk, so figures are noisier and lower than on an idle machine; the ratios within one run stay comparable (every peer ran interleaved under the same load).`
     notes.push(m)
@@ -399,6 +405,8 @@ function snapshotSeglog() {
   const pkg = path.join(ROOT, 'dist', 'pkg')
   if (fs.existsSync(path.join(pkg, 'index.js')) && fs.statSync(path.join(pkg, 'index.js')).mtimeMs >= fs.statSync(path.join(dist, 'index.js')).mtimeMs) {
     fs.cpSync(pkg, path.join(snapshot, 'pkg'), { recursive: true })
+  } else if (fs.existsSync(path.join(pkg, 'index.js'))) {
+    info.staleBundle = true
   }
   info.snapshot = snapshot
   return info

@@ -3,8 +3,9 @@
 // Usage: node bench/experiments/scan-floor.mjs [--records N] [--rounds R] [--entry path] [--only a,b] [--consumer sum|check]
 // --consumer check hands each record to the bench's own per-record check (bench/lib/payload.js,
 // what W3 and W3i run) instead of a two-field sum: the ratios the bench reports.
-// Variants: raw (raw's W3 loop), bare-pre / bare-view / bare-chunk (an async iterator over records
-// already in memory: prebuilt; a fresh object and view each; made 1,024 at a time), sync-view (the
+// Variants: raw (raw's W3 loop), bare-pre / bare-view / bare-fast / bare-chunk (an async iterator
+// over records already in memory: prebuilt; a fresh object and view each, the view by Buffer.from
+// or by Buffer's own class; made 1,024 at a time), sync-view (the
 // same records in a plain loop), iterate, reuse (iterate({ reuseBuffer: true })), batches.
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
@@ -19,8 +20,10 @@ const ROUNDS = Number(opt('--rounds', '4'))
 const DIR = opt('--dir', '/tmp/scanh')
 const ENTRY = path.resolve(opt('--entry', path.join(here, '../../dist/pkg/index.js')))
 const SCANS = Number(opt('--scans', '3'))
-const variants = opt('--only', 'raw,bare-pre,bare-view,bare-chunk,sync-view,iterate,reuse,batches').split(',')
+const variants = opt('--only', 'raw,bare-pre,bare-view,bare-fast,bare-chunk,sync-view,iterate,reuse,batches').split(',')
 const CONSUMER = opt('--consumer', 'sum')
+// bare-fast: bare-view with the view made as seglog's cursor makes it (Node's Buffer class, no checks)
+const View = Buffer[Symbol.species]
 
 async function child(variant) {
   const cpu0 = process.cpuUsage()
@@ -33,7 +36,7 @@ async function child(variant) {
     const h = await open(path.join(DIR, 'raw'), { existing: true })
     for (let s = 0; s < SCANS; s++) { const t = process.hrtime.bigint(); h.scan(cb); times.push(Number(process.hrtime.bigint() - t)) }
     h.close()
-  } else if (variant === 'bare-pre' || variant === 'bare-view') {
+  } else if (variant === 'bare-pre' || variant === 'bare-view' || variant === 'bare-fast') {
     const block = Buffer.alloc(N * 132)
     for (let i = 0; i < N; i++) block.writeUInt32LE(128, i * 132)
     const pre = []
@@ -46,7 +49,8 @@ async function child(variant) {
           if (i >= N) return Promise.resolve({ value: undefined, done: true })
           const rp = i * 132
           const len = (block[rp] | block[rp + 1] << 8 | block[rp + 2] << 16 | block[rp + 3] << 24) >>> 0
-          const r = { offset: i++, timestamp: 0, data: Buffer.from(block.buffer, block.byteOffset + rp + 4, len) }
+          const data = variant === 'bare-fast' ? new View(block.buffer, block.byteOffset + rp + 4, len) : Buffer.from(block.buffer, block.byteOffset + rp + 4, len)
+          const r = { offset: i++, timestamp: 0, data }
           return Promise.resolve({ value: r, done: false })
         }, [Symbol.asyncIterator]() { return this } }
       const t = process.hrtime.bigint()

@@ -16,8 +16,8 @@ import type { FileHandle } from '../io/file-system.js'
 import { corruptError, InconsistentIndexError } from './batch-errors.js'
 import { BatchRead, BatchReader, batchReadError } from './batch-reader.js'
 import { CursorFile } from './cursor-registry.js'
-import { RecordView } from './record-view.js'
 import type { CursorSource } from './cursor-source.js'
+import { RecordView } from './record-view.js'
 import type { LogRecord, Segment } from './segment.js'
 
 // The cursor's view of the log is declared in cursor-source.ts; log-core.ts imports it from here.

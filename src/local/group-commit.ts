@@ -299,10 +299,6 @@ export class GroupCommitter {
     }
   }
 
-  /**
-   * The clean close: waits for the running round, fsyncs every written file, and resolves every
-   * acknowledgement. The caller has written the buffer out and then writes the clean checkpoint.
-   */
   /** Close with nothing written since a clean open: only a directory change (retention deleted a segment) is made durable. */
   async closeUnchanged(): Promise<void> {
     await this.settled()
@@ -311,6 +307,10 @@ export class GroupCommitter {
     await this.host.fsys.syncDir(this.host.dir)
   }
 
+  /**
+   * The clean close: waits for the running round, fsyncs every written file, and resolves every
+   * acknowledgement. The caller has written the buffer out and then writes the clean checkpoint.
+   */
   async flushForClose(): Promise<void> {
     await this.settled()
     if (this.host.stopped()) return
