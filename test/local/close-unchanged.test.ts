@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
-import { test } from 'node:test'
-import { Log } from '../../src/index.js'
+import { test, type TestContext } from 'node:test'
+import { Log, type LogOptions } from '../../src/index.js'
 import { nodeFileSystem, type FileHandle, type FileSystem } from '../../src/io/file-system.js'
 import { manualClock } from '../helpers/manual-clock.js'
 import { payload, tmpDir } from '../helpers/tmp.js'
@@ -89,35 +89,39 @@ function snapshot(dir: string): Map<string, string> {
   return out
 }
 
-test('a close after only reads writes, renames and fsyncs nothing, and the next open is clean', async (t) => {
+/** A written log in a fresh directory, opened again through a recording FileSystem. */
+async function reopenedRecording(t: TestContext, options: LogOptions = {}): Promise<{ dir: string; fsys: RecordingFs; log: Log }> {
   const dir = tmpDir(t)
   await written(dir)
-  const before = snapshot(dir)
   const fsys = recordingFs()
-  const log = await Log.open(dir, { ...OPTIONS, fileSystem: fsys })
+  return { dir, fsys, log: await Log.open(dir, { ...OPTIONS, ...options, fileSystem: fsys }) }
+}
+
+/** What `log.close()` changed on disk (LOCK's removal aside). */
+async function changedByClose(fsys: RecordingFs, log: Log): Promise<string[]> {
+  const before = fsys.changes.length
+  await log.close()
+  return fsys.changes.slice(before).filter((c) => !c.endsWith(' LOCK'))
+}
+
+test('a close after only reads writes, renames and fsyncs nothing, and the next open is clean', async (t) => {
+  const { dir, fsys, log } = await reopenedRecording(t)
+  const before = snapshot(dir)
   assert.equal(log.recovery.clean, true)
   for (let k = 0; k < N; k += 131) assert.ok((await log.read(k))?.data.equals(payload(k, 120)))
   let n = 0
   for await (const r of log.iterate({ from: 1000 })) n += r.data.length > 0 ? 1 : 0
   assert.equal(n, N - 1000)
   await log.sync()
-  const atOpen = fsys.changes.length
-  await log.close()
-  const byClose = fsys.changes.slice(atOpen).filter((c) => !c.endsWith(' LOCK'))
-  assert.deepEqual(byClose, [], 'the close changed no file')
+  assert.deepEqual(await changedByClose(fsys, log), [], 'the close changed no file')
   assert.deepEqual(snapshot(dir), before)
   await expectRecords(dir, N, (i) => payload(i, 120))
 })
 
 test('appends since the open get the full clean close', async (t) => {
-  const dir = tmpDir(t)
-  await written(dir)
-  const fsys = recordingFs()
-  const log = await Log.open(dir, { ...OPTIONS, fileSystem: fsys })
+  const { dir, fsys, log } = await reopenedRecording(t)
   await log.append(payload(N, 120))
-  const atAppend = fsys.changes.length
-  await log.close()
-  const byClose = fsys.changes.slice(atAppend)
+  const byClose = await changedByClose(fsys, log)
   assert.ok(byClose.some((c) => c.startsWith('rename checkpoint')), `checkpoint rewritten: ${byClose.join(', ')}`)
   assert.ok(byClose.some((c) => c.startsWith('writeFile') && c.endsWith('.index')), 'index rewritten')
   await expectRecords(dir, N + 1, (i) => payload(i, 120))
@@ -155,23 +159,31 @@ test('an index rebuilt at open (its file was missing) is written by the close af
 })
 
 test('segments deleted since the open: the close after only deletes makes the directory durable, and writes nothing else', async (t) => {
-  const dir = tmpDir(t)
-  await written(dir)
-  const fsys = recordingFs()
-  const log = await Log.open(dir, { ...OPTIONS, fileSystem: fsys })
+  const { dir, fsys, log } = await reopenedRecording(t)
   const sealed = log.segmentsInfo()
   assert.ok(sealed.length >= 2, 'the log has sealed segments')
   const cut = sealed[1].base
   await log.deleteBefore(cut)
-  const atDelete = fsys.changes.length
-  await log.close()
-  const byClose = fsys.changes.slice(atDelete).filter((c) => !c.endsWith(' LOCK'))
+  const byClose = await changedByClose(fsys, log)
   assert.ok(byClose.length <= 1 && byClose.every((c) => c.startsWith('syncDir')), `only the directory: ${byClose.join(', ')}`)
   await using again = await Log.open(dir, OPTIONS)
   assert.equal(again.recovery.clean, true)
   assert.equal(again.firstOffset, cut)
   assert.equal(again.nextOffset, N)
   assert.ok((await again.read(N - 1))?.data.equals(payload(N - 1, 120)))
+})
+
+test('segments retention deleted since the open: the close after only that fsyncs the directory once, and writes nothing else', async (t) => {
+  // Retention at open deletes without an fsync of its own (the next round owns the directory's),
+  // so with no round before it the close must make the deletions durable.
+  const { dir, fsys, log } = await reopenedRecording(t, { retention: { maxBytes: 300 << 10 } })
+  const first = log.firstOffset
+  assert.ok(first > 0, 'retention deleted segments at open')
+  assert.deepEqual(await changedByClose(fsys, log), [`syncDir ${path.basename(dir)}`])
+  await using again = await Log.open(dir, OPTIONS)
+  assert.equal(again.recovery.clean, true)
+  assert.equal(again.firstOffset, first)
+  assert.equal(again.nextOffset, N)
 })
 
 test('an active index rebuilt at open keeps the newest timestamp: age retention does not delete its segment once an age roll seals it', async (t) => {
